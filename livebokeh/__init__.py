@@ -1,0 +1,45 @@
+"""livebokeh: blur or replace the background behind people, live and in files."""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from .config import EffectOptions, MatteOptions, SegmenterOptions
+from .effects import Compositor
+from .errors import (
+    CameraOpenError,
+    ConfigError,
+    FrameFormatError,
+    InputError,
+    LivebokehError,
+    ModelLoadError,
+    OutputError,
+    SinkError,
+    SourceError,
+)
+from .frames import Frame, Mask
+from .matte import Matte
+from .segmentation import Segmenter, TFLiteSegmenter, create_segmenter
+
+__all__ = [
+    "CameraOpenError",
+    "Compositor",
+    "ConfigError",
+    "EffectOptions",
+    "Frame",
+    "FrameFormatError",
+    "InputError",
+    "LivebokehError",
+    "Mask",
+    "Matte",
+    "MatteOptions",
+    "ModelLoadError",
+    "OutputError",
+    "Segmenter",
+    "SegmenterOptions",
+    "SinkError",
+    "SourceError",
+    "TFLiteSegmenter",
+    "__version__",
+    "create_segmenter",
+]

@@ -1,0 +1,58 @@
+"""Command-line entry point: argument parsing only, every command in its own module.
+
+Each module in ``COMMANDS`` has ``register(subparsers)``, which adds its sub-parser
+and sets ``func`` to a ``(args) -> int`` handler.  Errors derived from
+:class:`~livebokeh.errors.LivebokehError` become one line on stderr and exit 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import logging
+import sys
+from collections.abc import Sequence
+
+from .. import __version__
+from ..errors import LivebokehError
+
+COMMANDS = ("photo", "eval", "models")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="livebokeh", description="Blur or replace the background behind people in photos, video files and live video."
+    )
+    parser.add_argument("--version", action="version", version=f"livebokeh {__version__}")
+    parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in COMMANDS:
+        importlib.import_module(f"{__name__}.{name}").register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = build_parser()
+    args = parser.parse_args(argv)
+    logging.basicConfig(
+        level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],
+        format="%(levelname)s %(name)s: %(message)s",
+    )
+    if not getattr(args, "func", None):
+        parser.print_help()
+        return 2
+    try:
+        return int(args.func(args) or 0)
+    except LivebokehError as exc:
+        print(f"livebokeh: error: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print("livebokeh: interrupted", file=sys.stderr)
+        return 130
+    except BrokenPipeError:
+        return 1
+
+
+def run() -> None:
+    """Console-script entry point."""
+    sys.exit(main())

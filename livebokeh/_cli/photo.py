@@ -1,0 +1,67 @@
+"""``livebokeh photo``: portrait mode for still images."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from ..runtime.photo import PhotoProcessor, PhotoResult, run_photo
+from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser("photo", help="blur the background of photos", description="Portrait mode for photos.")
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="image files or folders of images")
+    p.add_argument("-o", "--output", type=Path, help="output file (one input)")
+    p.add_argument("--out-dir", type=Path, help="output folder (any number of inputs; same file names)")
+    p.add_argument("--mask-out", type=Path, help="write the soft person mask as 8-bit PNG (file, or folder: NAME.png)")
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    add_effect_args(p)
+    add_model_args(p)
+    add_matte_args(p)
+    p.set_defaults(func=main)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..runtime.photo import expand_inputs, plan_outputs
+
+    effect = effect_options(args)
+    plan = plan_outputs(expand_inputs(args.inputs), args.output, args.out_dir, args.mask_out)
+    processor = PhotoProcessor(effect=effect, matte=matte_options(args, temporal=False), segmenter=segmenter_options(args))
+    bar = None
+    if len(plan) > 1 and not args.quiet:
+        from tqdm import tqdm
+
+        bar = tqdm(total=len(plan), unit="photo", file=sys.stderr)
+
+    def done(result: PhotoResult) -> None:
+        if result.error:
+            msg = f"livebokeh: error: {result.error}"
+            if bar is not None:
+                bar.write(msg, file=sys.stderr)
+            else:
+                print(msg, file=sys.stderr)
+        if bar is not None:
+            bar.update(1)
+
+    try:
+        report = run_photo(
+            args.inputs,
+            output=args.output,
+            out_dir=args.out_dir,
+            mask_out=args.mask_out,
+            overwrite=args.overwrite,
+            processor=processor,
+            on_done=done,
+        )
+    finally:
+        if bar is not None:
+            bar.close()
+        processor.close()
+    ok = len(report.results) - len(report.failed)
+    if not args.quiet:
+        total = sum(r.seconds for r in report.results)
+        print(f"{ok} of {len(report.results)} photos written in {total:.2f} s", file=sys.stderr)
+    return 1 if report.failed else 0

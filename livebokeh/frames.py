@@ -1,0 +1,77 @@
+"""The two data contracts: a frame and a mask.
+
+* A **frame image** is ``numpy.uint8``, ``H x W x 3``, BGR, C-contiguous.  A
+  :class:`Frame` carries it with the ``time.monotonic_ns()`` stamp of its capture and
+  its index in the stream.
+* A **mask** is ``float32`` in ``[0, 1]`` (1 = person) at whatever resolution made
+  it - usually the model's.  A :class:`Mask` carries the timestamp and index of the
+  frame it was computed from.  Only the compositor's hot path turns it into
+  ``uint8`` alpha at full resolution.
+
+:func:`check_image` is the one boundary check; code behind the boundary trusts it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from .errors import FrameFormatError
+
+
+@dataclass(slots=True)
+class Frame:
+    """One captured picture: BGR ``uint8`` ``H x W x 3`` plus its clock stamp and index."""
+
+    image: np.ndarray
+    timestamp_ns: int
+    index: int
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """``(width, height)`` in pixels."""
+        return self.image.shape[1], self.image.shape[0]
+
+
+@dataclass(slots=True)
+class Mask:
+    """A person-probability map (``float32`` in ``[0, 1]``) and the frame it belongs to."""
+
+    alpha: np.ndarray
+    timestamp_ns: int
+    index: int
+
+
+def check_image(image: object, *, what: str = "frame") -> np.ndarray:
+    """Return ``image`` if it is a C-contiguous ``uint8`` ``H x W x 3`` array, else raise.
+
+    A non-contiguous but otherwise valid array is copied rather than refused.
+    """
+    if not isinstance(image, np.ndarray):
+        raise FrameFormatError(f"expected {what} as a numpy uint8 array of shape (H, W, 3), got {type(image).__name__}")
+    if image.dtype != np.uint8 or image.ndim != 3 or image.shape[2] != 3 or image.shape[0] < 1 or image.shape[1] < 1:
+        raise FrameFormatError(
+            f"expected {what} as uint8 array of shape (H, W, 3), got {image.dtype} {tuple(image.shape)}"
+        )
+    if not image.flags.c_contiguous:
+        image = np.ascontiguousarray(image)
+    return image
+
+
+def check_mask(mask: object, *, what: str = "mask") -> np.ndarray:
+    """Return ``mask`` as a 2-D float32 array in ``[0, 1]`` (uint8 0-255 is rescaled), else raise."""
+    if not isinstance(mask, np.ndarray):
+        raise FrameFormatError(f"expected {what} as a 2-D numpy array, got {type(mask).__name__}")
+    if mask.ndim == 3 and mask.shape[2] == 1:
+        mask = mask[:, :, 0]
+    if mask.ndim != 2 or mask.shape[0] < 1 or mask.shape[1] < 1:
+        raise FrameFormatError(f"expected {what} of shape (H, W), got {tuple(mask.shape)}")
+    if mask.dtype == np.uint8:
+        return mask.astype(np.float32) * np.float32(1.0 / 255.0)
+    if mask.dtype not in (np.float32, np.float64):
+        raise FrameFormatError(f"expected {what} as float32 in [0, 1] or uint8, got {mask.dtype}")
+    mask = np.asarray(mask, dtype=np.float32)
+    if not np.isfinite(mask).all():
+        raise FrameFormatError(f"{what} contains NaN or infinite values")
+    return np.clip(mask, 0.0, 1.0, out=mask if mask.flags.writeable else None)

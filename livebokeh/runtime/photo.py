@@ -1,0 +1,144 @@
+"""Portrait mode for photos: wiring only (read -> matte -> composite -> write)."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from ..config import EffectOptions, MatteOptions, SegmenterOptions
+from ..effects import Compositor
+from ..errors import InputError, LivebokehError, OutputError
+from ..frames import Frame
+from ..matte import Matte
+from ..segmentation import Segmenter, create_segmenter
+from ..sinks.images import write_image
+from ..sources.images import IMAGE_SUFFIXES, list_images, read_image
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class PhotoResult:
+    """What happened to one input."""
+
+    input: Path
+    output: Path | None = None
+    mask: Path | None = None
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass(slots=True)
+class PhotoReport:
+    results: list[PhotoResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[PhotoResult]:
+        return [r for r in self.results if r.error]
+
+
+def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
+    """Files as given; folders expanded to the images directly inside them."""
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = list_images(p)
+            if not found:
+                raise InputError(f"folder {p} contains no images ({', '.join(IMAGE_SUFFIXES)})")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def plan_outputs(
+    inputs: list[Path], output: Path | None, out_dir: Path | None, mask_out: Path | None
+) -> list[tuple[Path, Path | None, Path | None]]:
+    """Pair each input with its output and mask path."""
+    if output is not None and out_dir is not None:
+        raise OutputError("give either -o OUTPUT or --out-dir DIR, not both")
+    if output is None and out_dir is None and mask_out is None:
+        raise OutputError("no output given: pass -o OUTPUT (one input) or --out-dir DIR")
+    if output is not None and len(inputs) != 1:
+        raise OutputError(f"-o takes one input but {len(inputs)} were given: use --out-dir DIR for several")
+    if out_dir is not None and not out_dir.is_dir():
+        raise OutputError(f"output folder {out_dir} does not exist: create it first")
+    mask_is_dir = mask_out is not None and (mask_out.is_dir() or len(inputs) > 1 or mask_out.suffix == "")
+    if mask_out is not None and mask_is_dir and not mask_out.is_dir():
+        raise OutputError(f"mask folder {mask_out} does not exist: create it first")
+    plan = []
+    for path in inputs:
+        target = output if output is not None else (out_dir / path.name if out_dir is not None else None)
+        mask: Path | None = None
+        if mask_out is not None:
+            mask = mask_out / f"{path.stem}.png" if mask_is_dir else mask_out
+        plan.append((path, target, mask))
+    return plan
+
+
+class PhotoProcessor:
+    """Holds one segmenter, matte and compositor for any number of photos (model loaded once)."""
+
+    def __init__(
+        self,
+        effect: EffectOptions | None = None,
+        matte: MatteOptions | None = None,
+        segmenter: Segmenter | SegmenterOptions | None = None,
+    ) -> None:
+        if segmenter is None or isinstance(segmenter, SegmenterOptions):
+            seg_opts = segmenter or SegmenterOptions()
+            segmenter = create_segmenter(seg_opts.model, num_threads=seg_opts.threads, person_class=seg_opts.person_class)
+        self.segmenter = segmenter
+        self.matte = Matte(segmenter, matte or MatteOptions(), video=False)
+        self.compositor = Compositor(effect or EffectOptions())
+
+    def process(self, image) -> tuple:  # type: ignore[no-untyped-def]
+        """Return ``(composited image, uint8 alpha)`` for one BGR image."""
+        frame = Frame(image=image, timestamp_ns=0, index=0)
+        mask = self.matte.compute(frame)
+        alpha = self.matte.apply_to(mask, frame)
+        return self.compositor.apply(image, alpha), alpha
+
+    def close(self) -> None:
+        self.segmenter.close()
+
+
+def run_photo(
+    inputs: Sequence[str | Path],
+    *,
+    output: Path | None = None,
+    out_dir: Path | None = None,
+    mask_out: Path | None = None,
+    overwrite: bool = False,
+    processor: PhotoProcessor,
+    on_done: Callable[[PhotoResult], None] | None = None,
+) -> PhotoReport:
+    """Process every input; a bad input is recorded and skipped, the rest go on."""
+    plan = plan_outputs(expand_inputs(inputs), output, out_dir, mask_out)
+    report = PhotoReport()
+    for path, target, mask_path in plan:
+        result = PhotoResult(input=path, output=target, mask=mask_path)
+        start = time.perf_counter()
+        try:
+            for dest in (target, mask_path):
+                if dest is not None and dest.exists() and not overwrite:
+                    raise OutputError(f"output {dest} already exists: pass --overwrite to replace it")
+            image = read_image(path)
+            out, alpha = processor.process(image)
+            if target is not None:
+                write_image(target, out, overwrite=overwrite)
+            if mask_path is not None:
+                write_image(mask_path, alpha, overwrite=overwrite)
+        except LivebokehError as exc:
+            result.error = str(exc)
+            result.output = result.mask = None
+            log.debug("photo %s failed", path, exc_info=True)
+        result.seconds = time.perf_counter() - start
+        report.results.append(result)
+        if on_done is not None:
+            on_done(result)
+    return report

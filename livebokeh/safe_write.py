@@ -1,0 +1,48 @@
+"""Write outputs so that nothing half-written ever carries the final name.
+
+:func:`atomic_output` yields a temporary path in the target's folder; on success the
+file is renamed over the target, on any failure (exception, Ctrl-C) it is removed.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import tempfile
+from collections.abc import Iterator
+from pathlib import Path
+
+from .errors import OutputError
+
+
+def check_target(path: Path, *, overwrite: bool) -> None:
+    """Raise :class:`OutputError` if ``path`` cannot be written as an output."""
+    if path.exists() and path.is_dir():
+        raise OutputError(f"output {path} is a directory: give a file name")
+    if path.exists() and not overwrite:
+        raise OutputError(f"output {path} already exists: pass --overwrite to replace it")
+    folder = path.parent if str(path.parent) else Path(".")
+    if not folder.is_dir():
+        raise OutputError(f"output folder {folder} does not exist: create it first")
+    if not os.access(folder, os.W_OK | os.X_OK):
+        raise OutputError(f"output folder {folder} is not writable: choose another place or fix its permissions")
+
+
+@contextlib.contextmanager
+def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
+    """Yield a temp path beside ``path``; rename it to ``path`` only if the block succeeds."""
+    target = Path(path)
+    check_target(target, overwrite=overwrite)
+    folder = target.parent if str(target.parent) else Path(".")
+    fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=folder)
+    os.close(fd)
+    tmp = Path(tmp_name)
+    try:
+        yield tmp
+        if not overwrite and target.exists():
+            raise OutputError(f"output {target} appeared while writing: pass --overwrite to replace it")
+        os.replace(tmp, target)
+    except BaseException:
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+        raise

@@ -1,0 +1,44 @@
+"""Read still images (JPEG, PNG, WebP, BMP, TIFF) as upright BGR frames."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+
+from ..errors import InputError
+
+IMAGE_SUFFIXES = (".jpg", ".jpeg", ".png", ".webp", ".bmp", ".tif", ".tiff")
+MAX_PIXELS = 200_000_000
+
+
+def read_image(path: str | Path) -> np.ndarray:
+    """Decode an image file to BGR ``uint8`` ``H x W x 3``, applying its EXIF orientation."""
+    p = Path(path)
+    if p.is_dir():
+        raise InputError(f"input {p} is a directory, not an image: give an image file")
+    if not p.exists():
+        raise InputError(f"input {p} does not exist: check the path")
+    try:
+        data = np.fromfile(str(p), dtype=np.uint8)
+    except PermissionError as exc:
+        raise InputError(f"input {p} cannot be read (permission denied): fix its permissions") from exc
+    except OSError as exc:
+        raise InputError(f"input {p} cannot be read: {exc.strerror or exc}") from exc
+    if data.size == 0:
+        raise InputError(f"input {p} is empty (0 bytes): give a JPEG, PNG, WebP, BMP or TIFF image")
+    try:
+        image = cv2.imdecode(data, cv2.IMREAD_COLOR)
+    except cv2.error as exc:
+        raise InputError(f"input {p} cannot be decoded as an image: {str(exc).strip().splitlines()[-1]}") from exc
+    if image is None:
+        raise InputError(f"input {p} is not a readable image: give a JPEG, PNG, WebP, BMP or TIFF file")
+    if image.shape[0] * image.shape[1] > MAX_PIXELS:
+        raise InputError(f"input {p} is {image.shape[1]}x{image.shape[0]}, larger than {MAX_PIXELS // 1_000_000} MP")
+    return np.ascontiguousarray(image)
+
+
+def list_images(folder: Path) -> list[Path]:
+    """The image files directly inside ``folder``, sorted by name."""
+    return sorted(p for p in folder.iterdir() if p.is_file() and p.suffix.lower() in IMAGE_SUFFIXES)
