@@ -16,7 +16,7 @@ from collections.abc import Sequence
 from .. import __version__
 from ..errors import LivebokehError
 
-COMMANDS = ("photo", "eval", "models")
+COMMANDS = ("photo", "eval", "models", "bench")
 
 
 def build_parser() -> argparse.ArgumentParser:

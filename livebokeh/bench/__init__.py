@@ -1,0 +1,1 @@
+"""Benchmarks behind ``livebokeh bench``; each prints its baseline from the same run."""
