@@ -1,0 +1,202 @@
+"""Photo mode: EXIF orientation, bad inputs, batch, atomic output, person pixels kept."""
+
+from __future__ import annotations
+
+import os
+import struct
+import subprocess
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from livebokeh._cli import main
+from livebokeh.config import EffectOptions
+from livebokeh.errors import InputError
+from livebokeh.runtime.photo import PhotoProcessor, run_photo
+from livebokeh.sources.images import read_image
+
+
+class BoxSegmenter:
+    """A fake segmenter: person = a fixed box (in relative coordinates) at 64x64."""
+
+    name = "box"
+    runtime = "fake"
+
+    def __init__(self, box: tuple[float, float, float, float] = (0.25, 0.2, 0.75, 1.0)) -> None:
+        self.box = box
+        self.calls = 0
+
+    def input_size_for(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        return 64, 64
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        m = np.zeros((64, 64), np.float32)
+        x0, y0, x1, y1 = (int(v * 64) for v in self.box)
+        m[y0:y1, x0:x1] = 1.0
+        return m
+
+    def segment_for_video(self, image: np.ndarray, timestamp_ns: int) -> np.ndarray:
+        return self.segment(image)
+
+    def close(self) -> None:
+        pass
+
+
+def _jpeg_with_orientation(image: np.ndarray, orientation: int) -> bytes:
+    """Encode ``image`` as JPEG with an EXIF APP1 segment carrying only the Orientation tag."""
+    ok, buf = cv2.imencode(".jpg", image)
+    assert ok
+    data = buf.tobytes()
+    tiff = b"MM\x00\x2a" + struct.pack(">I", 8) + struct.pack(">H", 1)
+    tiff += struct.pack(">HHIHH", 0x0112, 3, 1, orientation, 0) + struct.pack(">I", 0)
+    payload = b"Exif\x00\x00" + tiff
+    app1 = b"\xff\xe1" + struct.pack(">H", len(payload) + 2) + payload
+    return data[:2] + app1 + data[2:]
+
+
+def _write(path: Path, image: np.ndarray) -> Path:
+    ok, buf = cv2.imencode(path.suffix, image)
+    assert ok
+    path.write_bytes(buf.tobytes())
+    return path
+
+
+def test_exif_orientation_is_honoured(tmp_path: Path) -> None:
+    img = np.zeros((20, 40, 3), np.uint8)
+    img[:, :20] = 255  # left half white
+    path = tmp_path / "rot.jpg"
+    path.write_bytes(_jpeg_with_orientation(img, 6))  # 6 = rotate 90 degrees clockwise to display
+    upright = read_image(path)
+    assert upright.shape == (40, 20, 3)
+    assert upright[:15].mean() > 200 and upright[25:].mean() < 50  # the white half is now on top
+
+    out = tmp_path / "out.jpg"
+    assert main(["photo", str(path), "-o", str(out), "-q"]) == 0
+    assert cv2.imread(str(out), cv2.IMREAD_IGNORE_ORIENTATION | cv2.IMREAD_COLOR).shape == (40, 20, 3)
+
+
+def test_person_pixels_unchanged_inside_mask_and_background_changed(textured_image: np.ndarray) -> None:
+    seg = BoxSegmenter()
+    proc = PhotoProcessor(effect=EffectOptions(effect="blur", strength=0.5), segmenter=seg)
+    out, alpha = proc.process(textured_image)
+    assert out.shape == textured_image.shape and alpha.shape == textured_image.shape[:2]
+    inside = alpha == 255
+    outside = alpha == 0
+    assert inside.sum() > 10_000 and outside.sum() > 10_000
+    assert np.array_equal(out[inside], textured_image[inside])
+    diff = np.abs(out.astype(int) - textured_image.astype(int)).sum(axis=2)
+    assert (diff[outside] > 0).mean() > 0.95
+    # the edge is soft: there are alpha values strictly between 0 and 255
+    assert ((alpha > 0) & (alpha < 255)).sum() > 0
+
+
+@pytest.mark.parametrize("suffix", [".jpg", ".png", ".webp", ".bmp", ".tiff"])
+def test_formats_and_size_are_kept(tmp_path: Path, textured_image: np.ndarray, suffix: str) -> None:
+    src = _write(tmp_path / f"in{suffix}", textured_image)
+    out = tmp_path / f"out{suffix}"
+    mask = tmp_path / "mask.png"
+    assert main(["photo", str(src), "-o", str(out), "--mask-out", str(mask), "-q"]) == 0
+    result = cv2.imread(str(out))
+    assert result.shape == textured_image.shape
+    m = cv2.imread(str(mask), cv2.IMREAD_UNCHANGED)
+    assert m.dtype == np.uint8 and m.shape == textured_image.shape[:2]
+
+
+def test_batch_folder_loads_model_once_and_reports_bad_file(tmp_path: Path, textured_image: np.ndarray) -> None:
+    src = tmp_path / "in"
+    src.mkdir()
+    for i in range(3):
+        _write(src / f"img{i}.png", textured_image)
+    (src / "broken.jpg").write_bytes(b"not an image at all")
+    out, masks = tmp_path / "out", tmp_path / "masks"
+    out.mkdir()
+    masks.mkdir()
+    seg = BoxSegmenter()
+    proc = PhotoProcessor(segmenter=seg)
+    report = run_photo([src], out_dir=out, mask_out=masks, processor=proc)
+    assert len(report.results) == 4 and len(report.failed) == 1
+    assert "broken.jpg" in (report.failed[0].error or "")
+    assert sorted(p.name for p in out.iterdir()) == ["img0.png", "img1.png", "img2.png"]
+    assert sorted(p.name for p in masks.iterdir()) == ["img0.png", "img1.png", "img2.png"]
+    assert seg.calls == 3  # one segmenter served the whole batch
+
+
+def test_batch_cli_exit_code_says_something_failed(tmp_path: Path, textured_image: np.ndarray) -> None:
+    a = _write(tmp_path / "a.png", textured_image)
+    bad = tmp_path / "bad.png"
+    bad.write_bytes(b"")
+    out = tmp_path / "out"
+    out.mkdir()
+    assert main(["photo", str(a), str(bad), "--out-dir", str(out), "-q"]) == 1
+    assert [p.name for p in out.iterdir()] == ["a.png"]
+
+
+def _run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "livebokeh", *args], capture_output=True, text=True, cwd=cwd, timeout=120
+    )
+
+
+def test_bad_inputs_give_one_line_and_no_partial_output(tmp_path: Path, textured_image: np.ndarray) -> None:
+    good = _write(tmp_path / "good.png", textured_image)
+    notimg = tmp_path / "notes.jpg"
+    notimg.write_text("hello")
+    existing = _write(tmp_path / "exists.png", textured_image)
+    before = existing.read_bytes()
+    cases = [
+        (["photo", str(tmp_path / "missing.jpg"), "-o", str(tmp_path / "o1.jpg")], "does not exist"),
+        (["photo", str(notimg), "-o", str(tmp_path / "o2.jpg")], "not a readable image"),
+        (["photo", str(good), "-o", str(tmp_path / "nodir" / "o3.png")], "does not exist"),
+        (["photo", str(good), "-o", str(existing)], "--overwrite"),
+        (["photo", str(good), "-o", str(tmp_path / "o4.png"), "--model", str(tmp_path / "nomodel.tflite")], "model"),
+        (["photo", str(tmp_path), "-o", str(tmp_path / "o5.png")], "-o takes one input"),
+        (["photo", str(good), "-o", str(tmp_path / "o6.txt")], "image extension"),
+        (["photo", str(good), "-o", str(tmp_path / "o7.png"), "--effect", "sparkle"], "sparkle"),
+    ]
+    for args, needle in cases:
+        done = _run_cli(*args, cwd=tmp_path)
+        assert done.returncode != 0, args
+        lines = [ln for ln in done.stderr.splitlines() if ln.startswith("livebokeh")]
+        assert len(lines) >= 1 and needle in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr, done.stderr
+    assert existing.read_bytes() == before
+    leftovers = [p.name for p in tmp_path.iterdir() if p.name.startswith("o") or ".part" in p.name]
+    assert leftovers == [], leftovers
+
+
+def test_overwrite_replaces_existing_output(tmp_path: Path, textured_image: np.ndarray) -> None:
+    src = _write(tmp_path / "in.png", textured_image)
+    out = tmp_path / "out.png"
+    out.write_bytes(b"old")
+    assert main(["photo", str(src), "-o", str(out), "-q"]) == 1
+    assert out.read_bytes() == b"old"
+    assert main(["photo", str(src), "-o", str(out), "--overwrite", "-q"]) == 0
+    assert cv2.imread(str(out)).shape == textured_image.shape
+
+
+def test_directory_and_unreadable_and_empty_inputs_raise_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="directory"):
+        read_image(tmp_path)
+    empty = tmp_path / "empty.png"
+    empty.write_bytes(b"")
+    with pytest.raises(InputError, match="empty"):
+        read_image(empty)
+    if os.geteuid() != 0:  # root ignores file permissions
+        locked = _write(tmp_path / "locked.png", np.zeros((4, 4, 3), np.uint8))
+        locked.chmod(0)
+        with pytest.raises(InputError, match="permission"):
+            read_image(locked)
+
+
+def test_real_portrait_keeps_person_and_blurs_background(shared_data: Path, tmp_path: Path) -> None:
+    src = shared_data / "portraits" / "eg1800-00001.jpg"
+    gt = cv2.imread(str(src.with_suffix(".png")), cv2.IMREAD_GRAYSCALE) > 127
+    out, mask = tmp_path / "o.jpg", tmp_path / "m.png"
+    assert main(["photo", str(src), "-o", str(out), "--mask-out", str(mask), "-q"]) == 0
+    alpha = cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE)
+    iou = ((alpha >= 128) & gt).sum() / ((alpha >= 128) | gt).sum()
+    assert iou > 0.9
