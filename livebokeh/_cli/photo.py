@@ -63,5 +63,5 @@ def main(args: argparse.Namespace) -> int:
     ok = len(report.results) - len(report.failed)
     if not args.quiet:
         total = sum(r.seconds for r in report.results)
-        print(f"{ok} of {len(report.results)} photos written in {total:.2f} s", file=sys.stderr)
+        print(f"{ok} of {len(report.results)} photos written in {total:.2f} s")
     return 1 if report.failed else 0

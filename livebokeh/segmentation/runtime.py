@@ -7,10 +7,12 @@ forces one, for tests and for working around a broken install.
 
 from __future__ import annotations
 
+import contextlib
 import importlib
 import logging
 import os
-from collections.abc import Callable
+import sys
+from collections.abc import Callable, Iterator
 from functools import cache
 from typing import Any
 
@@ -66,12 +68,39 @@ def interpreter_class(preferred: str | None = None) -> tuple[Callable[..., Any],
     )
 
 
+@contextlib.contextmanager
+def _quiet_native_stderr() -> Iterator[None]:
+    """Hide the runtime's native start-up chatter ("Created TensorFlow Lite XNNPACK delegate").
+
+    The C++ runtimes write straight to file descriptor 2, which Python logging cannot filter;
+    it is silenced only while an interpreter is created, and not at all with debug logging.
+    """
+    if log.isEnabledFor(logging.DEBUG):
+        yield
+        return
+    try:
+        fd = sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):
+        yield
+        return
+    sys.stderr.flush()
+    saved = os.dup(fd)
+    try:
+        with open(os.devnull, "wb") as null:
+            os.dup2(null.fileno(), fd)
+        yield
+    finally:
+        os.dup2(saved, fd)
+        os.close(saved)
+
+
 def make_interpreter(model_path: str, num_threads: int = 1, runtime: str | None = None) -> tuple[Any, str]:
     """Create and allocate one interpreter (XNNPACK is the default CPU delegate in all three runtimes)."""
     cls, name = interpreter_class(runtime)
     try:
-        interp = cls(model_path=model_path, num_threads=max(1, int(num_threads)))
-        interp.allocate_tensors()
+        with _quiet_native_stderr():
+            interp = cls(model_path=model_path, num_threads=max(1, int(num_threads)))
+            interp.allocate_tensors()
     except (ValueError, RuntimeError) as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelLoadError(f"cannot load model {model_path}: {first} - is it a TFLite model?") from exc
