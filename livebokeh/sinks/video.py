@@ -1,0 +1,371 @@
+"""Where composited video goes out to a file: a PyAV encoder behind a temp file + rename.
+
+:class:`VideoFileSink` encodes BGR frames (or :class:`~livebokeh.frames.Frame`) into a
+container chosen from the file extension (``.mp4``, ``.mkv``, ``.webm``, ``.mov``).
+Everything is written to a temporary file beside the target; :meth:`VideoFileSink.close`
+renames it to the final name only once the trailer is written, :meth:`VideoFileSink.abort`
+(or any exception inside a ``with`` block) removes it.  A crash, Ctrl-C or full disk
+therefore never leaves a truncated file under the target name.
+
+The sink also carries audio for the converter: :meth:`VideoFileSink.add_audio` copies an
+input audio stream packet for packet when the container accepts its codec, and
+re-encodes it (AAC, or Opus for WebM) only when it must.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import errno
+import logging
+import os
+from dataclasses import dataclass
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import numpy as np
+
+from ..errors import OutputError, SinkError
+from ..frames import Frame, check_image
+from ..safe_write import atomic_output
+
+log = logging.getLogger(__name__)
+
+#: Output extension -> FFmpeg muxer name.
+CONTAINERS: dict[str, str] = {".mp4": "mp4", ".mkv": "matroska", ".webm": "webm", ".mov": "mov"}
+#: Video encoder used when none is named.
+DEFAULT_CODECS: dict[str, str] = {".mp4": "libx264", ".mkv": "libx264", ".mov": "libx264", ".webm": "libvpx-vp9"}
+#: Audio encoder used when an input audio codec cannot be copied into the container.
+AUDIO_FALLBACK: dict[str, str] = {".mp4": "aac", ".mkv": "aac", ".mov": "aac", ".webm": "libopus"}
+#: Constant-quality values that are visually lossless for each encoder.
+VISUALLY_LOSSLESS_CRF: dict[str, int] = {"libx264": 18, "libx265": 20, "libvpx-vp9": 20, "libsvtav1": 24}
+#: Encoders that accept odd frame sizes in 4:2:0; the rest get 4:4:4 for odd sizes.
+_ODD_420_OK = {"libvpx-vp9", "libvpx"}
+
+
+def container_for(path: str | os.PathLike[str]) -> str:
+    """FFmpeg muxer name for ``path``'s extension, or raise :class:`OutputError`."""
+    suffix = Path(path).suffix.lower()
+    if suffix not in CONTAINERS:
+        raise OutputError(f"output {path} has no supported video extension: use one of {', '.join(CONTAINERS)}")
+    return CONTAINERS[suffix]
+
+
+def default_codec(path: str | os.PathLike[str]) -> str:
+    """The video encoder used for ``path`` when none is named (H.264, VP9 for WebM)."""
+    return DEFAULT_CODECS.get(Path(path).suffix.lower(), "libx264")
+
+
+def _encoder_options(codec: str, crf: int | None, preset: str | None) -> dict[str, str]:
+    """Quality and speed options for ``codec`` in FFmpeg's private-option spelling."""
+    if crf is None:
+        crf = VISUALLY_LOSSLESS_CRF.get(codec)
+    opts: dict[str, str] = {}
+    if codec in ("libx264", "libx265"):
+        if crf is not None:
+            opts["crf"] = str(crf)
+        if preset is not None:
+            opts["preset"] = preset
+        if codec == "libx265":
+            opts["x265-params"] = "log-level=error"
+    elif codec in ("libvpx-vp9", "libvpx"):
+        if crf is not None:
+            opts["crf"] = str(crf)
+            opts["b"] = "0"  # constant quality mode
+        opts["row-mt"] = "1"
+        opts["deadline"] = "good" if preset is None else preset
+        opts["cpu-used"] = "4"
+    elif codec == "libsvtav1":
+        if crf is not None:
+            opts["crf"] = str(crf)
+        if preset is not None:
+            opts["preset"] = preset
+    else:
+        if crf is not None:
+            opts["crf"] = str(crf)
+        if preset is not None:
+            opts["preset"] = preset
+    return opts
+
+
+def _describe(exc: BaseException) -> str:
+    """One line for an encoder/muxer/OS failure, naming the fix for a full disk."""
+    err = getattr(exc, "errno", None)
+    if err in (errno.ENOSPC, errno.EDQUOT, errno.EFBIG):
+        return f"{os.strerror(err)}: free some space or write elsewhere"
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(text).splitlines()[0]
+
+
+class _Aborted(Exception):
+    """Raised into the temp-file context to make it delete the partial file."""
+
+
+@dataclass(slots=True)
+class AudioRoute:
+    """How one input audio stream reaches the output: copied packet for packet, or re-encoded."""
+
+    input_index: int
+    codec: str
+    copied: bool
+    stream: Any
+    decoder: Any = None
+    output_codec: str = ""
+
+
+class VideoFileSink:
+    """Encode frames into a video file that appears under ``path`` only when complete.
+
+    ``fps`` sets the frame rate (and, unless ``time_base`` is given, the time base of
+    sequential timestamps).  ``codec`` defaults to H.264 (VP9 for ``.webm``), ``crf`` to a
+    visually lossless value, ``preset`` to the encoder's default.  ``size`` ``(w, h)``
+    fixes the frame size up front; otherwise the first frame fixes it.  Odd sizes are kept
+    exactly (4:4:4 chroma where the encoder cannot do odd 4:2:0).  ``pix_fmt`` overrides
+    the pixel format (``"gray"`` for masks).  ``rotation`` (degrees counter-clockwise, as
+    :attr:`av.VideoFrame.rotation` reports it) is stored as display-matrix metadata.
+    ``threads`` limits encoder threads (``None``: the encoder decides).
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        fps: float | Fraction,
+        codec: str | None = None,
+        crf: int | None = None,
+        preset: str | None = None,
+        overwrite: bool = False,
+        size: tuple[int, int] | None = None,
+        time_base: Fraction | None = None,
+        pix_fmt: str | None = None,
+        rotation: int = 0,
+        threads: int | None = None,
+        color: dict[str, int] | None = None,
+    ) -> None:
+        self.path = Path(path)
+        self._format = container_for(self.path)
+        if not fps or float(fps) <= 0:
+            raise SinkError(f"frame rate {fps!r} for {self.path} is invalid: give a positive fps")
+        self.fps = Fraction(fps).limit_denominator(100000)
+        self.codec = codec or default_codec(self.path)
+        try:
+            av.codec.Codec(self.codec, "w")
+        except Exception as exc:  # PyAV raises its own UnknownCodecError / ValueError here
+            raise OutputError(
+                f"video encoder {self.codec!r} is not available in this PyAV build: try libx264, libx265 or libvpx-vp9"
+            ) from exc
+        self.crf = crf
+        self.preset = preset
+        self.time_base = time_base or (1 / self.fps)
+        self.pix_fmt = pix_fmt
+        self.rotation = int(rotation)
+        self.threads = threads
+        self.color = color or {}
+        self.frames_written = 0
+        self._closed = False
+        self._stream: Any = None
+        self._last_pts: int | None = None
+        self._audio: list[AudioRoute] = []
+        self._stack = contextlib.ExitStack()
+        self._tmp: Path = self._stack.enter_context(atomic_output(self.path, overwrite=overwrite))
+        try:
+            self._container: Any = av.open(str(self._tmp), "w", format=self._format)
+        except Exception as exc:
+            self._discard()
+            raise OutputError(f"cannot create {self.path}: {_describe(exc)}") from exc
+        try:
+            if self.codec not in self._container.supported_codecs:
+                raise OutputError(
+                    f"{self.path.suffix} files cannot hold {self.codec} video: "
+                    f"use --codec {default_codec(self.path)} or another extension"
+                )
+            if size is not None:
+                self._open_video(*size)
+        except BaseException:
+            self.abort()
+            raise
+
+    # -- setup -----------------------------------------------------------------------
+
+    def _open_video(self, width: int, height: int) -> None:
+        pix_fmt = self.pix_fmt
+        if pix_fmt is None:
+            odd = width % 2 or height % 2
+            pix_fmt = "yuv444p" if odd and self.codec not in _ODD_420_OK else "yuv420p"
+            if odd and pix_fmt == "yuv444p":
+                log.info("%s: odd frame size %dx%d kept exactly with 4:4:4 chroma", self.path, width, height)
+        try:
+            stream = self._container.add_stream(
+                self.codec, rate=self.fps, options=_encoder_options(self.codec, self.crf, self.preset)
+            )
+            stream.width = width
+            stream.height = height
+            stream.pix_fmt = pix_fmt
+            stream.time_base = self.time_base
+            stream.codec_context.time_base = self.time_base
+            if self.threads is not None:
+                stream.codec_context.thread_count = self.threads
+            for key in ("color_range", "color_primaries", "color_trc", "colorspace"):
+                if self.color.get(key):
+                    setattr(stream.codec_context, key, self.color[key])
+            if self.rotation % 360:
+                stream.set_display_rotation(self.rotation)
+        except Exception as exc:
+            raise SinkError(f"cannot set up {self.codec} video for {self.path}: {_describe(exc)}") from exc
+        self._stream = stream
+        self.size = (width, height)
+
+    def add_audio(self, in_stream: Any, *, force_encode: bool = False) -> AudioRoute:
+        """Route ``in_stream`` (an input :class:`av.AudioStream`) into this file.
+
+        The packets are copied unchanged when the container accepts the codec; otherwise
+        they are decoded and re-encoded (AAC, Opus for WebM).  Call before any frame or
+        packet is written.
+        """
+        name = in_stream.codec_context.name
+        index = in_stream.index
+        try:
+            if not force_encode and name in self._container.supported_codecs:
+                out = self._container.add_stream_from_template(in_stream)
+                route = AudioRoute(index, name, True, out)
+            else:
+                target = AUDIO_FALLBACK.get(self.path.suffix.lower(), "aac")
+                rate = in_stream.codec_context.sample_rate or 48000
+                if target == "libopus" and rate not in (8000, 12000, 16000, 24000, 48000):
+                    rate = 48000
+                out = self._container.add_stream(target, rate=rate)
+                layout = in_stream.codec_context.layout
+                if layout is not None and layout.nb_channels:
+                    out.codec_context.layout = layout.name if layout.nb_channels <= 2 else "stereo"
+                out.time_base = Fraction(1, rate)
+                decoder = av.codec.CodecContext.create(in_stream.codec_context.name, "r")
+                decoder.extradata = in_stream.codec_context.extradata
+                decoder.sample_rate = in_stream.codec_context.sample_rate
+                decoder.layout = in_stream.codec_context.layout
+                route = AudioRoute(index, name, False, out, decoder=decoder, output_codec=target)
+                log.warning(
+                    "%s: audio stream #%d (%s) re-encoded to %s: %s files cannot hold %s",
+                    self.path, index, name, target, self.path.suffix, name,
+                )
+        except Exception as exc:
+            raise SinkError(f"cannot add audio stream #{index} ({name}) to {self.path}: {_describe(exc)}") from exc
+        self._audio.append(route)
+        return route
+
+    # -- writing ---------------------------------------------------------------------
+
+    def write(self, frame: Frame | np.ndarray, pts: int | None = None) -> None:
+        """Encode one frame (BGR uint8 or a :class:`Frame`); ``pts`` in :attr:`time_base` units."""
+        image = frame.image if isinstance(frame, Frame) else frame
+        image = check_image(image)
+        if self._closed:
+            raise SinkError(f"video file {self.path} is already closed")
+        if self._stream is None:
+            self._open_video(image.shape[1], image.shape[0])
+        if (image.shape[1], image.shape[0]) != self.size:
+            raise SinkError(
+                f"frame size {image.shape[1]}x{image.shape[0]} differs from {self.size[0]}x{self.size[1]} "
+                f"that {self.path} was started with"
+            )
+        vframe = av.VideoFrame.from_ndarray(image, format="bgr24")
+        self.write_av(vframe, self.frames_written if pts is None else pts)
+
+    def write_gray(self, alpha: np.ndarray, pts: int | None = None) -> None:
+        """Encode one single-channel ``uint8`` image (e.g. a mask) into a ``pix_fmt="gray"`` file."""
+        if self._stream is None:
+            self._open_video(alpha.shape[1], alpha.shape[0])
+        vframe = av.VideoFrame.from_ndarray(np.ascontiguousarray(alpha), format="gray")
+        self.write_av(vframe, self.frames_written if pts is None else pts)
+
+    def write_av(self, vframe: Any, pts: int) -> None:
+        """Encode an :class:`av.VideoFrame` at ``pts`` (frames with a non-increasing pts are dropped)."""
+        if self._stream is None:
+            self._open_video(vframe.width, vframe.height)
+        if self._last_pts is not None and pts <= self._last_pts:
+            log.debug("%s: dropped frame with non-increasing pts %d", self.path, pts)
+            return
+        vframe.pts = pts
+        vframe.time_base = self.time_base
+        try:
+            self._container.mux(self._stream.encode(vframe))
+        except Exception as exc:
+            raise SinkError(f"writing {self.path} failed: {_describe(exc)}") from exc
+        self._last_pts = pts
+        self.frames_written += 1
+
+    def write_audio(self, route: AudioRoute, packet: Any) -> None:
+        """Write one demuxed packet of the input stream behind ``route``."""
+        if self._closed:
+            raise SinkError(f"video file {self.path} is already closed")
+        try:
+            if route.copied:
+                if packet.dts is None or packet.size == 0:
+                    return
+                packet.stream = route.stream
+                self._container.mux(packet)
+            else:
+                frames = route.decoder.decode(packet) if packet.size else route.decoder.decode(None)
+                for f in frames:
+                    self._container.mux(route.stream.encode(f))
+        except av.error.InvalidDataError:
+            log.debug("%s: skipped an undecodable audio packet", self.path)
+        except Exception as exc:
+            raise SinkError(f"writing audio to {self.path} failed: {_describe(exc)}") from exc
+
+    # -- finishing -------------------------------------------------------------------
+
+    def close(self) -> None:
+        """Flush the encoders, write the trailer and rename the file to its final name.
+
+        Idempotent.  With no frames written nothing is kept (a warning is logged).  On a
+        failure the partial file is removed and :class:`SinkError` raised.
+        """
+        if self._closed:
+            return
+        if self.frames_written == 0:
+            log.warning("no frames were written to %s: nothing kept", self.path)
+            self.abort()
+            return
+        try:
+            for route in self._audio:
+                if not route.copied:
+                    for f in route.decoder.decode(None):
+                        self._container.mux(route.stream.encode(f))
+                    self._container.mux(route.stream.encode(None))
+            self._container.mux(self._stream.encode(None))
+            self._container.close()
+        except Exception as exc:
+            self.abort()
+            raise SinkError(f"finishing {self.path} failed: {_describe(exc)}") from exc
+        self._closed = True
+        try:
+            self._stack.close()
+        except OSError as exc:
+            raise SinkError(f"cannot move the finished video to {self.path}: {_describe(exc)}") from exc
+
+    def abort(self) -> None:
+        """Stop and delete the partial file; the target name is left untouched. Idempotent."""
+        if self._closed:
+            return
+        self._closed = True
+        with contextlib.suppress(Exception):
+            self._container.close()
+        self._discard()
+
+    def _discard(self) -> None:
+        self._stack.__exit__(_Aborted, _Aborted(), None)
+
+    @property
+    def closed(self) -> bool:
+        """True once :meth:`close` or :meth:`abort` has run."""
+        return self._closed
+
+    def __enter__(self) -> VideoFileSink:
+        return self
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is None:
+            self.close()
+        else:
+            self.abort()
