@@ -15,6 +15,7 @@ from collections.abc import Sequence
 
 from .. import __version__
 from ..errors import LivebokehError
+from .common import add_config_args, apply_config
 
 COMMANDS = ("photo", "eval", "models", "bench")
 
@@ -28,6 +29,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    add_config_args(parser, sub)
     return parser
 
 
@@ -42,6 +44,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 2
     try:
+        apply_config(parser, args, argv)
         return int(args.func(args) or 0)
     except LivebokehError as exc:
         print(f"livebokeh: error: {exc}", file=sys.stderr)
