@@ -12,7 +12,6 @@ import hashlib
 import json
 from dataclasses import dataclass
 from functools import cache
-from importlib import resources
 from pathlib import Path
 
 from .errors import ModelLoadError
@@ -40,13 +39,9 @@ class ModelInfo:
 
 def models_dir() -> Path:
     """The folder holding the bundled model files (installed package or source checkout)."""
-    try:
-        root = resources.files("livebokeh._models")
-        path = Path(str(root))
-        if (path / "manifest.json").is_file():
-            return path
-    except ModuleNotFoundError:
-        pass
+    installed = Path(__file__).resolve().parent / "_models"
+    if (installed / "manifest.json").is_file():
+        return installed
     source_tree = Path(__file__).resolve().parent.parent / "models"
     if (source_tree / "manifest.json").is_file():
         return source_tree
