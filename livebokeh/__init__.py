@@ -4,8 +4,9 @@ from __future__ import annotations
 
 __version__ = "0.1.0"
 
-from .config import EffectOptions, MatteOptions, SegmenterOptions
+from .config import Config, EffectOptions, MatteOptions, SegmenterOptions, load_config
 from .effects import Compositor
+from .effects.effect import Effect
 from .errors import (
     CameraOpenError,
     ConfigError,
@@ -19,12 +20,14 @@ from .errors import (
 )
 from .frames import Frame, Mask
 from .matte import Matte
-from .segmentation import Segmenter, TFLiteSegmenter, create_segmenter
+from .segmentation import Segmenter, SegmenterProtocol, TFLiteSegmenter, create_segmenter
 
 __all__ = [
     "CameraOpenError",
     "Compositor",
+    "Config",
     "ConfigError",
+    "Effect",
     "EffectOptions",
     "Frame",
     "FrameFormatError",
@@ -37,9 +40,11 @@ __all__ = [
     "OutputError",
     "Segmenter",
     "SegmenterOptions",
+    "SegmenterProtocol",
     "SinkError",
     "SourceError",
     "TFLiteSegmenter",
     "__version__",
     "create_segmenter",
+    "load_config",
 ]

@@ -14,7 +14,7 @@ import numpy as np
 
 from ..config import MatteOptions
 from ..frames import Frame, Mask
-from ..segmentation import Segmenter
+from ..segmentation import SegmenterProtocol
 from . import upsample
 
 __all__ = ["Matte"]
@@ -23,7 +23,7 @@ __all__ = ["Matte"]
 class Matte:
     """Segmenter output -> applied alpha, with the options in :class:`MatteOptions`."""
 
-    def __init__(self, segmenter: Segmenter, options: MatteOptions | None = None, *, video: bool = True) -> None:
+    def __init__(self, segmenter: SegmenterProtocol, options: MatteOptions | None = None, *, video: bool = True) -> None:
         self.segmenter = segmenter
         self.options = options or MatteOptions()
         self.video = video

@@ -13,7 +13,7 @@ from ..effects import Compositor
 from ..errors import InputError, LivebokehError, OutputError
 from ..frames import Frame
 from ..matte import Matte
-from ..segmentation import Segmenter, create_segmenter
+from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.images import write_image
 from ..sources.images import IMAGE_SUFFIXES, list_images, read_image
 
@@ -87,7 +87,7 @@ class PhotoProcessor:
         self,
         effect: EffectOptions | None = None,
         matte: MatteOptions | None = None,
-        segmenter: Segmenter | SegmenterOptions | None = None,
+        segmenter: SegmenterProtocol | SegmenterOptions | None = None,
     ) -> None:
         if segmenter is None or isinstance(segmenter, SegmenterOptions):
             seg_opts = segmenter or SegmenterOptions()

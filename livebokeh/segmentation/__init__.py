@@ -1,20 +1,21 @@
-"""Where the mask is made: the :class:`Segmenter` protocol and its backends."""
+"""Where the mask is made: the public :class:`Segmenter`, the :class:`SegmenterProtocol` and its backends."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 from ..errors import ModelLoadError
-from .base import Segmenter
+from .base import SegmenterProtocol
+from .segmenter import Segmenter
 from .tflite import TFLiteSegmenter
 
-__all__ = ["Segmenter", "TFLiteSegmenter", "create_segmenter"]
+__all__ = ["Segmenter", "SegmenterProtocol", "TFLiteSegmenter", "create_segmenter"]
 
 
 def create_segmenter(
     model: str | Path = "auto", *, num_threads: int = 1, person_class: int | None = None
-) -> Segmenter:
-    """Open the segmenter for a model name or path (``.pb`` -> DeepLab, else TFLite)."""
+) -> SegmenterProtocol:
+    """Open the backend for a model name or path (``.pb`` -> DeepLab, else TFLite)."""
     spec = str(model)
     if spec.endswith(".pb"):
         from .deeplab import PERSON_CLASS, DeepLabSegmenter

@@ -1,4 +1,4 @@
-"""The segmenter contract shared by every backend."""
+"""The segmenter contract shared by every backend (:class:`SegmenterProtocol`)."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import numpy as np
 
 
 @runtime_checkable
-class Segmenter(Protocol):
-    """Turns a BGR ``uint8`` frame into a person-probability mask.
+class SegmenterProtocol(Protocol):
+    """What every segmenter backend provides: turns a BGR ``uint8`` frame into a person-probability mask.
 
     ``segment`` returns ``float32`` in ``[0, 1]`` at the model's own resolution
     (``input_size`` for the frame just given); callers upsample.  A segmenter owns one

@@ -1,0 +1,54 @@
+"""The public :class:`Effect`: apply a person mask of any resolution to a frame in one call."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..config import EffectOptions
+from ..frames import Mask, check_image, check_mask
+from ..matte import upsample
+from .compositor import Compositor
+
+
+class Effect:
+    """A background effect (blur, bokeh, replace, colour, mask view) applied behind the person.
+
+    ``Effect(EffectOptions(effect="bokeh", strength=0.6))`` or, shorter,
+    ``Effect(effect="bokeh", strength=0.6)``.  :meth:`apply` takes the mask a
+    :class:`~livebokeh.Segmenter` returned (``float32`` in ``[0, 1]`` at model
+    resolution, a :class:`~livebokeh.Mask`, or ``uint8`` alpha), brings it to the
+    frame's size - guided by the frame's own edges when ``refine`` is on - and
+    composites with the same :class:`~livebokeh.Compositor` that ``photo``, ``live``
+    and ``convert`` use.
+    """
+
+    def __init__(self, options: EffectOptions | None = None, *, refine: bool = True, **fields: Any) -> None:
+        if options is not None and fields:
+            raise TypeError("give either an EffectOptions or keyword fields, not both")
+        self.options = options if options is not None else EffectOptions(**fields)
+        self.refine = refine
+        self.compositor = Compositor(self.options)
+
+    def set_options(self, options: EffectOptions) -> None:
+        """Switch effect or strength between frames."""
+        self.options = options
+        self.compositor.set_options(options)
+
+    def alpha_for(self, image: np.ndarray, mask: np.ndarray | Mask) -> np.ndarray:
+        """Full-resolution ``uint8`` alpha (255 = person) of ``mask`` for ``image``."""
+        h, w = image.shape[:2]
+        raw = mask.alpha if isinstance(mask, Mask) else mask
+        if isinstance(raw, np.ndarray) and raw.dtype == np.uint8 and raw.shape == (h, w):
+            return np.ascontiguousarray(raw)
+        prob = check_mask(raw)
+        if not self.refine:
+            return upsample.bilinear(prob, (w, h))
+        guide = upsample.guide_image(image, upsample.PHOTO_GUIDE_SIDE)
+        return upsample.guided(prob, guide, (w, h))
+
+    def apply(self, image: np.ndarray, mask: np.ndarray | Mask, out: np.ndarray | None = None) -> np.ndarray:
+        """Return ``image`` (BGR ``uint8`` ``H x W x 3``) with the effect applied where ``mask`` is background."""
+        image = check_image(image, what="image")
+        return self.compositor.apply(image, self.alpha_for(image, mask), out=out)

@@ -1,0 +1,108 @@
+"""The public :class:`Segmenter`: one object, any backend, frames checked at the boundary."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from types import TracebackType
+
+import numpy as np
+
+from ..config import SegmenterOptions
+from ..errors import FrameFormatError
+from ..frames import check_image
+from .base import SegmenterProtocol
+
+
+class Segmenter:
+    """Person segmentation: a BGR ``uint8`` frame in, a person-probability mask out.
+
+    ``Segmenter()`` loads the default bundled model (``auto``: the square or landscape
+    selfie model by each frame's aspect ratio).  ``model`` may also name another
+    bundled model (see ``livebokeh models``) or be a path to a compatible ``.tflite``
+    file (one output channel, or several classes with ``person_class``) or a DeepLab
+    frozen graph (``.pb``).  An incompatible model raises
+    :class:`~livebokeh.errors.ModelLoadError` at construction.
+
+    The mask is ``float32`` in ``[0, 1]`` at the model's resolution
+    (:meth:`input_size_for`); :class:`~livebokeh.Effect` upsamples it.  One instance
+    owns one interpreter: use it from one thread at a time, and ``close()`` it (or use
+    ``with``) when done.
+    """
+
+    def __init__(
+        self,
+        model: str | Path = "auto",
+        *,
+        threads: int = 1,
+        person_class: int | None = None,
+    ) -> None:
+        from . import create_segmenter
+
+        options = SegmenterOptions(model=str(model), threads=threads, person_class=person_class)
+        self.options = options
+        """The options this segmenter was created with."""
+        self._backend: SegmenterProtocol = create_segmenter(
+            options.model, num_threads=options.threads, person_class=options.person_class
+        )
+        self._last_ts: int | None = None
+
+    @classmethod
+    def from_options(cls, options: SegmenterOptions) -> Segmenter:
+        """Create a segmenter from :class:`~livebokeh.SegmenterOptions` (e.g. a config file's ``[model]``)."""
+        return cls(options.model, threads=options.threads, person_class=options.person_class)
+
+    @property
+    def name(self) -> str:
+        """The model in use (bundled name or file path)."""
+        return self._backend.name
+
+    @property
+    def runtime(self) -> str:
+        """Which runtime loaded the model (e.g. ``ai-edge-litert``); for reports, not for branching."""
+        return self._backend.runtime
+
+    @property
+    def backend(self) -> SegmenterProtocol:
+        """The backend object (TFLite or DeepLab) doing the work."""
+        return self._backend
+
+    def input_size_for(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        """``(height, width)`` of the mask :meth:`segment` returns for a frame of this shape."""
+        return self._backend.input_size_for(frame_shape)
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        """Person probability (``float32``, ``[0, 1]``, model resolution) for one BGR ``uint8`` image."""
+        return self._backend.segment(check_image(image, what="image"))
+
+    def segment_for_video(self, image: np.ndarray, timestamp_ns: int) -> np.ndarray:
+        """Like :meth:`segment`, for frames of one stream; ``timestamp_ns`` must not go backwards.
+
+        Use one segmenter per stream (call :meth:`reset` when a new stream starts).
+        """
+        timestamp_ns = int(timestamp_ns)
+        if self._last_ts is not None and timestamp_ns < self._last_ts:
+            raise FrameFormatError(
+                f"timestamp_ns {timestamp_ns} is earlier than the previous frame's {self._last_ts}: "
+                "video timestamps must not go backwards (call reset() for a new stream)"
+            )
+        self._last_ts = timestamp_ns
+        return self._backend.segment_for_video(check_image(image), timestamp_ns)
+
+    def reset(self) -> None:
+        """Forget the last video timestamp (a new stream starts)."""
+        self._last_ts = None
+
+    def close(self) -> None:
+        """Release the interpreter; idempotent."""
+        self._backend.close()
+
+    def __enter__(self) -> Segmenter:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    def __repr__(self) -> str:
+        return f"Segmenter(model={self.name!r}, runtime={self.runtime!r})"
