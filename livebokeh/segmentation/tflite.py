@@ -25,6 +25,15 @@ LANDSCAPE_MIN_ASPECT = 1.5
 """Width/height at or above which ``auto`` uses the 144x256 landscape model (16:9 is 1.78)."""
 
 
+DYNAMIC_INPUT_SIZE = (256, 256)
+"""``(height, width)`` given to a model whose input size is dynamic (``-1``)."""
+
+MIN_MASK_SIDE = 8
+"""The smallest output height and width that can be a mask (detectors output N x K tables)."""
+
+_TFLITE_MAGIC = b"TFL3"
+
+
 @dataclass(slots=True)
 class _Model:
     interpreter: Any
@@ -37,48 +46,135 @@ class _Model:
     input_range: tuple[float, float]
     person_class: int | None
     input_buf: np.ndarray
+    output_kind: str = "probability"  # "probability" (or logits), "quantized", "classes"
+    output_scale: float = 1.0
+    output_zero_point: int = 0
+
+
+def _shape_text(shape: Any) -> str:
+    return "x".join(str(int(s)) for s in shape)
+
+
+def check_tflite_file(path: Path) -> None:
+    """Raise :class:`ModelLoadError` unless ``path`` looks like a TFLite flatbuffer (``TFL3`` identifier)."""
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise ModelLoadError(f"model {path} cannot be read: {exc.strerror or exc}") from exc
+    if len(head) < 8 or head[4:8] != _TFLITE_MAGIC:
+        raise ModelLoadError(
+            f"model {path} is not a TFLite model (no TFL3 identifier in its header): "
+            "give a .tflite segmentation model, a DeepLab .pb graph, or a bundled name (see `livebokeh models`)"
+        )
+
+
+def _is_mask_shape(shape: tuple[int, ...], in_h: int, in_w: int) -> bool:
+    """1 x h x w [x C] with h, w of a picture and about the input's aspect ratio."""
+    if len(shape) not in (3, 4) or shape[0] != 1:
+        return False
+    h, w = shape[1], shape[2]
+    if h < MIN_MASK_SIDE or w < MIN_MASK_SIDE:
+        return False
+    if len(shape) == 4 and shape[3] > 256:
+        return False
+    return abs((h / w) / (in_h / in_w) - 1.0) <= 0.15
 
 
 def _open(path: Path, num_threads: int, person_class: int | None, runtime: str | None) -> _Model:
+    """Load one model and check that it is a person-segmentation model livebokeh can drive."""
+    check_tflite_file(path)
     interp, runtime_name = make_interpreter(str(path), num_threads, runtime)
     inputs = interp.get_input_details()
     outputs = interp.get_output_details()
     if len(inputs) != 1:
-        raise ModelLoadError(f"model {path} has {len(inputs)} inputs; a segmentation model needs exactly one image input")
+        raise ModelLoadError(
+            f"model {path} has {len(inputs)} inputs; a segmentation model needs exactly one image input"
+        )
     inp = inputs[0]
     shape = tuple(int(s) for s in inp["shape"])
+    signature = tuple(int(s) for s in inp.get("shape_signature", inp["shape"]))
     if len(shape) != 4 or shape[0] != 1 or shape[3] != 3:
-        raise ModelLoadError(f"model {path} takes input of shape {shape}; a segmentation model needs 1 x H x W x 3")
-    if inp["dtype"] not in (np.float32, np.uint8):
-        raise ModelLoadError(f"model {path} takes {np.dtype(inp['dtype'])} input; supported are float32 and uint8")
-    out = outputs[0]
+        raise ModelLoadError(
+            f"model {path} takes input of shape {_shape_text(shape)}, which is not an image: "
+            "a segmentation model takes one RGB image, 1 x H x W x 3"
+        )
+    if len(signature) == 4 and (signature[1] < 0 or signature[2] < 0):
+        h, w = DYNAMIC_INPUT_SIZE
+        interp.resize_tensor_input(int(inp["index"]), [1, h, w, 3])
+        interp.allocate_tensors()
+        inp = interp.get_input_details()[0]
+        outputs = interp.get_output_details()
+        shape = tuple(int(s) for s in inp["shape"])
+        log.info("model %s has a dynamic input size: using %dx%d", path, h, w)
+    if shape[1] < MIN_MASK_SIDE or shape[2] < MIN_MASK_SIDE:
+        raise ModelLoadError(f"model {path} takes {_shape_text(shape)} input: too small to be an image model")
+    in_dtype = np.dtype(inp["dtype"])
+    if in_dtype not in (np.float32, np.uint8, np.int8):
+        raise ModelLoadError(f"model {path} takes {in_dtype} input; supported are float32, uint8 and int8")
+    in_h, in_w = shape[1], shape[2]
+    masks = [o for o in outputs if _is_mask_shape(tuple(int(s) for s in o["shape"]), in_h, in_w)]
+    if not masks:
+        found = ", ".join(_shape_text(o["shape"]) for o in outputs)
+        hint = ""
+        for info in models.manifest().values():
+            if info.path.name == path.name and info.kind != "segmentation":
+                hint = f" (it is the bundled {info.kind} model {info.name!r})"
+        raise ModelLoadError(
+            f"model {path} is not a segmentation model{hint}: its outputs ({found}) are not a mask; "
+            f"livebokeh needs an output of 1 x h x w (x C) shaped like the {in_h}x{in_w} input"
+        )
+    out = max(masks, key=lambda o: int(o["shape"][1]) * int(o["shape"][2]))
     oshape = tuple(int(s) for s in out["shape"])
-    if len(oshape) == 4 and oshape[0] == 1:
-        channels = oshape[3]
-    elif len(oshape) == 3 and oshape[0] == 1:
-        channels = 1
+    out_dtype = np.dtype(out["dtype"])
+    scale, zero_point = (out.get("quantization") or (0.0, 0))[:2]
+    channels = oshape[3] if len(oshape) == 4 else 1
+    if out_dtype == np.float32:
+        kind = "probability"
+    elif out_dtype in (np.uint8, np.int8) and scale:
+        kind = "quantized"
+    elif out_dtype.kind in "iu" and channels == 1:
+        kind = "classes"
     else:
-        raise ModelLoadError(f"model {path} has output shape {oshape}; a segmentation model needs 1 x H x W x C")
-    if channels > 1:
+        raise ModelLoadError(f"model {path} outputs {out_dtype} {_shape_text(oshape)}, which livebokeh cannot read")
+    if kind == "classes":
         if person_class is None:
             raise ModelLoadError(
-                f"model {path} outputs {channels} classes: say which one is the person with --person-class"
+                f"model {path} outputs a class id per pixel: say which class is the person with --person-class"
+            )
+    elif channels > 1:
+        if person_class is None:
+            raise ModelLoadError(
+                f"model {path} outputs {channels} classes per pixel: say which one is the person with --person-class "
+                f"(0 to {channels - 1}; e.g. 1 for a background/person model, 15 for PASCAL VOC)"
             )
         if not 0 <= person_class < channels:
-            raise ModelLoadError(f"--person-class {person_class} is out of range for model {path} with {channels} classes")
-    h, w = shape[1], shape[2]
-    return _Model(
+            raise ModelLoadError(
+                f"--person-class {person_class} is out of range for model {path}: its {channels} classes are "
+                f"0 to {channels - 1}"
+            )
+    model = _Model(
         interpreter=interp,
         runtime=runtime_name,
         input_index=int(inp["index"]),
         output_index=int(out["index"]),
-        height=h,
-        width=w,
+        height=in_h,
+        width=in_w,
         channels=channels,
         input_range=(0.0, 1.0),
-        person_class=person_class if channels > 1 else None,
-        input_buf=np.zeros((1, h, w, 3), dtype=inp["dtype"]),
+        person_class=person_class if (channels > 1 or kind == "classes") else None,
+        input_buf=np.zeros((1, in_h, in_w, 3), dtype=in_dtype),
+        output_kind=kind,
+        output_scale=float(scale or 1.0),
+        output_zero_point=int(zero_point or 0),
     )
+    try:  # one run now, so that a model with an op the runtime lacks fails at load, not mid-stream
+        interp.set_tensor(model.input_index, model.input_buf)
+        interp.invoke()
+    except (RuntimeError, ValueError) as exc:
+        first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        raise ModelLoadError(f"model {path} loads but cannot run with {runtime_name}: {first}") from exc
+    return model
 
 
 class TFLiteSegmenter:
@@ -114,7 +210,8 @@ class TFLiteSegmenter:
             path = Path(spec).expanduser()
             if not path.is_file():
                 raise ModelLoadError(
-                    f"model {spec!r} is neither a bundled model ({', '.join(models.manifest())}, auto) nor an existing file"
+                    f"model {spec!r} is neither a bundled model ({', '.join(models.manifest())}, auto) "
+                    "nor an existing file"
                 )
             self._models[path.name] = _open(path, num_threads, person_class, runtime)
             self._name = str(path)
@@ -147,11 +244,21 @@ class TFLiteSegmenter:
         rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB)
         if m.input_buf.dtype == np.float32:
             np.multiply(rgb, np.float32(1.0 / 255.0), out=m.input_buf[0], casting="unsafe")
+        elif m.input_buf.dtype == np.int8:
+            np.subtract(rgb, 128, out=m.input_buf[0], casting="unsafe")
         else:
             m.input_buf[0] = rgb
         m.interpreter.set_tensor(m.input_index, m.input_buf)
         m.interpreter.invoke()
         out = m.interpreter.get_tensor(m.output_index)[0]
+        if m.output_kind == "classes":
+            classes = out if out.ndim == 2 else out[:, :, 0]
+            hard = np.ascontiguousarray(classes == m.person_class, dtype=np.float32)
+            if hard.shape != (m.height, m.width):
+                hard = cv2.resize(hard, (m.width, m.height), interpolation=cv2.INTER_NEAREST)
+            return hard
+        if m.output_kind == "quantized":
+            out = (out.astype(np.float32) - np.float32(m.output_zero_point)) * np.float32(m.output_scale)
         if out.ndim == 2:
             prob = out
         elif m.channels == 1:
@@ -159,6 +266,8 @@ class TFLiteSegmenter:
         else:
             prob = _class_probability(out, m.person_class or 0)
         prob = np.asarray(prob, dtype=np.float32)
+        if prob.shape != (m.height, m.width):  # a model whose mask is smaller than its input
+            prob = cv2.resize(prob, (m.width, m.height), interpolation=cv2.INTER_LINEAR)
         if prob.min() < 0.0 or prob.max() > 1.0:  # logits from a third-party model
             prob = 1.0 / (1.0 + np.exp(-prob))
         return np.ascontiguousarray(prob, dtype=np.float32)
