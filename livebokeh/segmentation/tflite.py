@@ -250,10 +250,10 @@ class TFLiteSegmenter:
             m.input_buf[0] = rgb
         m.interpreter.set_tensor(m.input_index, m.input_buf)
         m.interpreter.invoke()
-        out = m.interpreter.get_tensor(m.output_index)[0]
+        out: np.ndarray = m.interpreter.get_tensor(m.output_index)[0]
         if m.output_kind == "classes":
             classes = out if out.ndim == 2 else out[:, :, 0]
-            hard = np.ascontiguousarray(classes == m.person_class, dtype=np.float32)
+            hard: np.ndarray = np.ascontiguousarray(classes == m.person_class, dtype=np.float32)
             if hard.shape != (m.height, m.width):
                 hard = cv2.resize(hard, (m.width, m.height), interpolation=cv2.INTER_NEAREST)
             return hard
