@@ -1,0 +1,539 @@
+"""The live pipeline: wiring only, no image maths.
+
+::
+
+    capture thread --every frame--> FrameQueue (drop-oldest, small) --> compositor --> sinks
+          \\--newest frame--> Mailbox (one slot) --> inference thread --> MaskCache --/
+
+* The **capture thread** reads the :class:`~livebokeh.sources.Source`, stamps each
+  frame with ``time.monotonic_ns()`` and its index, hands every frame to the
+  compositor and the newest one to the inference thread.
+* The **inference thread** takes the newest frame, shrinks it cheaply towards the
+  model input, runs :meth:`Matte.compute` and publishes the mask (stamped with its
+  frame's time) in the mask cache, at most ``inference_fps`` times a second.
+* The **compositor** (the thread that iterates the :class:`Pipeline`) applies the
+  newest cached mask to every frame with :meth:`Matte.apply_to` and
+  :meth:`Compositor.apply` and writes the result to every sink.  It never waits for
+  inference; before the first mask it passes frames through unchanged.
+
+Any exception in a thread ends the run and is re-raised by the compositor thread; a
+failing sink is reported and dropped while the others go on.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+import cv2
+import numpy as np
+
+from ..config import EffectOptions, MatteOptions, SegmenterOptions
+from ..effects import Compositor
+from ..errors import ConfigError, LivebokehError, SinkError
+from ..frames import Frame, Mask
+from ..matte import Matte
+from ..segmentation import Segmenter, create_segmenter
+from ..sinks import Sink, SinkClosed, open_sink
+from ..sources import Source, open_source
+from ..stats import LiveStats
+from .mailbox import FrameQueue, Mailbox
+from .workers import Worker, join_all, raise_worker_error
+
+log = logging.getLogger(__name__)
+
+__all__ = ["EFFECT_CYCLE", "LiveOptions", "MaskCache", "Pipeline"]
+
+EFFECT_CYCLE = ("blur", "bokeh")
+"""Effects the ``b`` hotkey cycles through (plus the effect the run started with)."""
+STRENGTH_STEP = 0.1
+POLL_S = 0.05
+"""How often blocked threads look at the stop event."""
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class LiveOptions:
+    """How the live pipeline runs.
+
+    ``inference_fps`` caps the model's rate (``None``: as fast as one core allows, up to
+    the frame rate).  ``duration`` ends the run after that many seconds.  ``size`` and
+    ``fps`` are what to ask a camera for (files are scaled to ``size``).  ``loop``
+    replays files and the sample; ``realtime=False`` feeds file and synthetic frames
+    as fast as possible.  ``mirror`` flips the virtual camera; ``overwrite`` lets a file
+    sink replace a file.  ``queue_frames`` is how far the compositor may lag before
+    the oldest frame is dropped.  ``preshrink`` lets the inference thread shrink frames
+    cheaply (bilinear, to twice the model input) before the segmenter's own area
+    resize.  ``stop_timeout`` bounds the join of all threads at shutdown.
+    """
+
+    inference_fps: float | None = None
+    duration: float | None = None
+    size: tuple[int, int] | None = None
+    fps: float | None = None
+    loop: bool = False
+    realtime: bool = True
+    mirror: bool = False
+    overwrite: bool = False
+    queue_frames: int = 3
+    preshrink: bool = True
+    stop_timeout: float = 1.0
+
+    def __post_init__(self) -> None:
+        if self.inference_fps is not None and not (
+            isinstance(self.inference_fps, (int, float)) and 0 < self.inference_fps <= 1000
+        ):
+            raise ConfigError(f"inference fps {self.inference_fps!r} is out of range: use a number above 0")
+        if self.duration is not None and not (isinstance(self.duration, (int, float)) and self.duration > 0):
+            raise ConfigError(f"duration {self.duration!r} is out of range: use a number of seconds above 0")
+        if self.fps is not None and not (isinstance(self.fps, (int, float)) and 0 < self.fps <= 240):
+            raise ConfigError(f"fps {self.fps!r} is out of range: use 1 to 240")
+        if self.size is not None and (len(self.size) != 2 or min(self.size) < 2):
+            raise ConfigError(f"size {self.size!r} is invalid: use (width, height)")
+        if not isinstance(self.queue_frames, int) or self.queue_frames < 1:
+            raise ConfigError(f"queue_frames {self.queue_frames!r} is out of range: use a whole number >= 1")
+        if not self.stop_timeout > 0:
+            raise ConfigError(f"stop_timeout {self.stop_timeout!r} is out of range: use a number of seconds above 0")
+
+
+class MaskCache:
+    """The newest mask, published by the inference thread and read by the compositor."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._mask: Mask | None = None
+
+    def publish(self, mask: Mask) -> None:
+        """Keep ``mask`` if it is newer than the cached one."""
+        with self._lock:
+            if self._mask is None or mask.index >= self._mask.index:
+                self._mask = mask
+
+    def newest(self) -> Mask | None:
+        """The newest mask, or ``None`` before the first one."""
+        return self._mask
+
+    def clear(self) -> None:
+        with self._lock:
+            self._mask = None
+
+
+class Pipeline:
+    """A live source wired through segmentation and compositing to any number of sinks.
+
+    Use it as a context manager and iterate it frame by frame::
+
+        with Pipeline(source="sample", sinks=["null"]) as pipeline:
+            for frame, mask in pipeline:
+                ...  # frame: the composited Frame; mask: the Mask applied (None before the first)
+
+    or call :meth:`run` to go until the source ends, :meth:`stop` is called or
+    ``options.duration`` passes; it returns the stats summary.  The composited
+    image is reused two frames later: copy it to keep it.
+
+    ``source`` is a :class:`~livebokeh.sources.Source` or a spec (``camera:0``,
+    ``sample``, ``synthetic:1280x720@30``, a file or URL); ``sinks`` are
+    :class:`~livebokeh.sinks.Sink` objects or specs (``preview``, ``virtualcam``,
+    ``null``, a video file path).  ``segmenter`` is a ready
+    :class:`~livebokeh.segmentation.Segmenter` (not closed by the pipeline) or the
+    options to create one.
+    """
+
+    def __init__(
+        self,
+        source: str | Source = "sample",
+        sinks: Sequence[str | Sink] = ("null",),
+        *,
+        effect: EffectOptions | None = None,
+        matte: MatteOptions | None = None,
+        segmenter: Segmenter | SegmenterOptions | None = None,
+        options: LiveOptions | None = None,
+    ) -> None:
+        if isinstance(sinks, str):
+            sinks = [sinks]
+        self.options = options or LiveOptions()
+        self.effect_options = effect or EffectOptions()
+        self.matte_options = matte or MatteOptions()
+        self._source_spec = source
+        self._sink_specs = list(sinks)
+        self._segmenter_arg = segmenter
+        self.stats = LiveStats()
+        self.source: Source | None = None
+        self.sinks: list[Sink] = []
+        self.sink_errors: list[str] = []
+        """One message per sink that failed and was dropped."""
+        self.segmenter: Segmenter | None = None
+        self.matte: Matte | None = None
+        self.compositor: Compositor | None = None
+        self._own_segmenter = False
+        self._stop = threading.Event()
+        self._stop_reason = ""
+        self._mailbox: Mailbox[Frame] = Mailbox()
+        self._queue: FrameQueue[Frame] = FrameQueue(self.options.queue_frames)
+        self._cache = MaskCache()
+        self._workers: list[Worker] = []
+        self._started = False
+        self._closed = False
+        self._failed = False
+        self._start_ns = 0
+        self._out_bufs: list[np.ndarray] = []
+        self._alpha_buf: np.ndarray | None = None
+        self._out_i = 0
+        self.view_mask = False
+        """Show the alpha instead of the composite (``m``)."""
+        self.bypass = False
+        """Pass frames through untouched (space)."""
+        self.last_alpha: np.ndarray | None = None
+        """Full-resolution ``uint8`` alpha applied to the latest frame (``None`` in passthrough)."""
+        self._shrink_size: tuple[int, int] | None = None
+        self.on_sink_dropped: Callable[[str], None] | None = None
+        """Called with a one-line message when a sink fails and is dropped (the CLI prints it)."""
+
+    # -- life cycle --------------------------------------------------------------
+
+    def start(self) -> Pipeline:
+        """Open the source, the model and the sinks, and start the threads (once)."""
+        if self._started:
+            return self
+        if self._closed:
+            raise LivebokehError("this pipeline was closed: make a new Pipeline to run again")
+        self._started = True
+        try:
+            self._open()
+        except BaseException:
+            self._failed = True
+            self.close()
+            raise
+        return self
+
+    def _open(self) -> None:
+        opts = self.options
+        self.source = open_source(
+            self._source_spec, size=opts.size, fps=opts.fps, loop=opts.loop, realtime=opts.realtime
+        )
+        seg = self._segmenter_arg
+        if seg is None or isinstance(seg, SegmenterOptions):
+            seg_opts = seg or SegmenterOptions()
+            self.segmenter = create_segmenter(
+                seg_opts.model, num_threads=seg_opts.threads, person_class=seg_opts.person_class
+            )
+            self._own_segmenter = True
+        else:
+            self.segmenter = seg
+        self.matte = Matte(self.segmenter, self.matte_options, video=True)
+        self.compositor = Compositor(self.effect_options)
+        size, fps = self.source.size, self.source.fps
+        self.stats.source = getattr(self.source, "name", str(self._source_spec))
+        self.stats.size = size
+        if opts.preshrink:
+            mh, mw = self.segmenter.input_size_for((size[1], size[0], 3))
+            if size[0] > 3 * mw and size[1] > 3 * mh:
+                self._shrink_size = (2 * mw, max(2, round(2 * mw * size[1] / size[0])))
+        for spec in self._sink_specs:
+            sink = open_sink(spec, mirror=opts.mirror, overwrite=opts.overwrite)
+            self.sinks.append(sink)  # before open, so close() releases a half-open sink too
+            attach = getattr(sink, "attach", None)
+            if attach is not None:
+                attach(self)
+            sink.open(size, fps)
+        w, h = size
+        self._out_bufs = [np.empty((h, w, 3), np.uint8) for _ in range(3)]
+        self._alpha_buf = np.empty((h, w), np.uint8)
+        self._workers = [
+            Worker("capture", self._capture_loop, self._stop, on_exit=self._queue.close),
+            Worker("inference", self._inference_loop, self._stop),
+        ]
+        self.stats.start()
+        self._start_ns = time.monotonic_ns()
+        for w_ in self._workers:
+            w_.start()
+        log.info(
+            "live: %s %dx%d @ %g fps -> %s",
+            self.stats.source,
+            w,
+            h,
+            fps,
+            ", ".join(s.name for s in self.sinks) or "no sinks",
+        )
+
+    def stop(self, reason: str = "stopped") -> None:
+        """Ask the run to end (thread- and signal-safe); the threads finish within ``stop_timeout``."""
+        if not self._stop.is_set():
+            self._stop_reason = reason
+        self._stop.set()
+
+    @property
+    def stopping(self) -> bool:
+        """Whether the run was asked to end or has ended."""
+        return self._stop.is_set()
+
+    def close(self) -> None:
+        """Stop the threads, join them, and release the source, sinks and model (idempotent)."""
+        if self._closed:
+            return
+        self._closed = True
+        self._stop.set()
+        self._mailbox.close()
+        self._queue.close()
+        alive = join_all(self._workers, self.options.stop_timeout)
+        self.stats.stop()
+        errors: list[BaseException] = []
+        if self.source is not None and "capture" not in alive:
+            try:
+                self.source.close()
+            except Exception as exc:  # noqa: BLE001 - keep releasing the rest
+                errors.append(exc)
+        failed = self._failed or any(w.error is not None for w in self._workers)
+        for sink in self.sinks:
+            try:
+                abort = getattr(sink, "abort", None)
+                if failed and abort is not None:
+                    abort()
+                else:
+                    sink.close()
+            except Exception as exc:  # noqa: BLE001 - one sink's failure must not keep others open
+                errors.append(exc)
+                log.warning("closing sink %s failed: %s", sink.name, exc)
+        self.sinks = []
+        if self._own_segmenter and self.segmenter is not None and "inference" not in alive:
+            self.segmenter.close()
+        if alive:
+            log.warning("live: %s did not stop within %.1f s", ", ".join(alive), self.options.stop_timeout)
+        if errors and not failed:
+            first = errors[0]
+            if isinstance(first, LivebokehError):
+                raise first
+            raise SinkError(f"closing failed: {first}") from first
+
+    @property
+    def threads_alive(self) -> list[str]:
+        """Names of the pipeline's threads still running (empty after :meth:`close`)."""
+        return [w.name for w in self._workers if w.is_alive()]
+
+    def __enter__(self) -> Pipeline:
+        return self.start()
+
+    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
+        if exc_type is not None and not (isinstance(exc_type, type) and issubclass(exc_type, KeyboardInterrupt)):
+            self._failed = True
+        self.close()
+
+    # -- threads -----------------------------------------------------------------
+
+    def _capture_loop(self, stop: threading.Event) -> None:
+        assert self.source is not None
+        read = self.source.read
+        stats = self.stats
+        mailbox, queue = self._mailbox, self._queue
+        end_ns = self._start_ns + int(self.options.duration * 1e9) if self.options.duration else None
+        index = 0
+        while not stop.is_set():
+            t0 = time.monotonic_ns()
+            image = read()
+            now = time.monotonic_ns()
+            if image is None:
+                log.info("live: source %s ended after %d frames", stats.source, index)
+                self._stop_reason = self._stop_reason or "source ended"
+                return
+            if stop.is_set():
+                return
+            stats.stage("capture", now - t0)
+            frame = Frame(image=image, timestamp_ns=now, index=index)
+            index += 1
+            stats.captured(now)
+            if queue.put(frame):
+                stats.frames_dropped += 1
+            if mailbox.put(frame):
+                stats.inference_skipped += 1
+            if end_ns is not None and now >= end_ns:
+                self._stop_reason = self._stop_reason or "duration reached"
+                return
+
+    def _inference_loop(self, stop: threading.Event) -> None:
+        assert self.matte is not None
+        compute = self.matte.compute
+        mailbox, cache, stats = self._mailbox, self._cache, self.stats
+        cap = self.options.inference_fps
+        min_gap_ns = int(1e9 / cap) if cap else 0
+        last_ns = 0
+        shrink = self._shrink_size
+        while not stop.is_set():
+            frame = mailbox.get(timeout=POLL_S)
+            if frame is None:
+                if mailbox.closed:
+                    return
+                continue
+            if min_gap_ns:
+                wait_ns = last_ns + min_gap_ns - time.monotonic_ns()
+                if wait_ns > 0:
+                    if stop.wait(wait_ns / 1e9):
+                        return
+                    newer = mailbox.get(timeout=0)
+                    if newer is not None:
+                        frame = newer
+            t0 = time.monotonic_ns()
+            last_ns = t0
+            if shrink is not None:
+                small = cv2.resize(frame.image, shrink, interpolation=cv2.INTER_LINEAR)
+                frame = Frame(image=small, timestamp_ns=frame.timestamp_ns, index=frame.index)
+            mask = compute(frame)
+            now = time.monotonic_ns()
+            cache.publish(mask)
+            stats.stage("inference", now - t0)
+            stats.inferred(now)
+
+    # -- compositor (the iterating thread) ------------------------------------------
+
+    def __iter__(self) -> Iterator[tuple[Frame, Mask | None]]:
+        self.start()
+        try:
+            while True:
+                item = self.next_frame()
+                if item is None:
+                    return
+                yield item
+        finally:
+            if self._stop.is_set() or self._queue.finished:
+                self.stats.stop()
+
+    def next_frame(self) -> tuple[Frame, Mask | None] | None:
+        """Composite and send out the next frame; ``None`` when the run has ended.
+
+        Raises the error of any thread that failed.
+        """
+        self.start()
+        queue = self._queue
+        while True:
+            if self._stop.is_set():
+                raise_worker_error(self._workers)
+                return None
+            frame = queue.get(timeout=POLL_S)
+            if frame is None:
+                if queue.finished:
+                    raise_worker_error(self._workers)
+                    self._stop.set()
+                    return None
+                continue
+            return self._composite(frame)
+
+    def _composite(self, frame: Frame) -> tuple[Frame, Mask | None]:
+        assert self.matte is not None and self.compositor is not None
+        stats = self.stats
+        t0 = time.monotonic_ns()
+        mask = self._cache.newest()
+        if mask is None or self.bypass:
+            image = frame.image
+            self.last_alpha = None
+            t2 = t1 = t0
+        else:
+            alpha = self.matte.apply_to(mask, frame, out=self._alpha_buf)
+            self.last_alpha = alpha
+            t1 = time.monotonic_ns()
+            out = self._out_bufs[self._out_i]
+            self._out_i = (self._out_i + 1) % len(self._out_bufs)
+            if self.view_mask:
+                image = cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
+            else:
+                image = self.compositor.apply(frame.image, alpha, out=out)
+            t2 = time.monotonic_ns()
+            stats.stage("upsample", t1 - t0)
+            stats.stage("composite", t2 - t1)
+        result = Frame(image=image, timestamp_ns=frame.timestamp_ns, index=frame.index)
+        if self.sinks:
+            self._write_sinks(result)
+        t3 = time.monotonic_ns()
+        stats.stage("sinks", t3 - t2)
+        stats.stage("frame", t3 - t0)
+        stats.composited(t3, None if mask is None or self.bypass else abs(frame.timestamp_ns - mask.timestamp_ns))
+        return result, (None if self.bypass else mask)
+
+    def _write_sinks(self, frame: Frame) -> None:
+        for sink in list(self.sinks):
+            try:
+                sink.write(frame)
+            except SinkClosed as exc:
+                self._drop_sink(sink, str(exc), failed=False)
+            except Exception as exc:  # noqa: BLE001 - one sink failing must not stop the others
+                msg = str(exc) if isinstance(exc, LivebokehError) else f"{type(exc).__name__}: {exc}"
+                log.debug("sink %s failed", sink.name, exc_info=True)
+                self._drop_sink(sink, msg, failed=True)
+
+    def _drop_sink(self, sink: Sink, message: str, *, failed: bool) -> None:
+        self.sinks.remove(sink)
+        text = f"sink {sink.name} {'failed' if failed else 'closed'}: {message}"
+        if failed:
+            self.sink_errors.append(text)
+        self.stats.sinks_dropped.append(sink.name)
+        try:
+            abort = getattr(sink, "abort", None)
+            (abort if failed and abort is not None else sink.close)()
+        except Exception:  # noqa: BLE001 - it already failed; closing is best effort
+            log.debug("closing dropped sink %s failed", sink.name, exc_info=True)
+        if self.on_sink_dropped is not None:
+            self.on_sink_dropped(text + (" (others keep running)" if self.sinks else ""))
+        else:
+            log.warning("%s", text)
+        if not self.sinks:
+            if failed:
+                self._failed = True
+                raise SinkError(text)
+            self.stop("all sinks closed")
+
+    def run(self) -> dict[str, Any]:
+        """Run until the source ends, :meth:`stop` is called or the duration passes; return the stats."""
+        try:
+            with self:
+                for _ in self:
+                    pass
+        finally:
+            self.stats.stop()
+        return self.stats.summary()
+
+    @property
+    def stop_reason(self) -> str:
+        """Why the run ended (``duration reached``, ``source ended``, ``quit``...)."""
+        return self._stop_reason
+
+    # -- controls (hotkeys; called on the compositor thread) --------------------------
+
+    def handle_key(self, key: str) -> None:
+        """``b`` cycle effects, ``m`` mask view, ``space`` bypass, ``+``/``-`` strength, ``q`` quit."""
+        if self.compositor is None:
+            return
+        opts = self.compositor.options
+        if key == "q":
+            self.stop("quit")
+        elif key == "m":
+            self.view_mask = not self.view_mask
+        elif key in ("space", " "):
+            self.bypass = not self.bypass
+        elif key == "b":
+            cycle = list(EFFECT_CYCLE)
+            if self.effect_options.effect not in cycle and self.effect_options.effect not in ("mask", "none"):
+                cycle.append(self.effect_options.effect)
+            nxt = cycle[(cycle.index(opts.effect) + 1) % len(cycle)] if opts.effect in cycle else cycle[0]
+            self.compositor.set_options(dataclasses.replace(opts, effect=nxt))
+        elif key in ("+", "-"):
+            step = STRENGTH_STEP if key == "+" else -STRENGTH_STEP
+            strength = round(min(1.0, max(0.0, float(opts.strength) + step)), 2)
+            self.compositor.set_options(dataclasses.replace(opts, strength=strength))
+
+    def hud(self) -> dict[str, Any]:
+        """Live figures for the preview HUD, plus a ``status`` line."""
+        figures: dict[str, Any] = dict(self.stats.hud())
+        if self.bypass:
+            status = "BYPASS"
+        elif self.view_mask:
+            status = "mask view"
+        elif self.compositor is not None:
+            status = f"{self.compositor.options.effect}  strength {self.compositor.options.strength:.1f}"
+        else:
+            status = ""
+        if self._cache.newest() is None:
+            status += "  (starting: no mask yet)"
+        figures["status"] = status
+        return figures
