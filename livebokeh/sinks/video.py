@@ -246,7 +246,12 @@ class VideoFileSink:
                 route = AudioRoute(index, name, False, out, decoder=decoder, output_codec=target)
                 log.warning(
                     "%s: audio stream #%d (%s) re-encoded to %s: %s files cannot hold %s",
-                    self.path, index, name, target, self.path.suffix, name,
+                    self.path,
+                    index,
+                    name,
+                    target,
+                    self.path.suffix,
+                    name,
                 )
         except Exception as exc:
             raise SinkError(f"cannot add audio stream #{index} ({name}) to {self.path}: {_describe(exc)}") from exc
@@ -269,6 +274,11 @@ class VideoFileSink:
                 f"that {self.path} was started with"
             )
         vframe = av.VideoFrame.from_ndarray(image, format="bgr24")
+        # Tag the RGB frame so the conversion to YUV uses the same matrix as the input had.
+        if self.color.get("colorspace"):
+            vframe.colorspace = self.color["colorspace"]
+        if self.color.get("color_range"):
+            vframe.color_range = self.color["color_range"]
         self.write_av(vframe, self.frames_written if pts is None else pts)
 
     def write_gray(self, alpha: np.ndarray, pts: int | None = None) -> None:

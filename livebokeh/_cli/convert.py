@@ -1,0 +1,150 @@
+"""``livebokeh convert``: blur the background of video files, keeping audio and timing."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import signal
+import sys
+from pathlib import Path
+from types import FrameType
+from typing import Any
+
+from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
+
+
+class Terminated(BaseException):
+    """SIGTERM arrived: unwinds like Ctrl-C so partial outputs are removed."""
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "convert",
+        help="blur the background of video files",
+        description="Convert video files: every frame masked, audio and timestamps kept, output written atomically.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="INPUT", help="video files or folders of videos")
+    p.add_argument("-o", "--output", type=Path, help="output file (.mp4, .mkv, .webm, .mov; one input)")
+    p.add_argument("--out-dir", type=Path, help="output folder (any number of inputs; same file names)")
+    g = p.add_argument_group("encoding")
+    g.add_argument("--codec", default=None, help="video encoder: libx264 (default; libvpx-vp9 for .webm), libx265, ...")
+    g.add_argument("--crf", type=int, default=None, help="constant quality (default: visually lossless, 18 for x264)")
+    g.add_argument("--preset", default=None, help="encoder speed preset, ultrafast ... veryslow (x264: medium)")
+    g.add_argument("--encoder-threads", type=int, default=None, help="encoder threads (default: the encoder decides)")
+    p.add_argument(
+        "--mask-out",
+        type=Path,
+        help="also write the applied mask: a .mp4/.mkv file (gray), a folder of PNGs, or a folder for several inputs",
+    )
+    p.add_argument(
+        "--mask-every",
+        type=int,
+        default=1,
+        metavar="N",
+        help="compute a mask every N frames and reuse the newest in between (faster; default 1 = every frame)",
+    )
+    p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--stats-json", type=Path, help="write per-file results (frames, fps, audio, errors) as JSON")
+    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    add_effect_args(p)
+    add_model_args(p)
+    add_matte_args(p)
+    p.set_defaults(func=main)
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise Terminated()
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the conversion; exit 0 when every file converted, 1 if any failed, 130/143 if interrupted."""
+    from ..runtime.convert import ConvertResult, EncodeOptions, VideoConverter, expand_inputs, plan_outputs, run_convert
+
+    plan = plan_outputs(expand_inputs(args.inputs), args.output, args.out_dir, args.mask_out)
+    encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset, threads=args.encoder_threads)
+    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    bar: Any = None
+    results: list[ConvertResult] = []
+
+    def say(msg: str) -> None:
+        if bar is not None:
+            bar.write(msg, file=sys.stderr)
+        else:
+            print(msg, file=sys.stderr)
+
+    def start(path: Path, total: int | None) -> None:
+        nonlocal bar
+        if args.quiet:
+            return
+        from tqdm import tqdm
+
+        bar = tqdm(total=total, unit="frame", desc=path.name[:30], file=sys.stderr, dynamic_ncols=True, leave=False)
+
+    def frame(n: int) -> None:
+        if bar is not None:
+            bar.update(n - bar.n)
+
+    def done(result: ConvertResult) -> None:
+        nonlocal bar
+        if bar is not None:
+            bar.close()
+            bar = None
+        results.append(result)
+        if result.error:
+            print(f"livebokeh: error: {result.error}", file=sys.stderr)
+        elif not args.quiet:
+            extra = [f"audio {', '.join(result.audio)}" if result.audio else "no audio"]
+            if result.corrupt_skipped:
+                extra.append(f"{result.corrupt_skipped} corrupt frames skipped")
+            print(
+                f"{result.input} -> {result.output}: {result.frames} frames in {result.seconds:.1f} s "
+                f"({result.fps:.1f} fps), {'; '.join(extra)}",
+                file=sys.stderr,
+            )
+
+    try:
+        with VideoConverter(
+            effect=effect_options(args),
+            matte=matte_options(args),
+            segmenter=segmenter_options(args),
+            encode=encode,
+            mask_every=args.mask_every,
+        ) as converter:
+            report = run_convert(
+                [p for p, _, _ in plan] if args.out_dir is not None else args.inputs,
+                output=args.output,
+                out_dir=args.out_dir,
+                mask_out=args.mask_out,
+                overwrite=args.overwrite,
+                converter=converter,
+                on_start=start,
+                on_frame=frame,
+                on_done=done,
+            )
+    except (KeyboardInterrupt, Terminated) as exc:
+        if bar is not None:
+            bar.close()
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
+        print(f"livebokeh: {what}: the unfinished output was removed", file=sys.stderr)
+        _write_stats(args.stats_json, results)
+        return 143 if isinstance(exc, Terminated) else 130
+    finally:
+        signal.signal(signal.SIGTERM, previous)
+    _write_stats(args.stats_json, report.results)
+    failed = len(report.failed)
+    if not args.quiet and len(report.results) > 1:
+        ok = len(report.results) - failed
+        print(
+            f"{ok} of {len(report.results)} videos converted" + (f", {failed} failed" if failed else ""),
+            file=sys.stderr,
+        )
+    return 1 if failed else 0
+
+
+def _write_stats(path: Path | None, results: list[Any]) -> None:
+    if path is None:
+        return
+    from ..safe_write import atomic_output
+
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps({"files": [r.as_dict() for r in results]}, indent=2) + "\n")

@@ -1,0 +1,668 @@
+"""Video file conversion: wiring only (demux/decode -> mask -> composite -> encode/mux).
+
+Four stages overlap, each in its own thread, joined by small bounded queues so a slow
+stage holds the others back instead of letting memory grow::
+
+    decode thread      demux, decode, convert to BGR      (PyAV, GIL released)
+    inference thread   Matte.compute on each frame        (TFLite)
+    composite thread   Matte.apply_to + Compositor.apply  (OpenCV / NumPy)
+    calling thread     encode + mux, audio packets, mask   (PyAV, libx264 threads)
+
+Audio packets travel down the same queues in demux order, so the muxer sees audio and
+video in the order the input had them.  Timestamps (``pts`` and the stream time base)
+are carried from input to output unchanged, which keeps variable-frame-rate input and
+its audio in sync.  The output is written to a temp file beside the target and renamed
+only when complete (see :class:`~livebokeh.sinks.video.VideoFileSink`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import queue
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from fractions import Fraction
+from pathlib import Path
+from typing import Any
+
+import av
+import cv2
+import numpy as np
+
+from ..config import EffectOptions, MatteOptions, SegmenterOptions
+from ..effects import Compositor
+from ..errors import ConfigError, InputError, LivebokehError, OutputError, SinkError
+from ..frames import Frame, Mask
+from ..matte import Matte
+from ..safe_write import check_target
+from ..segmentation import Segmenter, create_segmenter
+from ..sinks.video import CONTAINERS, VideoFileSink, container_for
+
+log = logging.getLogger(__name__)
+
+#: File extensions picked up when a folder is given as input.
+VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp")
+#: Items waiting between two stages; each frame is ~6 MB at 1080p.
+QUEUE_SIZE = 4
+_END = object()  # sentinel: no more items
+_POLL = 0.1  # seconds between checks of the stop event while blocked
+
+
+@dataclass(frozen=True, kw_only=True, slots=True)
+class EncodeOptions:
+    """Output video encoder settings; ``None`` picks a visually lossless default."""
+
+    codec: str | None = None
+    crf: int | None = None
+    preset: str | None = None
+    threads: int | None = None
+
+    def __post_init__(self) -> None:
+        if self.crf is not None and not 0 <= self.crf <= 63:
+            raise ConfigError(f"crf {self.crf!r} is out of range: use 0 (lossless) to 51 (x264) / 63 (vp9)")
+        if self.threads is not None and self.threads < 0:
+            raise ConfigError(f"encoder threads {self.threads!r} is out of range: use 0 (auto) or more")
+
+
+@dataclass(slots=True)
+class ConvertResult:
+    """What happened to one input file."""
+
+    input: Path
+    output: Path | None = None
+    mask: Path | None = None
+    frames: int = 0
+    corrupt_skipped: int = 0
+    seconds: float = 0.0
+    audio: list[str] = field(default_factory=list)
+    error: str | None = None
+
+    @property
+    def fps(self) -> float:
+        """Frames written per second of wall time."""
+        return self.frames / self.seconds if self.seconds > 0 else 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-friendly form for ``--stats-json``."""
+        d = asdict(self)
+        for key in ("input", "output", "mask"):
+            d[key] = None if d[key] is None else str(d[key])
+        d["fps"] = round(self.fps, 2)
+        d["seconds"] = round(self.seconds, 3)
+        return d
+
+
+@dataclass(slots=True)
+class ConvertReport:
+    """Results of a batch, in input order."""
+
+    results: list[ConvertResult] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[ConvertResult]:
+        return [r for r in self.results if r.error]
+
+
+# -- planning ------------------------------------------------------------------------
+
+
+def expand_inputs(inputs: Sequence[str | os.PathLike[str]]) -> list[Path]:
+    """Files as given; folders expanded to the video files directly inside them."""
+    out: list[Path] = []
+    for item in inputs:
+        p = Path(item)
+        if p.is_dir():
+            found = sorted(f for f in p.iterdir() if f.is_file() and f.suffix.lower() in VIDEO_SUFFIXES)
+            if not found:
+                raise InputError(f"folder {p} contains no video files ({', '.join(VIDEO_SUFFIXES)})")
+            out.extend(found)
+        else:
+            out.append(p)
+    return out
+
+
+def _is_video_path(p: Path) -> bool:
+    return p.suffix.lower() in CONTAINERS
+
+
+def plan_outputs(
+    inputs: list[Path], output: Path | None, out_dir: Path | None, mask_out: Path | None
+) -> list[tuple[Path, Path, Path | None]]:
+    """Pair each input with its output and mask path (mask: a video file or a PNG folder).
+
+    In ``--out-dir`` mode the output keeps the input's name; an extension the writer
+    cannot produce becomes ``.mp4``.  With several inputs ``--mask-out`` is a folder and
+    each input gets ``STEM.mask.mp4`` in it.
+    """
+    if output is not None and out_dir is not None:
+        raise OutputError("give either -o OUTPUT or --out-dir DIR, not both")
+    if output is None and out_dir is None:
+        raise OutputError("no output given: pass -o OUTPUT (one input) or --out-dir DIR")
+    if output is not None and len(inputs) != 1:
+        raise OutputError(f"-o takes one input but {len(inputs)} were given: use --out-dir DIR for several")
+    if output is not None:
+        container_for(output)
+    if out_dir is not None and not out_dir.is_dir():
+        raise OutputError(f"output folder {out_dir} does not exist: create it first")
+    if mask_out is not None and len(inputs) > 1:
+        if mask_out.exists() and not mask_out.is_dir():
+            raise OutputError(f"--mask-out {mask_out} must be a folder when several inputs are converted")
+        if not mask_out.is_dir():
+            raise OutputError(f"mask folder {mask_out} does not exist: create it first")
+    plan: list[tuple[Path, Path, Path | None]] = []
+    for path in inputs:
+        if output is not None:
+            target = output
+        else:
+            assert out_dir is not None
+            name = path.name if _is_video_path(path) else path.stem + ".mp4"
+            target = out_dir / name
+        mask: Path | None = None
+        if mask_out is not None:
+            mask = mask_out / f"{path.stem}.mask.mp4" if len(inputs) > 1 else mask_out
+        plan.append((path, target, mask))
+    return plan
+
+
+# -- input ---------------------------------------------------------------------------
+
+
+def open_input(path: Path) -> Any:
+    """Open ``path`` with PyAV and check it has a decodable video stream, else :class:`InputError`."""
+    if not path.exists():
+        raise InputError(f"input {path} does not exist")
+    if path.is_dir():
+        raise InputError(f"input {path} is a folder: pass video files, or a folder only with --out-dir")
+    try:
+        container = av.open(str(path), "r")
+    except av.error.FFmpegError as exc:
+        raise InputError(
+            f"input {path} is not a readable video (truncated, damaged or not a video): {_first_line(exc)}"
+        ) from None
+    except OSError as exc:
+        raise InputError(f"cannot read input {path}: {exc.strerror or exc}") from exc
+    try:
+        if not container.streams.video:
+            raise InputError(f"input {path} has no video stream")
+        vstream = container.streams.video[0]
+        ctx = vstream.codec_context
+        if ctx is None or ctx.codec is None or not ctx.width or not ctx.height:
+            tag = getattr(ctx, "codec_tag", "") if ctx is not None else ""
+            raise InputError(
+                f"input {path}: its video codec {tag or '(unknown)'} cannot be decoded by this PyAV build: "
+                "convert it to H.264 first"
+            )
+    except BaseException:
+        container.close()
+        raise
+    return container
+
+
+def _first_line(exc: BaseException) -> str:
+    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+    return str(text).splitlines()[0]
+
+
+def estimate_frames(vstream: Any) -> int | None:
+    """Frame count from the container header, or duration x rate, or ``None``."""
+    if vstream.frames:
+        return int(vstream.frames)
+    rate = vstream.average_rate or vstream.guessed_rate
+    if vstream.duration and vstream.time_base and rate:
+        return int(round(float(vstream.duration * vstream.time_base * rate)))
+    container = vstream.container
+    if container is not None and container.duration and rate:
+        return int(round(container.duration / 1_000_000 * float(rate)))
+    return None
+
+
+# -- the pipeline --------------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class _VideoItem:
+    frame: Frame
+    pts: int
+    rotation: int
+    mask: Mask | None = None
+    alpha: np.ndarray | None = None
+    out: np.ndarray | None = None
+
+
+@dataclass(slots=True)
+class _AudioItem:
+    packet: Any
+
+
+class _Stage(threading.Thread):
+    """A pipeline thread: keeps its exception for the caller and always passes the end marker on."""
+
+    def __init__(self, name: str, body: Callable[[], None], downstream: queue.Queue[Any], stop: threading.Event):
+        super().__init__(name=name, daemon=True)
+        self._body = body
+        self._downstream = downstream
+        self._stop_event = stop
+        self.error: BaseException | None = None
+
+    def run(self) -> None:
+        try:
+            self._body()
+        except BaseException as exc:  # noqa: BLE001 - re-raised by the calling thread
+            self.error = exc
+            self._stop_event.set()
+            log.debug("%s failed", self.name, exc_info=True)
+        finally:
+            _put(self._downstream, _END, self._stop_event, force=True)
+
+
+def _put(q: queue.Queue[Any], item: Any, stop: threading.Event, *, force: bool = False) -> bool:
+    """Put with backpressure; give up when ``stop`` is set (unless ``force``: then drop the oldest)."""
+    while True:
+        if stop.is_set() and not force:
+            return False
+        try:
+            q.put(item, timeout=_POLL)
+            return True
+        except queue.Full:
+            if force and stop.is_set():
+                with contextlib.suppress(queue.Empty):
+                    q.get_nowait()
+
+
+def _get(q: queue.Queue[Any], stop: threading.Event) -> Any:
+    """Get, returning the end marker once ``stop`` is set."""
+    while True:
+        if stop.is_set():
+            return _END
+        try:
+            return q.get(timeout=_POLL)
+        except queue.Empty:
+            continue
+
+
+class _MaskPngFolder:
+    """A folder of ``NNNNNN.png`` masks that appears under its final name only when complete."""
+
+    def __init__(self, path: Path, *, overwrite: bool) -> None:
+        self.path = path
+        if path.exists() and not path.is_dir():
+            raise OutputError(f"--mask-out {path} is a file: give a folder for PNG masks or a .mp4 name")
+        if path.exists() and any(path.iterdir()) and not overwrite:
+            raise OutputError(f"mask folder {path} already exists and is not empty: pass --overwrite to replace it")
+        parent = path.parent if str(path.parent) else Path(".")
+        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+            raise OutputError(f"cannot create mask folder {path}: {parent} is missing or not writable")
+        self._tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=parent))
+        self.count = 0
+        self.closed = False
+
+    def write(self, alpha: np.ndarray) -> None:
+        name = self._tmp / f"{self.count:06d}.png"
+        if not cv2.imwrite(str(name), alpha, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
+            raise OutputError(f"cannot write mask {name}: is the disk full?")
+        self.count += 1
+
+    def close(self) -> None:
+        if self.closed:
+            return
+        self.closed = True
+        old = None
+        if self.path.exists():
+            old = self.path.with_name(f".{self.path.name}.old")
+            os.replace(self.path, old)
+        os.replace(self._tmp, self.path)
+        if old is not None:
+            shutil.rmtree(old, ignore_errors=True)
+
+    def abort(self) -> None:
+        if not self.closed:
+            self.closed = True
+            shutil.rmtree(self._tmp, ignore_errors=True)
+
+
+class VideoConverter:
+    """Converts video files with one segmenter, matte and compositor (the model is loaded once).
+
+    ``mask_every`` = 1 computes a mask for every frame; ``N`` > 1 computes one every N
+    frames and applies the newest mask (via :meth:`Matte.apply_to`, which may move it to
+    the current frame) to the frames in between.
+    """
+
+    def __init__(
+        self,
+        *,
+        effect: EffectOptions | None = None,
+        matte: MatteOptions | None = None,
+        segmenter: Segmenter | SegmenterOptions | None = None,
+        encode: EncodeOptions | None = None,
+        mask_every: int = 1,
+        queue_size: int = QUEUE_SIZE,
+    ) -> None:
+        if not isinstance(mask_every, int) or mask_every < 1:
+            raise ConfigError(f"mask_every {mask_every!r} is out of range: use a whole number >= 1")
+        if segmenter is None or isinstance(segmenter, SegmenterOptions):
+            opts = segmenter or SegmenterOptions()
+            segmenter = create_segmenter(opts.model, num_threads=opts.threads, person_class=opts.person_class)
+        self.segmenter = segmenter
+        self.matte_options = matte or MatteOptions()
+        self.effect = effect or EffectOptions()
+        self.encode = encode or EncodeOptions()
+        self.mask_every = mask_every
+        self.queue_size = max(1, queue_size)
+
+    def close(self) -> None:
+        """Release the model."""
+        self.segmenter.close()
+
+    def __enter__(self) -> VideoConverter:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # -- one file --------------------------------------------------------------------
+
+    def convert(
+        self,
+        input: str | os.PathLike[str],
+        output: str | os.PathLike[str],
+        *,
+        mask_out: str | os.PathLike[str] | None = None,
+        overwrite: bool = False,
+        on_start: Callable[[int | None], None] | None = None,
+        on_frame: Callable[[int], None] | None = None,
+        stop: threading.Event | None = None,
+    ) -> ConvertResult:
+        """Convert one file; raise a :class:`LivebokehError` on bad input or output.
+
+        ``on_start(total_frames_or_None)`` is called once the input is open,
+        ``on_frame(n)`` after each written frame.  Setting ``stop`` (or an exception in
+        the calling thread, e.g. Ctrl-C) aborts the run and leaves no output behind.
+        """
+        src, dst = Path(input), Path(output)
+        mask_path = Path(mask_out) if mask_out is not None else None
+        result = ConvertResult(input=src, output=dst, mask=mask_path)
+        started = time.perf_counter()
+        container_for(dst)
+        with contextlib.suppress(OSError):
+            if src.exists() and dst.exists() and src.resolve() == dst.resolve():
+                raise OutputError(f"output {dst} is the input file: choose another name or folder")
+        check_target(dst, overwrite=overwrite)
+        if mask_path is not None and _is_video_path(mask_path):
+            check_target(mask_path, overwrite=overwrite)
+        container = open_input(src)
+        try:
+            self._run(container, src, dst, mask_path, overwrite, result, on_start, on_frame, stop)
+        finally:
+            container.close()
+        result.seconds = time.perf_counter() - started
+        return result
+
+    def _run(
+        self,
+        container: Any,
+        src: Path,
+        dst: Path,
+        mask_path: Path | None,
+        overwrite: bool,
+        result: ConvertResult,
+        on_start: Callable[[int | None], None] | None,
+        on_frame: Callable[[int], None] | None,
+        external_stop: threading.Event | None,
+    ) -> None:
+        vstream = container.streams.video[0]
+        vstream.thread_type = "AUTO"
+        audio_streams = list(container.streams.audio)
+        skipped_types = [s.type for s in container.streams if s.type not in ("video", "audio")]
+        if len(container.streams.video) > 1 or skipped_types:
+            log.warning("%s: only the first video stream and the audio streams are kept", src)
+        time_base: Fraction = vstream.time_base
+        rate = vstream.average_rate or vstream.guessed_rate or Fraction(30)
+        default_step = max(1, round(1 / (float(rate) * float(time_base))))
+        ctx = vstream.codec_context
+        color = {
+            "colorspace": int(ctx.colorspace or 0),
+            "color_range": int(ctx.color_range or 0),
+            "color_primaries": int(ctx.color_primaries or 0),
+            "color_trc": int(ctx.color_trc or 0),
+        }
+        if on_start is not None:
+            on_start(estimate_frames(vstream))
+
+        stop = threading.Event()
+        q_decoded: queue.Queue[Any] = queue.Queue(self.queue_size)
+        q_masked: queue.Queue[Any] = queue.Queue(self.queue_size)
+        q_done: queue.Queue[Any] = queue.Queue(self.queue_size)
+        counters = {"corrupt": 0}
+        size: list[tuple[int, int]] = []
+        matte = Matte(self.segmenter, self.matte_options, video=True)
+        compositor = Compositor(self.effect)
+
+        def decode() -> None:
+            index = 0
+            next_pts = None
+            demux = container.demux(vstream, *audio_streams)
+            while not stop.is_set():
+                try:
+                    packet = next(demux)
+                except StopIteration:
+                    break
+                except av.error.FFmpegError as exc:
+                    raise InputError(
+                        f"input {src} is truncated or damaged after {index} frames: {_first_line(exc)}"
+                    ) from exc
+                if packet.stream.type == "audio":
+                    if not _put(q_decoded, _AudioItem(packet), stop):
+                        return
+                    continue
+                try:
+                    frames = vstream.decode(packet)
+                except av.error.FFmpegError as exc:
+                    counters["corrupt"] += 1
+                    log.debug("%s: undecodable video packet skipped: %s", src, _first_line(exc))
+                    continue
+                for vf in frames:
+                    if vf.is_corrupt:
+                        counters["corrupt"] += 1
+                        continue
+                    if not size:
+                        size.append((vf.width, vf.height))
+                    w, h = size[0]
+                    if (vf.width, vf.height) != (w, h):
+                        image = vf.to_ndarray(format="bgr24", width=w, height=h)
+                    else:
+                        image = vf.to_ndarray(format="bgr24")
+                    pts = vf.pts if vf.pts is not None else next_pts if next_pts is not None else 0
+                    next_pts = pts + default_step
+                    ts_ns = int(pts * time_base * 1_000_000_000)
+                    item = _VideoItem(Frame(image=image, timestamp_ns=ts_ns, index=index), pts, int(vf.rotation or 0))
+                    index += 1
+                    if not _put(q_decoded, item, stop):
+                        return
+
+        def infer() -> None:
+            last: Mask | None = None
+            while True:
+                item = _get(q_decoded, stop)
+                if item is _END:
+                    return
+                if isinstance(item, _VideoItem):
+                    if last is None or item.frame.index % self.mask_every == 0:
+                        last = self._compute(matte, item.frame, item.rotation)
+                    item.mask = last
+                if not _put(q_masked, item, stop):
+                    return
+
+        def composite() -> None:
+            while True:
+                item = _get(q_masked, stop)
+                if item is _END:
+                    return
+                if isinstance(item, _VideoItem):
+                    assert item.mask is not None
+                    item.alpha = matte.apply_to(item.mask, item.frame)
+                    item.out = compositor.apply(item.frame.image, item.alpha)
+                if not _put(q_done, item, stop):
+                    return
+
+        stages = [
+            _Stage("convert-decode", decode, q_decoded, stop),
+            _Stage("convert-infer", infer, q_masked, stop),
+            _Stage("convert-composite", composite, q_done, stop),
+        ]
+        sink: VideoFileSink | None = None
+        mask_sink: VideoFileSink | _MaskPngFolder | None = None
+        routes: dict[int, Any] = {}
+        pending_audio: list[Any] = []
+        try:
+            for stage in stages:
+                stage.start()
+            while True:
+                if external_stop is not None and external_stop.is_set():
+                    raise KeyboardInterrupt
+                try:
+                    item = q_done.get(timeout=_POLL)
+                except queue.Empty:
+                    continue
+                if item is _END:
+                    break
+                if isinstance(item, _AudioItem):
+                    if sink is None:
+                        pending_audio.append(item.packet)
+                    else:
+                        sink.write_audio(routes[item.packet.stream.index], item.packet)
+                    continue
+                if sink is None:
+                    w, h = item.frame.size
+                    sink = VideoFileSink(
+                        dst,
+                        fps=rate,
+                        codec=self.encode.codec,
+                        crf=self.encode.crf,
+                        preset=self.encode.preset,
+                        overwrite=overwrite,
+                        size=(w, h),
+                        time_base=time_base,
+                        rotation=item.rotation,
+                        threads=self.encode.threads,
+                        color=color,
+                    )
+                    for a in audio_streams:
+                        route = sink.add_audio(a)
+                        routes[a.index] = route
+                        how = "copied" if route.copied else f"re-encoded to {route.output_codec}"
+                        result.audio.append(f"#{a.index} {route.codec} {how}")
+                    if mask_path is not None:
+                        mask_sink = self._open_mask(mask_path, rate, time_base, (w, h), item.rotation, overwrite)
+                    for packet in pending_audio:
+                        sink.write_audio(routes[packet.stream.index], packet)
+                    pending_audio.clear()
+                sink.write(item.out, item.pts)
+                if isinstance(mask_sink, VideoFileSink):
+                    mask_sink.write_gray(item.alpha, item.pts)
+                elif mask_sink is not None:
+                    mask_sink.write(item.alpha)
+                result.frames = sink.frames_written
+                if on_frame is not None:
+                    on_frame(result.frames)
+            for stage in stages:
+                stage.join()
+            for stage in stages:
+                if stage.error is not None:
+                    raise stage.error
+            if sink is None or sink.frames_written == 0:
+                raise InputError(f"input {src} has no decodable video frames")
+            result.corrupt_skipped = counters["corrupt"]
+            if mask_sink is not None:
+                mask_sink.close()
+            sink.close()
+        except BaseException as exc:
+            stop.set()
+            for stage in stages:
+                stage.join(timeout=5)
+            if sink is not None:
+                sink.abort()
+            if mask_sink is not None:
+                mask_sink.abort()
+            first = next((s.error for s in stages if s.error is not None), None)
+            if first is not None and not isinstance(exc, (KeyboardInterrupt, SystemExit)) and first is not exc:
+                if isinstance(first, LivebokehError):
+                    raise first from None
+            raise
+
+    def _compute(self, matte: Matte, frame: Frame, rotation: int) -> Mask:
+        """Mask for ``frame``; a rotated video is segmented upright and the mask turned back."""
+        turns = (rotation // 90) % 4
+        if not turns:
+            return matte.compute(frame)
+        upright = np.ascontiguousarray(np.rot90(frame.image, turns))
+        mask = matte.compute(Frame(image=upright, timestamp_ns=frame.timestamp_ns, index=frame.index))
+        mask.alpha = np.ascontiguousarray(np.rot90(mask.alpha, -turns))
+        return mask
+
+    def _open_mask(
+        self, path: Path, rate: Fraction, time_base: Fraction, size: tuple[int, int], rotation: int, overwrite: bool
+    ) -> VideoFileSink | _MaskPngFolder:
+        if _is_video_path(path):
+            codec = None if path.suffix.lower() == ".webm" else "libx264"
+            return VideoFileSink(
+                path,
+                fps=rate,
+                codec=codec,
+                crf=self.encode.crf,
+                preset=self.encode.preset,
+                overwrite=overwrite,
+                size=size,
+                time_base=time_base,
+                pix_fmt="gray" if codec == "libx264" else None,
+                rotation=rotation,
+                threads=self.encode.threads,
+            )
+        return _MaskPngFolder(path, overwrite=overwrite)
+
+
+def run_convert(
+    inputs: Sequence[str | os.PathLike[str]],
+    *,
+    output: Path | None = None,
+    out_dir: Path | None = None,
+    mask_out: Path | None = None,
+    overwrite: bool = False,
+    converter: VideoConverter,
+    on_start: Callable[[Path, int | None], None] | None = None,
+    on_frame: Callable[[int], None] | None = None,
+    on_done: Callable[[ConvertResult], None] | None = None,
+    stop: threading.Event | None = None,
+) -> ConvertReport:
+    """Convert every input; a bad file is recorded and skipped, the rest go on.
+
+    Ctrl-C (or ``stop``) ends the whole batch after removing the partial output.
+    """
+    plan = plan_outputs(expand_inputs(inputs), output, out_dir, mask_out)
+    report = ConvertReport()
+    for src, dst, mask in plan:
+        started = time.perf_counter()
+        try:
+            result = converter.convert(
+                src,
+                dst,
+                mask_out=mask,
+                overwrite=overwrite,
+                on_start=(lambda total, _src=src: on_start(_src, total)) if on_start is not None else None,
+                on_frame=on_frame,
+                stop=stop,
+            )
+        except (LivebokehError, SinkError) as exc:
+            result = ConvertResult(input=src, output=None, mask=None, error=str(exc))
+            result.seconds = time.perf_counter() - started
+            log.debug("convert %s failed", src, exc_info=True)
+        report.results.append(result)
+        if on_done is not None:
+            on_done(result)
+    return report
