@@ -49,7 +49,12 @@ def add_effect_args(parser: argparse.ArgumentParser) -> None:
         default=_EFFECT.strength,
         help=f"blur strength 0-1, relative to frame height (default {_EFFECT.strength})",
     )
-    g.add_argument("--falloff", action="store_true", help="blur grows with distance from the person (depth-like)")
+    g.add_argument(
+        "--falloff",
+        action=argparse.BooleanOptionalAction,
+        default=_EFFECT.falloff,
+        help="blur grows with distance from the person (depth-like)",
+    )
 
 
 def add_model_args(parser: argparse.ArgumentParser) -> None:
@@ -75,7 +80,12 @@ def add_matte_args(parser: argparse.ArgumentParser) -> None:
         default=_MATTE.subject,
         help="keep every person sharp, or only the main one",
     )
-    g.add_argument("--no-refine", dest="refine", action="store_false", help="plain bilinear mask upsampling")
+    g.add_argument(
+        "--refine",
+        action=argparse.BooleanOptionalAction,
+        default=_MATTE.refine,
+        help="edge-aware mask upsampling guided by the frame (--no-refine: plain bilinear)",
+    )
 
 
 def options_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:
@@ -189,7 +199,7 @@ def _shared_fields() -> dict[str, tuple[str, type]]:
 
 def convert_for_action(action: argparse.Action, value: Any, *, what: str) -> Any:
     """Convert a TOML value the way argparse would convert the flag's text, or raise ConfigError."""
-    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction)):
+    if isinstance(action, (argparse._StoreTrueAction, argparse._StoreFalseAction, argparse.BooleanOptionalAction)):
         if not isinstance(value, bool):
             raise ConfigError(f"{what} has the wrong type ({type(value).__name__}): expected true or false")
         return value
