@@ -28,6 +28,12 @@ def check_target(path: Path, *, overwrite: bool) -> None:
         raise OutputError(f"output folder {folder} is not writable: choose another place or fix its permissions")
 
 
+def _umask() -> int:
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 @contextlib.contextmanager
 def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> Iterator[Path]:
     """Yield a temp path beside ``path``; rename it to ``path`` only if the block succeeds."""
@@ -37,6 +43,7 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=folder)
     os.close(fd)
     tmp = Path(tmp_name)
+    os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a finished output gets the usual mode
     try:
         yield tmp
         if not overwrite and target.exists():

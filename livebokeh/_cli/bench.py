@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHES: tuple[str, ...] = ()
+BENCHES: tuple[str, ...] = ("convert",)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

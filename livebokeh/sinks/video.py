@@ -244,7 +244,7 @@ class VideoFileSink:
                 decoder.sample_rate = in_stream.codec_context.sample_rate
                 decoder.layout = in_stream.codec_context.layout
                 route = AudioRoute(index, name, False, out, decoder=decoder, output_codec=target)
-                log.warning(
+                log.info(
                     "%s: audio stream #%d (%s) re-encoded to %s: %s files cannot hold %s",
                     self.path,
                     index,
@@ -315,8 +315,9 @@ class VideoFileSink:
                 packet.stream = route.stream
                 self._container.mux(packet)
             else:
-                frames = route.decoder.decode(packet) if packet.size else route.decoder.decode(None)
-                for f in frames:
+                if packet.size == 0:  # the demuxer's end-of-stream marker; flushed in close()
+                    return
+                for f in route.decoder.decode(packet):
                     self._container.mux(route.stream.encode(f))
         except av.error.InvalidDataError:
             log.debug("%s: skipped an undecodable audio packet", self.path)

@@ -1,0 +1,168 @@
+"""``livebokeh bench convert``: ``livebokeh convert`` against a plain PyAV transcode, same run.
+
+The baseline decodes the same input and encodes it with the same encoder settings
+through the same writer (audio copied too), with no processing in between.  The ratio
+``convert fps / transcode fps`` says how much of the encoder's speed the masking and
+compositing cost.  Test clips (1080p and 720p, textured moving scene with an AAC track)
+are generated in a temp folder unless ``--input`` is given.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+from typing import Any
+
+import av
+
+from ..runtime.convert import EncodeOptions, VideoConverter, estimate_frames, open_input
+from ..sinks.video import VideoFileSink
+from .clips import make_clip
+
+SIZES = {"1080p": (1920, 1080), "720p": (1280, 720)}
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "convert",
+        help="convert fps vs a plain PyAV transcode with the same encoder settings",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument("--input", type=Path, action="append", help="clip(s) to use instead of generated ones")
+    p.add_argument("--sizes", default="1080p,720p", help="generated clip sizes (default 1080p,720p)")
+    p.add_argument("--seconds", type=float, default=10.0, help="generated clip length (default 10)")
+    p.add_argument("--repeat", type=int, default=1, help="runs of each side; medians are reported (default 1)")
+    p.add_argument("--codec", default=None, help="video encoder (default libx264)")
+    p.add_argument("--crf", type=int, default=None, help="quality (default visually lossless)")
+    p.add_argument("--preset", default=None, help="encoder preset (default: the encoder's)")
+    p.add_argument("--encoder-threads", type=int, default=None, help="encoder threads (default: encoder decides)")
+    p.add_argument("--effect", default="blur", help="effect for the convert side (default blur)")
+    p.add_argument("--model", default="auto", help="model for the convert side (default auto)")
+    p.add_argument("--mask-every", type=int, default=1, help="mask every N frames on the convert side (default 1)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=main)
+
+
+def plain_transcode(src: Path, dst: Path, encode: EncodeOptions) -> tuple[int, float]:
+    """Decode ``src`` and encode it unchanged to ``dst`` with ``encode``; return (frames, seconds)."""
+    start = time.perf_counter()
+    container = open_input(src)
+    try:
+        vs = container.streams.video[0]
+        vs.thread_type = "AUTO"
+        rate = vs.average_rate or vs.guessed_rate
+        sink = VideoFileSink(
+            dst,
+            fps=rate,
+            codec=encode.codec,
+            crf=encode.crf,
+            preset=encode.preset,
+            overwrite=True,
+            size=(vs.codec_context.width, vs.codec_context.height),
+            time_base=vs.time_base,
+            threads=encode.threads,
+        )
+        routes = {a.index: sink.add_audio(a) for a in container.streams.audio}
+        try:
+            for packet in container.demux(vs, *container.streams.audio):
+                if packet.stream.type == "audio":
+                    sink.write_audio(routes[packet.stream.index], packet)
+                    continue
+                for frame in vs.decode(packet):
+                    sink.write_av(frame, frame.pts)
+        except BaseException:
+            sink.abort()
+            raise
+        sink.close()
+        return sink.frames_written, time.perf_counter() - start
+    finally:
+        container.close()
+
+
+def _bench_one(
+    label: str, src: Path, tmp: Path, encode: EncodeOptions, converter: VideoConverter, repeat: int
+) -> dict[str, Any]:
+    base_fps: list[float] = []
+    conv_fps: list[float] = []
+    frames = 0
+    for _ in range(max(1, repeat)):
+        n, secs = plain_transcode(src, tmp / f"base-{label}.mp4", encode)
+        base_fps.append(n / secs)
+        result = converter.convert(src, tmp / f"conv-{label}.mp4", overwrite=True)
+        conv_fps.append(result.frames / result.seconds)
+        frames = result.frames
+        if result.frames != n:
+            print(f"warning: {label}: transcode wrote {n} frames, convert {result.frames}", file=sys.stderr)
+    with av.open(str(src)) as c:
+        vs = c.streams.video[0]
+        size = f"{vs.codec_context.width}x{vs.codec_context.height}"
+        est = estimate_frames(vs)
+    base, conv = statistics.median(base_fps), statistics.median(conv_fps)
+    return {
+        "input": str(src),
+        "size": size,
+        "frames": frames or est,
+        "transcode_fps": round(base, 2),
+        "convert_fps": round(conv, 2),
+        "ratio": round(conv / base, 3) if base else None,
+        "transcode_runs": [round(x, 2) for x in base_fps],
+        "convert_runs": [round(x, 2) for x in conv_fps],
+    }
+
+
+def main(args: argparse.Namespace) -> int:
+    """Run the benchmark and print a table (or JSON)."""
+    from ..config import EffectOptions, SegmenterOptions
+
+    encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset, threads=args.encoder_threads)
+    out: dict[str, Any] = {}
+    with tempfile.TemporaryDirectory(prefix="livebokeh-bench-") as tmpdir:
+        tmp = Path(tmpdir)
+        inputs: list[tuple[str, Path]] = []
+        if args.input:
+            inputs = [(p.stem, p) for p in args.input]
+        else:
+            for name in [s.strip() for s in args.sizes.split(",") if s.strip()]:
+                if name not in SIZES:
+                    print(f"livebokeh: error: unknown size {name}: use {', '.join(SIZES)}", file=sys.stderr)
+                    return 2
+                w, h = SIZES[name]
+                if not args.json:
+                    print(f"generating {args.seconds:g} s {name} test clip ...", file=sys.stderr)
+                inputs.append((name, make_clip(tmp / f"{name}.mp4", width=w, height=h, seconds=args.seconds)))
+        t0 = time.perf_counter()
+        converter = VideoConverter(
+            effect=EffectOptions(effect=args.effect),
+            segmenter=SegmenterOptions(model=args.model),
+            encode=encode,
+            mask_every=args.mask_every,
+        )
+        load_s = time.perf_counter() - t0
+        with converter:
+            for label, src in inputs:
+                out[label] = _bench_one(label, src, tmp, encode, converter, args.repeat)
+                if not args.json:
+                    r = out[label]
+                    print(
+                        f"{label:>8} {r['size']:>10}  transcode {r['transcode_fps']:6.1f} fps   "
+                        f"convert {r['convert_fps']:6.1f} fps   ratio {r['ratio']:.2f}"
+                    )
+    out["settings"] = {
+        "codec": encode.codec or "libx264",
+        "crf": encode.crf,
+        "preset": encode.preset,
+        "encoder_threads": encode.threads,
+        "effect": args.effect,
+        "model": args.model,
+        "mask_every": args.mask_every,
+        "repeat": args.repeat,
+        "model_load_s": round(load_s, 3),
+    }
+    if args.json:
+        print(json.dumps(out, indent=2))
+    return 0
