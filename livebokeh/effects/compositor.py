@@ -2,54 +2,162 @@
 
 ``Compositor(options).apply(image, alpha)`` returns ``out = bg + alpha * (image - bg)``
 where ``bg`` is the effect's background and ``alpha`` the full-resolution ``uint8``
-person alpha (255 = person).
+person alpha (255 = person).  The blend is done once, in one pass over the frame;
+for ``blur`` and ``bokeh`` that pass also upsamples the background, which is
+computed at reduced resolution with the person left out (see :mod:`.lowres`).
+Buffers live in the instance and are reused while the frame size stays the same;
+pass ``out`` to reuse the output too.  One instance is used from one thread.
 """
 
 from __future__ import annotations
+
+import logging
 
 import cv2
 import numpy as np
 
 from ..config import EffectOptions
+from ..errors import FrameFormatError
+from . import _kernels
+from .blur import BlurBackground, blur_sigma
+from .bokeh import BokehBackground
+from .color import parse_color
+from .lowres import LowresBackground
+from .replace import ImageBackground, VideoBackground, open_background
 
+log = logging.getLogger(__name__)
 
-def blur_sigma(strength: float, height: int) -> float:
-    """Gaussian sigma in pixels for a strength in ``[0, 1]``: relative to frame height."""
-    return max(0.5, float(strength) * 0.04 * height)
+__all__ = ["Compositor", "blur_sigma"]
 
 
 class Compositor:
-    """Applies an effect behind the person."""
+    """Applies the effect in :class:`~livebokeh.config.EffectOptions` behind the person."""
 
     def __init__(self, options: EffectOptions | None = None) -> None:
         self.options = options or EffectOptions()
+        self._lowres: LowresBackground | None = None
+        self._picture: ImageBackground | VideoBackground | None = None
+        self._color: tuple[int, int, int] | None = None
+        self._scratch: dict[str, np.ndarray] = {}
+        self._frames = 0
+        self._t0_ns: int | None = None
+        self._warm = False
+        self._configure(self.options, None)
 
     def set_options(self, options: EffectOptions) -> None:
+        """Switch effect, strength or falloff between frames (cheap unless the background file changes)."""
+        old = self.options
         self.options = options
+        self._configure(options, old)
 
-    def apply(self, image: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None) -> np.ndarray:
-        """Composite ``image`` (BGR uint8) over the effect background using ``alpha`` (uint8, same H x W)."""
-        effect = self.options.effect
-        if effect == "none":
-            return image
-        if effect == "mask":
-            return cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
+    def _configure(self, new: EffectOptions, old: EffectOptions | None) -> None:
+        effect = new.effect
+        blades = int(getattr(new, "blades", 0))
+        if effect in ("blur", "bokeh"):
+            cls = BlurBackground if effect == "blur" else BokehBackground
+            same = isinstance(self._lowres, cls) and getattr(self._lowres, "blades", 0) == blades
+            if same and self._lowres is not None:
+                self._lowres.strength = float(new.strength)
+                self._lowres.falloff = bool(new.falloff)
+            elif effect == "blur":
+                self._lowres = BlurBackground(new.strength, new.falloff)
+            else:
+                self._lowres = BokehBackground(new.strength, new.falloff, blades)
+        elif effect.startswith("replace:"):
+            if old is None or old.effect != effect or self._picture is None:
+                picture = open_background(effect[len("replace:") :])
+                self._close_picture()
+                self._picture = picture
+                self._frames = 0
+                self._t0_ns = None
+        elif effect.startswith("color:"):
+            self._color = parse_color(effect[len("color:") :])
+
+    def _close_picture(self) -> None:
+        if self._picture is not None:
+            self._picture.close()
+            self._picture = None
+
+    def close(self) -> None:
+        """Release a background video, if any (the compositor is unusable for ``replace`` after)."""
+        self._close_picture()
+
+    def warm_up(self) -> float:
+        """Compile or load the numba kernels now rather than on the first frame; returns seconds."""
+        self._warm = True
+        return _kernels.warm_up()
+
+    def apply(
+        self, image: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None, *, timestamp_ns: int | None = None
+    ) -> np.ndarray:
+        """Composite ``image`` (BGR ``uint8`` ``H x W x 3``) over the background using ``alpha`` (``uint8`` ``H x W``).
+
+        Returns ``out`` when given (it may be ``image`` itself), else a new array; for
+        ``none`` without ``out`` the input itself.  ``timestamp_ns`` (the frame's
+        capture time) keeps a ``replace:VIDEO`` background at its own speed; without it
+        the background advances one of its frames per call.
+        """
         h, w = image.shape[:2]
-        sigma = blur_sigma(self.options.strength, h)
-        scale = min(1.0, 4.0 / sigma) if sigma > 4 else 1.0
-        sw, sh = max(1, int(w * scale)), max(1, int(h * scale))
-        small = cv2.resize(image, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32)
-        weight = 1.0 - cv2.resize(alpha, (sw, sh), interpolation=cv2.INTER_AREA).astype(np.float32) / 255.0
-        s = sigma * scale
-        num = cv2.GaussianBlur(small * weight[:, :, None], (0, 0), s)
-        den = cv2.GaussianBlur(weight, (0, 0), s)
-        bg_small = num / np.maximum(den, 1e-3)[:, :, None]
-        fallback = cv2.GaussianBlur(small, (0, 0), s)
-        bg_small = np.where((den > 1e-3)[:, :, None], bg_small, fallback)
-        bg = cv2.resize(bg_small, (w, h), interpolation=cv2.INTER_LINEAR)
-        a = alpha.astype(np.float32)[:, :, None] / 255.0
-        result = bg + a * (image.astype(np.float32) - bg)
+        if alpha.shape != (h, w) or alpha.dtype != np.uint8:
+            raise FrameFormatError(
+                f"expected alpha as uint8 array of shape {(h, w)} to match the frame, got {alpha.dtype} {alpha.shape}"
+            )
+        if not alpha.flags.c_contiguous:
+            alpha = np.ascontiguousarray(alpha)
+        if not image.flags.c_contiguous:
+            image = np.ascontiguousarray(image)
         if out is None:
+            if self.options.effect == "none":
+                return image
             out = np.empty_like(image)
-        np.copyto(out, np.clip(result + 0.5, 0, 255), casting="unsafe")
+        elif out.shape != image.shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
+            raise FrameFormatError(
+                f"expected out as C-contiguous uint8 array of shape {image.shape}, got {out.dtype} {out.shape}"
+            )
+        if not self._warm:
+            self._warm = True
+            seconds = _kernels.warm_up()
+            if seconds > 0.05:
+                log.info("compiled the compositor kernels in %.2f s (cached for next time)", seconds)
+
+        effect = self.options.effect
+        if effect in ("blur", "bokeh"):
+            assert self._lowres is not None
+            if self._lowres.is_identity(h):
+                np.copyto(out, image)
+                return out
+            bgx, y0s, fys = self._lowres.render(image, alpha)
+            _kernels.blend_lowres(image, alpha, bgx, y0s, fys, out, self._scratch)
+        elif effect.startswith("replace:"):
+            assert self._picture is not None
+            bg = self._picture.frame((w, h), self._clock(timestamp_ns))
+            _kernels.blend_full(image, alpha, bg, out, self._scratch)
+        elif effect.startswith("color:"):
+            assert self._color is not None
+            _kernels.blend_color(image, alpha, self._color, out, self._scratch)
+        elif effect == "mask":
+            cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
+        else:  # none
+            if out is not image:
+                np.copyto(out, image)
         return out
+
+    def _clock(self, timestamp_ns: int | None) -> float:
+        """Seconds into the background clip for this frame."""
+        picture = self._picture
+        if not isinstance(picture, VideoBackground):
+            return 0.0
+        if timestamp_ns is None:
+            t = self._frames / picture.fps
+        else:
+            if self._t0_ns is None or timestamp_ns < self._t0_ns:
+                self._t0_ns = timestamp_ns
+            t = (timestamp_ns - self._t0_ns) / 1e9
+        self._frames += 1
+        return t
+
+    def __del__(self) -> None:  # pragma: no cover - best effort
+        try:
+            self._close_picture()
+        except Exception:
+            pass

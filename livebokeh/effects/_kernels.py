@@ -1,0 +1,436 @@
+"""The per-pixel kernels behind the effects, with numba and pure-numpy implementations.
+
+Only two passes touch every full-resolution pixel:
+
+* :func:`masked_downsample` reads the frame and the alpha once and sums, per block of
+  ``f x f`` pixels, the background-weighted colour (person pixels weigh nothing) and
+  the weight itself.  Everything blurry then happens on these small sums.
+* one blend (:func:`blend_lowres`, :func:`blend_full` or :func:`blend_color`) reads
+  the frame and the alpha once more and writes ``out = bg + a * (fg - bg)``; for the
+  blurred effects it upsamples the low-resolution background in the same pass.
+
+With numba (``cache=True``, single-threaded, compiled lazily on first use) the loops
+are written so that LLVM vectorises the inner ones.  Without numba, or with
+``LIVEBOKEH_NO_NUMBA=1``, the numpy versions compute the same numbers, with
+temporary arrays.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import time
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+log = logging.getLogger(__name__)
+
+try:  # numba is optional: the numpy path gives the same pictures, only slower
+    import numba as _numba
+except ImportError:  # pragma: no cover - depends on the environment
+    _numba = None
+
+_use_numba = _numba is not None and os.environ.get("LIVEBOKEH_NO_NUMBA", "") not in ("1", "true", "yes")
+
+# Highlight bloom for the lens blur: in linear light, values above HDR_KNEE are taken
+# to be clipped highlights and scaled up towards (1 + HDR_GAIN) so that, spread over
+# the aperture, a small light still reads as a bright disc.
+HDR_KNEE = 0.6
+HDR_GAIN = 24.0
+
+
+def numba_available() -> bool:
+    """True when numba is importable (whether or not it is switched on)."""
+    return _numba is not None
+
+
+def using_numba() -> bool:
+    """True when the numba kernels are used."""
+    return _use_numba
+
+
+def set_backend(name: str) -> None:
+    """Choose ``"numba"`` or ``"numpy"`` kernels (for tests and benchmarks)."""
+    global _use_numba
+    if name not in ("numba", "numpy"):
+        raise ValueError(f"backend {name!r} is unknown: use numba or numpy")
+    if name == "numba" and _numba is None:
+        raise RuntimeError("numba is not installed: pip install numba")
+    _use_numba = name == "numba"
+
+
+def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
+    if _numba is None:  # pragma: no cover
+        return fn
+    return _numba.njit(cache=True, fastmath=True, nogil=True)(fn)  # type: ignore[no-any-return]
+
+
+# --------------------------------------------------------------------------- numba
+
+
+@_jit
+def _nb_masked_downsample(img, alpha, f, hdr, acc, num_row, den_row, w3):  # type: ignore[no-untyped-def]
+    h, w = alpha.shape
+    sh, sw = acc.shape[0], acc.shape[1]
+    n = w * 3
+    inv255 = np.float32(1.0 / 255.0)
+    knee = np.float32(HDR_KNEE)
+    slope = np.float32(1.0 / (1.0 - HDR_KNEE))
+    gain = np.float32(HDR_GAIN)
+    norm = np.float32(1.0 / (f * f))
+    for ys in range(sh):
+        num_row[:] = 0.0
+        den_row[:] = 0.0
+        for y in range(ys * f, min(h, (ys + 1) * f)):
+            ar = alpha[y]
+            fr = img[y].ravel()
+            for x in range(w):
+                b = np.float32(255 - ar[x]) * inv255
+                wt = b * b  # partly-person pixels count much less than pure background
+                den_row[x] += wt
+                w3[3 * x] = wt
+                w3[3 * x + 1] = wt
+                w3[3 * x + 2] = wt
+            if hdr:
+                for i in range(n):
+                    v = np.float32(fr[i]) * inv255
+                    lin = v * v
+                    t = min(max((lin - knee) * slope, np.float32(0.0)), np.float32(1.0))
+                    num_row[i] += w3[i] * lin * (np.float32(1.0) + gain * t * t)
+            else:
+                for i in range(n):
+                    num_row[i] += w3[i] * np.float32(fr[i])
+        for xs in range(sw):
+            a0 = np.float32(0.0)
+            a1 = np.float32(0.0)
+            a2 = np.float32(0.0)
+            a3 = np.float32(0.0)
+            for x in range(xs * f, min(w, (xs + 1) * f)):
+                a0 += num_row[3 * x]
+                a1 += num_row[3 * x + 1]
+                a2 += num_row[3 * x + 2]
+                a3 += den_row[x]
+            acc[ys, xs, 0] = a0 * norm
+            acc[ys, xs, 1] = a1 * norm
+            acc[ys, xs, 2] = a2 * norm
+            acc[ys, xs, 3] = a3 * norm
+
+
+@_jit
+def _nb_normalize(acc0, acc1, t, hdr, fill, eps, out):  # type: ignore[no-untyped-def]
+    sh, sw = out.shape[0], out.shape[1]
+    two = acc1.shape[0] == sh
+    for y in range(sh):
+        for x in range(sw):
+            d0 = acc0[y, x, 3] + eps
+            if two:
+                d1 = acc1[y, x, 3] + eps
+                tt = t[y, x]
+            for c in range(3):
+                v = (acc0[y, x, c] + eps * fill[c]) / d0
+                if two:
+                    v1 = (acc1[y, x, c] + eps * fill[c]) / d1
+                    v = v + (v1 - v) * tt
+                if hdr:
+                    v = np.float32(255.0) * np.sqrt(min(max(v, np.float32(0.0)), np.float32(1.0)))
+                else:
+                    v = min(max(v, np.float32(0.0)), np.float32(255.0))
+                out[y, x, c] = v
+
+
+@_jit
+def _nb_conv_runs(prefix, dys, x0s, x1s, ws, r, out, tmp):  # type: ignore[no-untyped-def]
+    sh, sw, ch = out.shape
+    n = sw * ch
+    for y in range(sh):
+        tmp[:] = 0.0
+        for k in range(dys.shape[0]):
+            row = prefix[y + dys[k] + r]
+            off1 = (x1s[k] + r + 1) * ch
+            off0 = (x0s[k] + r) * ch
+            wk = np.float32(ws[k])
+            hi = row[off1 : off1 + n]
+            lo = row[off0 : off0 + n]
+            for i in range(n):  # slices (not offsets) let LLVM vectorise this loop
+                tmp[i] += wk * (hi[i] - lo[i])
+        o = out[y].ravel()
+        for i in range(n):
+            o[i] = tmp[i]
+
+
+@_jit
+def _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, a3):  # type: ignore[no-untyped-def]
+    h, w = alpha.shape
+    n = w * 3
+    inv255 = np.float32(1.0 / 255.0)
+    half = np.float32(0.5)
+    for y in range(h):
+        fy = fys[y]
+        r0 = bgx[y0s[y]].ravel()
+        r1 = bgx[y0s[y] + 1].ravel()
+        fr = img[y].ravel()
+        o = out[y].ravel()
+        ar = alpha[y]
+        for x in range(w):
+            a = np.float32(ar[x]) * inv255
+            a3[3 * x] = a
+            a3[3 * x + 1] = a
+            a3[3 * x + 2] = a
+        for i in range(n):
+            b0 = r0[i]
+            b = b0 + (r1[i] - b0) * fy
+            o[i] = np.uint8(b + (np.float32(fr[i]) - b) * a3[i] + half)
+
+
+@_jit
+def _nb_blend_full(img, alpha, bg, out, a3):  # type: ignore[no-untyped-def]
+    h, w = alpha.shape
+    n = w * 3
+    inv255 = np.float32(1.0 / 255.0)
+    half = np.float32(0.5)
+    for y in range(h):
+        fr = img[y].ravel()
+        br = bg[y].ravel()
+        o = out[y].ravel()
+        ar = alpha[y]
+        for x in range(w):
+            a = np.float32(ar[x]) * inv255
+            a3[3 * x] = a
+            a3[3 * x + 1] = a
+            a3[3 * x + 2] = a
+        for i in range(n):
+            b = np.float32(br[i])
+            o[i] = np.uint8(b + (np.float32(fr[i]) - b) * a3[i] + half)
+
+
+@_jit
+def _nb_blend_color(img, alpha, color_row, out, a3):  # type: ignore[no-untyped-def]
+    h, w = alpha.shape
+    n = w * 3
+    inv255 = np.float32(1.0 / 255.0)
+    half = np.float32(0.5)
+    for y in range(h):
+        fr = img[y].ravel()
+        o = out[y].ravel()
+        ar = alpha[y]
+        for x in range(w):
+            a = np.float32(ar[x]) * inv255
+            a3[3 * x] = a
+            a3[3 * x + 1] = a
+            a3[3 * x + 2] = a
+        for i in range(n):
+            b = color_row[i]
+            o[i] = np.uint8(b + (np.float32(fr[i]) - b) * a3[i] + half)
+
+
+# --------------------------------------------------------------------------- numpy
+
+
+def _np_weights(alpha: np.ndarray) -> np.ndarray:
+    b = (255.0 - alpha.astype(np.float32)) * np.float32(1.0 / 255.0)
+    return b * b
+
+
+def _np_hdr(img: np.ndarray) -> np.ndarray:
+    v = img.astype(np.float32) * np.float32(1.0 / 255.0)
+    lin = v * v
+    t = np.clip((lin - HDR_KNEE) / (1.0 - HDR_KNEE), 0.0, 1.0)
+    return lin * (1.0 + HDR_GAIN * t * t)
+
+
+def _np_masked_downsample(img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool, acc: np.ndarray) -> None:
+    h, w = alpha.shape
+    sh, sw = acc.shape[:2]
+    wt = _np_weights(alpha)
+    vals = _np_hdr(img) if hdr else img.astype(np.float32)
+    full = np.zeros((sh * f, sw * f, 4), np.float32)
+    full[:h, :w, :3] = vals * wt[:, :, None]
+    full[:h, :w, 3] = wt
+    acc[:] = full.reshape(sh, f, sw, f, 4).sum(axis=(1, 3)) / (f * f)
+
+
+def _np_normalize(acc0, acc1, t, hdr, fill, eps, out) -> None:  # type: ignore[no-untyped-def]
+    v = (acc0[:, :, :3] + eps * fill) / (acc0[:, :, 3:] + eps)
+    if acc1.shape[0] == out.shape[0]:
+        v1 = (acc1[:, :, :3] + eps * fill) / (acc1[:, :, 3:] + eps)
+        v = v + (v1 - v) * t[:, :, None]
+    if hdr:
+        v = 255.0 * np.sqrt(np.clip(v, 0.0, 1.0))
+    else:
+        v = np.clip(v, 0.0, 255.0)
+    out[:] = v
+
+
+def _np_conv_runs(prefix, dys, x0s, x1s, ws, r, out) -> None:  # type: ignore[no-untyped-def]
+    sh, sw, ch = out.shape
+    n = sw * ch
+    total = np.zeros((sh, n), np.float32)
+    for dy, x0, x1, wk in zip(dys, x0s, x1s, ws, strict=True):
+        rows = prefix[dy + r : dy + r + sh]
+        off1 = (x1 + r + 1) * ch
+        off0 = (x0 + r) * ch
+        total += wk * (rows[:, off1 : off1 + n] - rows[:, off0 : off0 + n])
+    out[:] = total.reshape(sh, sw, ch)
+
+
+def _np_blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
+    a = alpha.astype(np.float32)[:, :, None] * np.float32(1.0 / 255.0)
+    res = bg + (img.astype(np.float32) - bg) * a + 0.5
+    np.copyto(out, res, casting="unsafe")
+
+
+# --------------------------------------------------------------------------- dispatch
+
+
+def masked_downsample(
+    img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool, acc: np.ndarray, scratch: dict[str, np.ndarray]
+) -> None:
+    """Sum ``f x f`` blocks of background-weighted colour into ``acc`` (``sh x sw x 4``).
+
+    Channels 0-2 hold the mean of ``w * colour`` and channel 3 the mean weight, where
+    ``w = (1 - alpha)**2`` - so the person contributes nothing.  ``hdr`` turns the
+    colour into linear light with highlights boosted (for the lens blur).
+    """
+    if _use_numba:
+        w = alpha.shape[1]
+        _nb_masked_downsample(
+            img,
+            alpha,
+            f,
+            hdr,
+            acc,
+            _scratch(scratch, "num_row", w * 3),
+            _scratch(scratch, "den_row", w),
+            _scratch(scratch, "w3", w * 3),
+        )
+    else:
+        _np_masked_downsample(img, alpha, f, hdr, acc)
+
+
+def normalize(
+    acc0: np.ndarray,
+    acc1: np.ndarray | None,
+    t: np.ndarray | None,
+    hdr: bool,
+    fill: np.ndarray,
+    eps: float,
+    out: np.ndarray,
+) -> None:
+    """Background colour = blurred weighted colour / blurred weight (``out``: ``sh x sw x 3`` in 0-255).
+
+    ``fill`` (the frame's mean background colour) is mixed in with weight ``eps`` so
+    that blocks far inside the person get a neutral colour instead of 0/0.  With
+    ``acc1`` and ``t`` the result is ``lerp(acc0, acc1, t)`` per pixel (depth falloff).
+    ``hdr`` maps linear light back to display values, clipping at white.
+    """
+    if acc1 is None or t is None:
+        acc1 = _EMPTY4
+        t = _EMPTY2
+    if _use_numba:
+        _nb_normalize(acc0, acc1, t, hdr, fill, np.float32(eps), out)
+    else:
+        _np_normalize(acc0, acc1, t, hdr, fill, np.float32(eps), out)
+
+
+def conv_runs(
+    prefix: np.ndarray, runs: tuple[np.ndarray, ...], r: int, out: np.ndarray, scratch: dict[str, np.ndarray]
+) -> None:
+    """Convolve with a kernel given as horizontal runs of equal weight, using row prefix sums.
+
+    ``prefix`` is ``(sh + 2r) x ((sw + 2r + 1) * ch)`` float32: the zero-padded image's
+    running sums along each row.  ``runs`` = ``(dy, x0, x1, weight)`` arrays.
+    """
+    dys, x0s, x1s, ws = runs
+    if _use_numba:
+        _nb_conv_runs(prefix, dys, x0s, x1s, ws, r, out, _scratch(scratch, "conv_row", out.shape[1] * out.shape[2]))
+    else:
+        _np_conv_runs(prefix, dys, x0s, x1s, ws, r, out)
+
+
+def blend_lowres(
+    img: np.ndarray,
+    alpha: np.ndarray,
+    bgx: np.ndarray,
+    y0s: np.ndarray,
+    fys: np.ndarray,
+    out: np.ndarray,
+    scratch: dict[str, np.ndarray],
+) -> None:
+    """``out = bg + a * (img - bg)`` where ``bg`` rows are interpolated between rows of ``bgx``.
+
+    ``bgx`` (``(sh + 1) x W' x 3`` float32, ``W' >= W``) is the low-resolution background
+    already upsampled along x; row ``y`` of the full-resolution background is
+    ``bgx[y0s[y]] + fys[y] * (bgx[y0s[y] + 1] - bgx[y0s[y]])``.
+    """
+    if _use_numba:
+        _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, _scratch(scratch, "a3", alpha.shape[1] * 3))
+    else:
+        w = alpha.shape[1]
+        r0 = bgx[y0s, :w]
+        bg = r0 + (bgx[y0s + 1, :w] - r0) * fys[:, None, None]
+        _np_blend(img, alpha, bg, out)
+
+
+def blend_full(
+    img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray, scratch: dict[str, np.ndarray]
+) -> None:
+    """``out = bg + a * (img - bg)`` with a full-resolution ``uint8`` background."""
+    if _use_numba:
+        _nb_blend_full(img, alpha, bg, out, _scratch(scratch, "a3", alpha.shape[1] * 3))
+    else:
+        _np_blend(img, alpha, bg.astype(np.float32), out)
+
+
+def blend_color(
+    img: np.ndarray, alpha: np.ndarray, bgr: tuple[int, int, int], out: np.ndarray, scratch: dict[str, np.ndarray]
+) -> None:
+    """``out = c + a * (img - c)`` for one background colour ``c`` (B, G, R)."""
+    w = alpha.shape[1]
+    row = scratch.get("color_row")
+    if row is None or row.shape[0] != w * 3 or tuple(int(v) for v in row[:3]) != bgr:
+        row = np.tile(np.asarray(bgr, np.float32), w)
+        scratch["color_row"] = row
+    if _use_numba:
+        _nb_blend_color(img, alpha, row, out, _scratch(scratch, "a3", w * 3))
+    else:
+        _np_blend(img, alpha, row.reshape(1, w, 3), out)
+
+
+def _scratch(scratch: dict[str, np.ndarray], name: str, size: int) -> np.ndarray:
+    buf = scratch.get(name)
+    if buf is None or buf.shape[0] != size:
+        buf = np.zeros(size, np.float32)
+        scratch[name] = buf
+    return buf
+
+
+_EMPTY4 = np.zeros((0, 0, 4), np.float32)
+_EMPTY2 = np.zeros((0, 0), np.float32)
+
+
+def warm_up() -> float:
+    """Compile (or load from numba's cache) every kernel on tiny inputs; returns seconds taken."""
+    if not _use_numba:
+        return 0.0
+    start = time.perf_counter()
+    img = np.zeros((4, 4, 3), np.uint8)
+    alpha = np.zeros((4, 4), np.uint8)
+    acc = np.zeros((2, 2, 4), np.float32)
+    scratch: dict[str, np.ndarray] = {}
+    for hdr in (False, True):
+        masked_downsample(img, alpha, 2, hdr, acc, scratch)
+    bg = np.zeros((2, 2, 3), np.float32)
+    fill = np.zeros(3, np.float32)
+    normalize(acc, None, None, False, fill, 1e-3, bg)
+    normalize(acc, acc, np.zeros((2, 2), np.float32), True, fill, 1e-3, bg)
+    prefix = np.zeros((4, 5 * 4), np.float32)
+    runs = (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.float32))
+    conv_runs(prefix, runs, 1, acc, scratch)
+    bgx = np.zeros((3, 4, 3), np.float32)
+    out = np.zeros_like(img)
+    blend_lowres(img, alpha, bgx, np.zeros(4, np.int64), np.zeros(4, np.float32), out, scratch)
+    blend_full(img, alpha, img, out, scratch)
+    blend_color(img, alpha, (0, 0, 0), out, scratch)
+    return time.perf_counter() - start
