@@ -131,8 +131,9 @@ def _read(path: Path) -> str:
         return ""
 
 
-def _v4l_nodes(root: Path = SYSFS_V4L) -> list[tuple[int, Path, bool]]:
+def _v4l_nodes(root: Path | None = None) -> list[tuple[int, Path, bool]]:
     """``(number, sysfs dir, is_virtual)`` of every ``/dev/videoN`` node, by number."""
+    root = root if root is not None else SYSFS_V4L
     if not root.is_dir():
         return []
     nodes = []
