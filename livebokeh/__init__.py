@@ -20,6 +20,7 @@ from .errors import (
 )
 from .frames import Frame, Mask
 from .matte import Matte
+from .runtime.live import LiveOptions, Pipeline
 from .segmentation import Segmenter, SegmenterProtocol, TFLiteSegmenter, create_segmenter
 
 __all__ = [
@@ -32,12 +33,14 @@ __all__ = [
     "Frame",
     "FrameFormatError",
     "InputError",
+    "LiveOptions",
     "LivebokehError",
     "Mask",
     "Matte",
     "MatteOptions",
     "ModelLoadError",
     "OutputError",
+    "Pipeline",
     "Segmenter",
     "SegmenterOptions",
     "SegmenterProtocol",

@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
+import logging
 from pathlib import Path
 from types import TracebackType
 
 import numpy as np
 
 from ..config import SegmenterOptions
-from ..errors import FrameFormatError
 from ..frames import check_image
 from .base import SegmenterProtocol
+
+log = logging.getLogger(__name__)
 
 
 class Segmenter:
@@ -75,18 +77,15 @@ class Segmenter:
         return self._backend.segment(check_image(image, what="image"))
 
     def segment_for_video(self, image: np.ndarray, timestamp_ns: int) -> np.ndarray:
-        """Like :meth:`segment`, for frames of one stream; ``timestamp_ns`` must not go backwards.
+        """Like :meth:`segment`, for consecutive frames of one stream (``timestamp_ns``: ``time.monotonic_ns()``).
 
-        Use one segmenter per stream (call :meth:`reset` when a new stream starts).
+        Backends with per-stream state use the timestamps; use one segmenter per stream
+        and call :meth:`reset` when a new stream starts.
         """
-        timestamp_ns = int(timestamp_ns)
         if self._last_ts is not None and timestamp_ns < self._last_ts:
-            raise FrameFormatError(
-                f"timestamp_ns {timestamp_ns} is earlier than the previous frame's {self._last_ts}: "
-                "video timestamps must not go backwards (call reset() for a new stream)"
-            )
-        self._last_ts = timestamp_ns
-        return self._backend.segment_for_video(check_image(image), timestamp_ns)
+            log.debug("timestamp went backwards (%d < %d): treating it as a new stream", timestamp_ns, self._last_ts)
+        self._last_ts = int(timestamp_ns)
+        return self._backend.segment_for_video(check_image(image), int(timestamp_ns))
 
     def reset(self) -> None:
         """Forget the last video timestamp (a new stream starts)."""
