@@ -122,6 +122,8 @@ class LiveStats:
         self.inference_rate = _Rate()
         self.last_mask_age_ms = float("nan")
         self.source = ""
+        self.startup_s = 0.0
+        """Seconds spent warming up every stage before the run's clock started."""
         self.size: tuple[int, int] | None = None
 
     def start(self) -> None:
@@ -197,6 +199,7 @@ class LiveStats:
             "source": self.source,
             "size": list(self.size) if self.size else None,
             "duration_s": _round(span_s),
+            "startup_s": _round(self.startup_s),
             "frames_captured": self.frames_captured,
             "frames_composited": self.frames_composited,
             "frames_dropped": self.frames_dropped,

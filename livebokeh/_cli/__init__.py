@@ -17,7 +17,7 @@ from .. import __version__
 from ..errors import LivebokehError
 from .common import add_config_args, apply_config
 
-COMMANDS = ("photo", "convert", "eval", "models", "bench", "doctor")
+COMMANDS = ("photo", "convert", "live", "demo", "eval", "models", "bench", "doctor")
 
 
 def build_parser() -> argparse.ArgumentParser:

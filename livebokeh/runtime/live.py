@@ -243,6 +243,7 @@ class Pipeline:
         w, h = size
         self._out_bufs = [np.empty((h, w, 3), np.uint8) for _ in range(3)]
         self._alpha_buf = np.empty((h, w), np.uint8)
+        self._warm_up(size)
         self._workers = [
             Worker("capture", self._capture_loop, self._stop, on_exit=self._queue.close),
             Worker("inference", self._inference_loop, self._stop),
@@ -259,6 +260,25 @@ class Pipeline:
             fps,
             ", ".join(s.name for s in self.sinks) or "no sinks",
         )
+
+    def _warm_up(self, size: tuple[int, int]) -> None:
+        """Run every stage once on a blank frame before the clock starts.
+
+        Compiled kernels, interpreter allocations and first-call caches then cost
+        start-up time instead of dropped frames in the first seconds.
+        """
+        assert self.matte is not None and self.compositor is not None and self._alpha_buf is not None
+        t0 = time.monotonic()
+        w, h = size
+        blank = Frame(image=np.full((h, w, 3), 128, np.uint8), timestamp_ns=time.monotonic_ns(), index=-1)
+        small = blank
+        if self._shrink_size is not None:
+            small = Frame(image=cv2.resize(blank.image, self._shrink_size), timestamp_ns=blank.timestamp_ns, index=-1)
+        mask = self.matte.compute(small)
+        alpha = self.matte.apply_to(mask, blank, out=self._alpha_buf)
+        self.compositor.apply(blank.image, alpha, out=self._out_bufs[0])
+        self.matte.reset()
+        self.stats.startup_s = time.monotonic() - t0
 
     def stop(self, reason: str = "stopped") -> None:
         """Ask the run to end (thread- and signal-safe); the threads finish within ``stop_timeout``."""

@@ -30,8 +30,16 @@ HELP = "b effect  m mask  space bypass  +/- strength  h HUD  q quit"
 
 def display_available() -> bool:
     """Whether a window can be expected to open (a display on Linux; always elsewhere)."""
-    if sys.platform.startswith("linux"):
-        return bool(os.environ.get("DISPLAY") or os.environ.get("WAYLAND_DISPLAY"))
+    if not sys.platform.startswith("linux"):
+        return True
+    if os.environ.get("WAYLAND_DISPLAY"):
+        return True
+    display = os.environ.get("DISPLAY", "")
+    if not display:
+        return False
+    if display.startswith(":"):  # local X server: its socket must exist (Qt aborts the process otherwise)
+        number = display[1:].split(".")[0]
+        return os.path.exists(f"/tmp/.X11-unix/X{number}")
     return True
 
 

@@ -1,0 +1,152 @@
+"""``livebokeh live``: blur the background of a camera (or file, sample, synthetic) live."""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import signal
+import sys
+from collections.abc import Iterator
+from typing import Any
+
+from ..errors import CameraOpenError, ConfigError
+from ..runtime.live import LiveOptions, Pipeline
+from ..sources import parse_size
+from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
+
+
+def _size(text: str) -> tuple[int, int]:
+    try:
+        return parse_size(text)
+    except ConfigError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
+def add_run_args(parser: argparse.ArgumentParser) -> None:
+    """Options shared by ``live`` and ``demo``: how long, how fast, where the stats go."""
+    g = parser.add_argument_group("run")
+    g.add_argument("--duration", type=float, help="stop after this many seconds")
+    g.add_argument(
+        "--inference-fps",
+        type=float,
+        help="cap the model's rate (default: as fast as one core allows, up to the frame rate)",
+    )
+    g.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as one JSON object")
+    g.add_argument("-q", "--quiet", action="store_true", help="no summary at the end")
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "live",
+        help="blur the background of a live camera (preview window, virtual camera, file)",
+        description="Live background blur: capture, inference and compositing run in their own threads; "
+        "the model runs at its own pace and the newest mask is applied to every frame. "
+        "Keys in the preview: b effect, m mask view, space bypass, +/- strength, h HUD, q/Esc quit.",
+    )
+    p.add_argument(
+        "--source",
+        help="camera[:N] (default camera:0, or the sample when there is no camera), sample, "
+        "synthetic[:WxH@FPS], or a video file/URL played in real time",
+    )
+    p.add_argument(
+        "--sink",
+        action="append",
+        help="preview (default when a display exists), virtualcam, null, or a video file; repeatable",
+    )
+    p.add_argument("--size", type=_size, metavar="WxH", help="camera resolution to ask for (files are scaled)")
+    p.add_argument("--fps", type=float, help="camera frame rate to ask for")
+    p.add_argument("--loop", action="store_true", help="replay a file or the sample when it ends")
+    p.add_argument("--mirror", action="store_true", help="flip the virtual camera picture left-right")
+    p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    add_run_args(p)
+    add_effect_args(p)
+    add_model_args(p)
+    add_matte_args(p)
+    p.set_defaults(func=main)
+
+
+@contextlib.contextmanager
+def stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
+    """SIGTERM and the first Ctrl-C end the run cleanly; a second Ctrl-C interrupts at once."""
+
+    def on_signal(signum: int, _frame: Any) -> None:
+        if signum == signal.SIGINT and pipeline.stopping:
+            raise KeyboardInterrupt
+        pipeline.stop("interrupted" if signum == signal.SIGINT else "SIGTERM")
+
+    previous = {}
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal here
+            previous[sig] = signal.signal(sig, on_signal)
+    try:
+        yield
+    finally:
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)
+
+
+def run_pipeline(pipeline: Pipeline, args: argparse.Namespace) -> dict[str, Any]:
+    """Run ``pipeline`` with signal handling, write ``--stats-json`` and print the summary."""
+    from ..stats import format_summary
+
+    pipeline.on_sink_dropped = lambda msg: print(f"livebokeh: {msg}", file=sys.stderr)
+    try:
+        with stop_on_signals(pipeline):
+            summary = pipeline.run()
+    finally:
+        if args.stats_json:
+            pipeline.stats.write_json(args.stats_json)
+    if not args.quiet:
+        reason = pipeline.stop_reason
+        print(format_summary(summary) + (f"\nended: {reason}" if reason else ""))
+    return summary
+
+
+def default_sinks() -> list[str]:
+    from ..sinks.preview import display_available
+
+    if not display_available():
+        raise ConfigError(
+            "no display for the preview window: pass --sink virtualcam, --sink FILE.mp4 or --sink null "
+            "(or run `livebokeh demo`)"
+        )
+    return ["preview"]
+
+
+def main(args: argparse.Namespace) -> int:
+    options = LiveOptions(
+        inference_fps=args.inference_fps,
+        duration=args.duration,
+        size=args.size,
+        fps=args.fps,
+        loop=args.loop,
+        mirror=args.mirror,
+        overwrite=args.overwrite,
+    )
+    sinks = args.sink or default_sinks()
+    source: Any = args.source
+    if source is None:
+        from ..sources.camera import CameraSource
+
+        try:
+            source = CameraSource(0, size=options.size, fps=options.fps)
+        except CameraOpenError as exc:
+            print(f"livebokeh: {exc}; playing the bundled sample instead", file=sys.stderr)
+            source = "sample"
+            options = LiveOptions(**{**_fields(options), "loop": True})
+    pipeline = Pipeline(
+        source,
+        sinks,
+        effect=effect_options(args),
+        matte=matte_options(args),
+        segmenter=segmenter_options(args),
+        options=options,
+    )
+    run_pipeline(pipeline, args)
+    return 0
+
+
+def _fields(options: LiveOptions) -> dict[str, Any]:
+    from dataclasses import asdict
+
+    return asdict(options)
