@@ -1,0 +1,275 @@
+"""One conformance suite over every Source and every Sink, plus each one's own behaviour."""
+
+from __future__ import annotations
+
+import time
+from fractions import Fraction
+
+import av
+import numpy as np
+import pytest
+from live_fakes import FakeCapture
+
+from livebokeh.errors import ConfigError, InputError, SinkError
+from livebokeh.frames import Frame
+from livebokeh.sinks import Sink, open_sink
+from livebokeh.sinks.file import FileSink
+from livebokeh.sinks.null import NullSink
+from livebokeh.sinks.virtualcam import VirtualCamSink
+from livebokeh.sources import Source, open_source
+from livebokeh.sources.camera import CameraSource
+
+
+def make_clip(path, frames: int = 12, size=(128, 72), fps: int = 30) -> None:
+    """A small H.264 clip whose frame i is filled with grey level 10 * i."""
+    with av.open(str(path), "w") as c:
+        s = c.add_stream("libx264", rate=Fraction(fps))
+        s.width, s.height, s.pix_fmt = size[0], size[1], "yuv420p"
+        for i in range(frames):
+            img = np.full((size[1], size[0], 3), 10 * i, np.uint8)
+            f = av.VideoFrame.from_ndarray(img, format="bgr24")
+            f.pts = i
+            for p in s.encode(f):
+                c.mux(p)
+        for p in s.encode(None):
+            c.mux(p)
+
+
+@pytest.fixture
+def clip(tmp_path):
+    path = tmp_path / "clip.mp4"
+    make_clip(path)
+    return path
+
+
+SOURCES = ["synthetic", "sample", "video", "camera"]
+
+
+@pytest.fixture(params=SOURCES)
+def source(request, clip) -> Source:
+    kind = request.param
+    if kind == "synthetic":
+        return open_source("synthetic:192x108@60", realtime=False)
+    if kind == "sample":
+        return open_source("sample", realtime=False)
+    if kind == "video":
+        return open_source(str(clip), realtime=False)
+    return CameraSource("fake", size=(176, 144), fps=60, capture_factory=lambda dev: FakeCapture(dev, fps=60))
+
+
+def test_source_conformance(source):
+    assert isinstance(source, Source)
+    with source as s:
+        w, h = s.size
+        assert s.fps > 0 and s.name
+        for _ in range(3):
+            img = s.read()
+            assert isinstance(img, np.ndarray)
+            assert img.dtype == np.uint8 and img.shape == (h, w, 3) and img.flags.c_contiguous
+    assert source.read() is None  # closed
+    source.close()  # idempotent
+
+
+def test_video_source_ends_without_loop_and_repeats_with_loop(clip):
+    with open_source(str(clip), realtime=False) as s:
+        levels = []
+        while (img := s.read()) is not None:
+            levels.append(int(img[0, 0, 0]))
+    assert len(levels) == 12 and levels[0] < levels[-1]
+    with open_source(str(clip), realtime=False, loop=True) as s:
+        looped = [int(s.read()[0, 0, 0]) for _ in range(30)]
+    assert looped[12] == pytest.approx(levels[0], abs=3)
+    assert len(looped) == 30
+
+
+def test_video_source_is_paced_in_real_time(clip):
+    with open_source(str(clip)) as s:  # 30 fps
+        start = time.monotonic()
+        for _ in range(10):
+            s.read()
+        elapsed = time.monotonic() - start
+    assert elapsed >= 9 / 30 * 0.9  # a lower bound: frames are not delivered faster than the clip's rate
+
+
+def test_video_source_scales_to_the_requested_size(clip):
+    with open_source(str(clip), size=(64, 36), realtime=False) as s:
+        assert s.size == (64, 36) and s.read().shape == (36, 64, 3)
+
+
+def test_synthetic_source_has_motion_and_a_person():
+    with open_source("synthetic:320x180@30", realtime=False) as s:
+        frames = [s.read().astype(np.int16) for _ in range(s.loop_length)]  # type: ignore[attr-defined]
+    assert all(np.abs(a - b).mean() > 0.5 for a, b in zip(frames, frames[1:], strict=False))
+    assert s.name == "synthetic:320x180@30"
+
+
+def test_camera_reports_what_it_delivers_and_asks_for_mjpg():
+    fake = FakeCapture("x")
+    cam = CameraSource("x", size=(320, 240), fps=30, capture_factory=lambda dev: fake)
+    import cv2
+
+    assert fake.props[cv2.CAP_PROP_FOURCC] == cv2.VideoWriter_fourcc(*"MJPG")
+    assert cam.size == (320, 240) and "320x240" in cam.delivered
+    cam.close()
+    assert fake.released
+
+
+@pytest.mark.parametrize(
+    ("spec", "error", "match"),
+    [
+        ("synthetic:12x", ConfigError, "synthetic:WIDTHxHEIGHT@FPS"),
+        ("synthetic:640x360@0", ConfigError, "frame rate"),
+        ("nonexistent-thing", InputError, "not camera"),
+    ],
+)
+def test_bad_source_specs_are_clear(spec, error, match):
+    with pytest.raises(error, match=match):
+        open_source(spec)
+
+
+# -- sinks ---------------------------------------------------------------------------------
+
+
+class FakeVirtualCam:
+    """A pyvirtualcam backend that checks every frame like a real device would."""
+
+    instances: list[FakeVirtualCam] = []
+
+    def __init__(self, *, width, height, fps, fourcc, device, **kw):
+        import pyvirtualcam
+
+        assert fourcc == int.from_bytes(pyvirtualcam.PixelFormat.BGR.value.encode(), "little")
+        self.width, self.height, self.fps = width, height, fps
+        self.sent: list[np.ndarray] = []
+        self.times: list[float] = []
+        self.closed = False
+        FakeVirtualCam.instances.append(self)
+
+    def send(self, frame: np.ndarray) -> None:
+        assert frame.dtype == np.uint8 and frame.ndim == 1 and frame.flags.c_contiguous
+        assert frame.size == self.width * self.height * 3
+        self.sent.append(frame.reshape(self.height, self.width, 3).copy())
+        self.times.append(time.monotonic())
+
+    def close(self) -> None:
+        self.closed = True
+
+    def device(self) -> str:
+        return "fake-vcam"
+
+    def native_fourcc(self):
+        return None
+
+
+class NoDeviceBackend(FakeVirtualCam):
+    def __init__(self, **kw):
+        raise RuntimeError("'v4l2loopback' backend: no device found")
+
+
+@pytest.fixture(autouse=False)
+def fake_vcam():
+    pyvirtualcam = pytest.importorskip("pyvirtualcam")
+    pyvirtualcam.register_backend("livebokeh-fake", FakeVirtualCam)
+    pyvirtualcam.register_backend("livebokeh-none", NoDeviceBackend)
+    FakeVirtualCam.instances.clear()
+    return FakeVirtualCam
+
+
+SINKS = ["null", "file", "virtualcam"]
+
+
+@pytest.fixture(params=SINKS)
+def sink(request, tmp_path, fake_vcam) -> Sink:
+    if request.param == "null":
+        return open_sink("null")
+    if request.param == "file":
+        return open_sink(str(tmp_path / "out.mp4"))
+    return VirtualCamSink(backend="livebokeh-fake")
+
+
+def frames(n: int = 5, size=(160, 96)):
+    for i in range(n):
+        img = np.full((size[1], size[0], 3), 20 * i, np.uint8)
+        yield Frame(image=img, timestamp_ns=time.monotonic_ns() + i * 33_333_333, index=i)
+
+
+def test_sink_conformance(sink):
+    assert isinstance(sink, Sink)
+    with sink as s:
+        s.open((160, 96), 30.0)
+        for f in frames():
+            s.write(f)
+    sink.close()  # idempotent
+
+
+def test_null_sink_counts():
+    s = NullSink()
+    s.open((160, 96), 30)
+    for f in frames(7):
+        s.write(f)
+    assert s.frames == 7
+
+
+def test_file_sink_appears_only_when_closed_and_abort_removes_it(tmp_path):
+    target = tmp_path / "rec.mp4"
+    s = FileSink(target)
+    s.open((160, 96), 30.0)
+    for f in frames(6):
+        s.write(f)
+    assert not target.exists()
+    s.close()
+    with av.open(str(target)) as c:
+        assert c.streams.video[0].codec_context.width == 160
+        assert sum(1 for _ in c.decode(video=0)) == 6
+    other = tmp_path / "other.mp4"
+    s2 = FileSink(other)
+    s2.open((160, 96), 30.0)
+    s2.write(next(frames(1)))
+    s2.abort()
+    assert not other.exists() and not list(tmp_path.glob(".*part*"))
+
+
+def test_file_sink_refuses_existing_file_without_overwrite(tmp_path):
+    target = tmp_path / "rec.mp4"
+    target.write_bytes(b"x")
+    with pytest.raises(Exception, match="already exists"):
+        FileSink(target).open((160, 96), 30.0)
+
+
+def test_virtualcam_sends_bgr_frames_and_mirrors(fake_vcam):
+    s = VirtualCamSink(backend="livebokeh-fake", mirror=True)
+    s.open((160, 96), 30.0)
+    img = np.zeros((96, 160, 3), np.uint8)
+    img[:, :10] = 255  # a bar on the left
+    s.write(Frame(image=img, timestamp_ns=0, index=0))
+    cam = fake_vcam.instances[-1]
+    assert (cam.width, cam.height, cam.fps) == (160, 96, 30.0)
+    assert cam.sent[0][:, -10:].min() == 255 and cam.sent[0][:, :10].max() == 0
+    s.close()
+    assert cam.closed
+
+
+def test_virtualcam_is_fed_at_the_source_rate(fake_vcam):
+    from live_fakes import FakeSegmenter
+
+    from livebokeh.runtime.live import LiveOptions, Pipeline
+
+    sink = VirtualCamSink(backend="livebokeh-fake")
+    Pipeline("synthetic:160x96@30", [sink], segmenter=FakeSegmenter(), options=LiveOptions(duration=1.0)).run()
+    cam = fake_vcam.instances[-1]
+    assert len(cam.sent) > 15
+    gaps = np.diff(cam.times)
+    assert np.median(gaps) >= 0.8 / 30  # never faster than the source's 30 fps
+    assert all(f.shape == (96, 160, 3) for f in cam.sent)
+
+
+def test_virtualcam_without_device_says_how_to_create_one(fake_vcam):
+    s = VirtualCamSink(backend="livebokeh-none")
+    with pytest.raises(SinkError, match="modprobe v4l2loopback devices=1 exclusive_caps=1 card_label=livebokeh"):
+        s.open((160, 96), 30.0)
+
+
+@pytest.mark.parametrize(("spec", "match"), [("nonsense", "unknown"), ("out.avi", "supported video extension")])
+def test_bad_sink_specs_are_clear(spec, match):
+    with pytest.raises((ConfigError, Exception), match=match):
+        open_sink(spec)
