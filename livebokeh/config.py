@@ -80,12 +80,15 @@ class MatteOptions:
     ``refine``: edge-aware upsampling guided by the frame.  ``subject``: ``all`` keeps
     every person sharp, ``main`` only the main one.  ``temporal``: smooth the mask over
     time (video only).  ``compensate``: move a stale mask to where the person is now.
+    ``crops``: find people with the face/pose detectors and segment each small one
+    again on a crop around them.
     """
 
     refine: bool = True
     subject: str = "all"
     temporal: bool = True
     compensate: bool = True
+    crops: bool = True
 
     def __post_init__(self) -> None:
         if self.subject not in SUBJECTS:

@@ -96,3 +96,148 @@ def pair_images_and_masks(images: Path, masks: Path) -> list[tuple[Path, Path]]:
     if not pairs:
         raise InputError(f"no image in {images} has a mask NAME.png in {masks}")
     return pairs
+
+
+def subset_of(name: str) -> str:
+    """The subset an evaluation file belongs to: its name up to the first ``-`` (``davis16-x-1`` -> ``davis16``)."""
+    return name.split("-", 1)[0]
+
+
+# --- video metrics -----------------------------------------------------------------------
+
+STILL_GREY = 3
+"""A pixel whose (3x3-averaged) grey level changed by at most this much counts as unchanged."""
+
+
+def still_pixels(prev: np.ndarray, cur: np.ndarray, threshold: int = STILL_GREY) -> np.ndarray:
+    """Boolean map of the pixels where the frame itself did not change (BGR uint8 frames)."""
+    a = cv2.blur(cv2.cvtColor(prev, cv2.COLOR_BGR2GRAY), (3, 3))
+    b = cv2.blur(cv2.cvtColor(cur, cv2.COLOR_BGR2GRAY), (3, 3))
+    return np.asarray(cv2.absdiff(a, b) <= threshold)
+
+
+class InstabilityMeter:
+    """Temporal instability: mean ``|alpha_t - alpha_{t-1}|`` (alpha in [0, 1]).
+
+    Averaged over the pixels where the frame itself did not change, so it measures
+    shimmer of the matte, not the person moving.
+    """
+
+    def __init__(self) -> None:
+        self._total = 0.0
+        self._count = 0
+        self._prev_alpha: np.ndarray | None = None
+
+    def add(self, alpha: np.ndarray, still: np.ndarray | None) -> None:
+        """Add the alpha (uint8) of the next frame; ``still`` is :func:`still_pixels` of it and the previous frame."""
+        if self._prev_alpha is not None and still is not None and still.any():
+            diff = cv2.absdiff(alpha, self._prev_alpha)
+            self._total += float(diff[still].sum()) / 255.0
+            self._count += int(still.sum())
+        self._prev_alpha = alpha.copy()
+
+    @property
+    def value(self) -> float:
+        return self._total / self._count if self._count else float("nan")
+
+
+def binary_iou(a: np.ndarray, b: np.ndarray) -> float:
+    """IoU of two alphas (uint8 or float) thresholded at one half; 1.0 when both are empty."""
+    pa = a >= (128 if a.dtype == np.uint8 else 0.5)
+    pb = b >= (128 if b.dtype == np.uint8 else 0.5)
+    union = np.logical_or(pa, pb).sum()
+    return 1.0 if union == 0 else float(np.logical_and(pa, pb).sum() / union)
+
+
+# --- moving-person clips with exact ground truth ----------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class MovingClip:
+    """Frames (BGR uint8) of a person pasted along a known path, with the exact person mask of each."""
+
+    name: str
+    frames: list[np.ndarray]
+    masks: list[np.ndarray]
+    fps: float
+
+
+def cut_out(image: np.ndarray, mask: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The person's bounding box of ``image`` and of its binary ``mask`` (255 = person)."""
+    ys, xs = np.nonzero(mask > 127)
+    if len(xs) == 0:
+        raise InputError("mask has no person pixels: cannot cut a person out of it")
+    y0, y1, x0, x1 = ys.min(), ys.max() + 1, xs.min(), xs.max() + 1
+    return image[y0:y1, x0:x1].copy(), (mask[y0:y1, x0:x1] > 127).astype(np.uint8) * 255
+
+
+def make_moving_clip(
+    name: str,
+    person: np.ndarray,
+    person_mask: np.ndarray,
+    background: np.ndarray,
+    *,
+    frames: int = 60,
+    fps: float = 30.0,
+    height_fraction: float = 0.7,
+    speed: float = 0.5,
+) -> MovingClip:
+    """Paste a cut-out person onto ``background`` moving along a known path.
+
+    The person (scaled to ``height_fraction`` of the frame) crosses the frame
+    horizontally at ``speed`` frame-widths per second while bobbing vertically, and
+    stands still for the middle fifth of the clip; the mask of each frame is exactly
+    where it was pasted.
+    The edge is pasted with a 1-pixel soft border so it is not unnaturally sharp.
+    """
+    h, w = background.shape[:2]
+    scale = height_fraction * h / person.shape[0]
+    pw, ph = max(1, int(person.shape[1] * scale)), max(1, int(person.shape[0] * scale))
+    sprite = cv2.resize(person, (pw, ph), interpolation=cv2.INTER_AREA)
+    alpha = cv2.resize(person_mask, (pw, ph), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+    alpha = cv2.GaussianBlur(alpha, (3, 3), 0.7)
+    out_frames: list[np.ndarray] = []
+    out_masks: list[np.ndarray] = []
+    span = w - pw
+    step = speed * w / fps  # pixels per frame while moving
+    for i in range(frames):
+        t = i / fps
+        # moves for the first 40% of the clip, stands still for 20%, then moves on
+        moved = min(i, 0.4 * frames) + max(0.0, i - 0.6 * frames)
+        x = int(round(min(span, 0.05 * span + step * moved))) if span > 0 else 0
+        bob = 0.0 if 0.4 * frames <= i < 0.6 * frames else 0.04 * h * (1 + np.sin(2 * np.pi * 1.5 * t))
+        y = int(round(h - ph - bob))
+        frame = background.copy()
+        mask = np.zeros((h, w), np.uint8)
+        x0, y0 = max(0, x), max(0, y)
+        x1, y1 = min(w, x + pw), min(h, y + ph)
+        if x1 > x0 and y1 > y0:
+            a = alpha[y0 - y : y1 - y, x0 - x : x1 - x, None]
+            region = frame[y0:y1, x0:x1].astype(np.float32)
+            frame[y0:y1, x0:x1] = (a * sprite[y0 - y : y1 - y, x0 - x : x1 - x] + (1 - a) * region).astype(np.uint8)
+            mask[y0:y1, x0:x1] = (a[:, :, 0] >= 0.5).astype(np.uint8) * 255
+        out_frames.append(frame)
+        out_masks.append(mask)
+    return MovingClip(name=name, frames=out_frames, masks=out_masks, fps=fps)
+
+
+def moving_clips_from(persons: Path, backgrounds: list[np.ndarray], *, frames: int = 60) -> list[MovingClip]:
+    """Moving clips from every ``NAME.jpg`` + ``NAME.png`` pair in ``persons``, one per background in turn.
+
+    Only one image per subset prefix and scene is used (``davis16-dance-twirl-*`` gives one
+    dancer), so the clips show different people.
+    """
+    pairs = pair_images_and_masks(persons, persons)
+    seen: set[str] = set()
+    clips: list[MovingClip] = []
+    for img_path, mask_path in pairs:
+        scene = img_path.stem.rsplit("-", 1)[0] if subset_of(img_path.stem) == "davis16" else img_path.stem
+        if scene in seen:
+            continue
+        seen.add(scene)
+        from .sources.images import read_image
+
+        person, pmask = cut_out(read_image(img_path), read_mask(mask_path))
+        bg = backgrounds[len(clips) % len(backgrounds)]
+        clips.append(make_moving_clip(f"moving-{scene}", person, pmask, bg, frames=frames))
+    return clips

@@ -36,11 +36,16 @@ class Frame:
 
 @dataclass(slots=True)
 class Mask:
-    """A person-probability map (``float32`` in ``[0, 1]``) and the frame it belongs to."""
+    """A person-probability map (``float32`` in ``[0, 1]``) and the frame it belongs to.
+
+    ``guide`` optionally holds a small ``uint8`` grey copy of that frame, so that a
+    later frame can estimate how far the picture moved since (stale-mask compensation).
+    """
 
     alpha: np.ndarray
     timestamp_ns: int
     index: int
+    guide: np.ndarray | None = None
 
 
 def check_image(image: object, *, what: str = "frame") -> np.ndarray:

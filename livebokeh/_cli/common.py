@@ -86,6 +86,24 @@ def add_matte_args(parser: argparse.ArgumentParser) -> None:
         default=_MATTE.refine,
         help="edge-aware mask upsampling guided by the frame (--no-refine: plain bilinear)",
     )
+    g.add_argument(
+        "--temporal",
+        action=argparse.BooleanOptionalAction,
+        default=_MATTE.temporal,
+        help="smooth the mask over time where the picture is still (video; --no-temporal: off)",
+    )
+    g.add_argument(
+        "--compensate",
+        action=argparse.BooleanOptionalAction,
+        default=_MATTE.compensate,
+        help="move a mask older than the frame along the optical flow (--no-compensate: off)",
+    )
+    g.add_argument(
+        "--crops",
+        action=argparse.BooleanOptionalAction,
+        default=_MATTE.crops,
+        help="find people with the face/pose detectors and segment small ones again on a crop (--no-crops: off)",
+    )
 
 
 def options_from_args(cls: type[T], args: argparse.Namespace, **overrides: Any) -> T:

@@ -1,0 +1,171 @@
+"""Which people stay sharp: the main subject, and stray blobs that belong to nobody.
+
+Candidates are the people the detectors found (face or body boxes) plus the large
+blobs of the mask itself (so a person whose face is hidden still counts).  With
+``--subject main`` the candidate with the best *size x centrality* is kept; once
+chosen it is followed from frame to frame by box overlap and only given up for a
+clearly better one, so the choice does not jump between two similar people.
+Independently, connected parts of the mask that are small and far from every
+person (a chair, a poster) are removed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+from ..segmentation.people import Person
+
+Box = tuple[float, float, float, float]
+
+CENTRE_SIGMA = 0.2
+"""Width of the centrality weight, as a fraction of the frame diagonal-normalised distance."""
+
+SWITCH_RATIO = 1.5
+"""A new candidate must score this many times the tracked one to take its place."""
+
+STRAY_AREA = 0.15
+"""A blob smaller than this fraction of the largest blob is stray unless a person is near it."""
+
+
+@dataclass(slots=True)
+class Candidate:
+    """A possible subject in frame pixels; ``weight`` is its size-times-centrality score."""
+
+    box: Box
+    weight: float
+    from_detector: bool
+
+
+def _box_iou(a: Box, b: Box) -> float:
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def centrality_weight(box: Box, frame_size: tuple[int, int]) -> float:
+    """Area fraction of ``box`` times a Gaussian of its centre's distance from the frame centre."""
+    w, h = frame_size
+    cx, cy = (box[0] + box[2]) / 2 / w - 0.5, (box[1] + box[3]) / 2 / h - 0.5
+    area = max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]) / (w * h)
+    return area * float(np.exp(-(cx * cx + cy * cy) / (2 * CENTRE_SIGMA**2)))
+
+
+def blobs(alpha: np.ndarray, threshold: float = 0.5) -> tuple[int, np.ndarray, np.ndarray]:
+    """Connected parts of ``alpha >= threshold``: ``(count, labels, stats)`` as OpenCV returns them."""
+    binary = (alpha >= threshold).astype(np.uint8)
+    count, labels, stats, _ = cv2.connectedComponentsWithStats(binary, connectivity=8)
+    return count, labels, stats
+
+
+def _scale_box(box: Box, sx: float, sy: float) -> Box:
+    return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
+
+
+def candidates(people: list[Person], alpha: np.ndarray, frame_size: tuple[int, int]) -> list[Candidate]:
+    """Detected people plus mask blobs that no detected person overlaps."""
+    out = [Candidate(p.body, centrality_weight(p.body, frame_size), True) for p in people]
+    h, w = alpha.shape[:2]
+    sx, sy = frame_size[0] / w, frame_size[1] / h
+    count, _, stats = blobs(alpha)
+    min_area = 0.002 * h * w
+    for i in range(1, count):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if area < min_area:
+            continue
+        box = _scale_box((x, y, x + bw, y + bh), sx, sy)
+        if any(_box_iou(box, p.body) > 0.3 for p in people):
+            continue
+        # a blob is weighted by its own pixels, not its box, so a sprawling merged crowd does not win
+        weight = centrality_weight(box, frame_size) * area / max(1, bw * bh)
+        out.append(Candidate(box, weight, False))
+    return out
+
+
+class SubjectTracker:
+    """Chooses the main subject and keeps that choice stable over a stream."""
+
+    def __init__(self) -> None:
+        self._box: Box | None = None
+
+    def reset(self) -> None:
+        """Forget the tracked subject."""
+        self._box = None
+
+    def choose(self, found: list[Candidate]) -> Candidate | None:
+        """The main subject among ``found``; the tracked one unless another is clearly better."""
+        if not found:
+            return None
+        best = max(found, key=lambda c: c.weight)
+        if self._box is not None:
+            tracked = max(found, key=lambda c: _box_iou(c.box, self._box))  # type: ignore[arg-type]
+            if _box_iou(tracked.box, self._box) > 0.3 and best.weight < SWITCH_RATIO * tracked.weight:
+                best = tracked
+        self._box = best.box
+        return best
+
+
+def keep_region(alpha: np.ndarray, box: Box, frame_size: tuple[int, int], *, margin: float = 0.1) -> np.ndarray:
+    """``alpha`` with everything zeroed except the blobs overlapping ``box`` (frame pixels).
+
+    Soft pixels next to a kept blob (hair, motion blur) are kept with it; pixels outside
+    ``box`` grown by ``margin`` of its size are cleared even when connected (a crowd
+    merged with the subject into one blob).
+    """
+    h, w = alpha.shape[:2]
+    sx, sy = w / frame_size[0], h / frame_size[1]
+    x0, y0, x1, y1 = _scale_box(box, sx, sy)
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    bx0, by0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
+    bx1, by1 = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
+    out = np.zeros_like(alpha)
+    if bx1 <= bx0 or by1 <= by0:
+        return out
+    count, labels, stats = blobs(alpha)
+    inside = labels[by0:by1, bx0:bx1]
+    hits = np.bincount(inside.ravel(), minlength=count)
+    hits[0] = 0
+    if hits.max() == 0:
+        return out
+    keep = hits >= 0.1 * hits.max()
+    kept = keep[labels]
+    kept = cv2.dilate(kept.astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    region = np.zeros_like(kept)
+    region[by0:by1, bx0:bx1] = True
+    sel = kept & region
+    out[sel] = alpha[sel]
+    return out
+
+
+def drop_stray_blobs(alpha: np.ndarray, people: list[Person], frame_size: tuple[int, int]) -> np.ndarray:
+    """Remove blobs that are small next to the largest one and touch no person's box."""
+    count, labels, stats = blobs(alpha)
+    if count <= 2:
+        return alpha
+    h, w = alpha.shape[:2]
+    sx, sy = w / frame_size[0], h / frame_size[1]
+    areas = stats[1:, cv2.CC_STAT_AREA]
+    largest = int(areas.max())
+    drop = np.zeros(count, bool)
+    boxes = [_scale_box(p.body, sx, sy) for p in people]
+    for i in range(1, count):
+        if stats[i, cv2.CC_STAT_AREA] >= STRAY_AREA * largest:
+            continue
+        x, y, bw, bh = (int(v) for v in stats[i, :4])
+        blob_box: Box = (x, y, x + bw, y + bh)
+        near = any(
+            blob_box[0] < b[2] and blob_box[2] > b[0] and blob_box[1] < b[3] and blob_box[3] > b[1] for b in boxes
+        )
+        drop[i] = not near
+    if not drop.any():
+        return alpha
+    # soft pixels around a dropped blob go with it
+    dropped = cv2.dilate(drop[labels].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+    kept = (~drop[labels]) & (labels > 0)
+    out = alpha.copy()
+    out[dropped & ~cv2.dilate(kept.astype(np.uint8), np.ones((3, 3), np.uint8)).astype(bool)] = 0.0
+    return out

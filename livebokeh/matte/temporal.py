@@ -1,0 +1,85 @@
+"""Temporal smoothing of the mask: converge where the scene is still, follow where it moves.
+
+Each new model mask ``p`` is blended into the running state ``s`` with a per-pixel rate
+``k``: small (slow, averaging out the model's frame-to-frame jitter) where the frame
+did not change, 1 (follow at once) where it moved.  Two rules then make a still edge
+*stop* changing rather than creep:
+
+* a dead band: where the scene is still and ``|p - s|`` is below ``deadband``, ``s``
+  is left exactly as it is;
+* hysteresis around 0.5: a pixel that is person (``s >= 0.5``) only becomes background
+  once ``p < 0.5 - hysteresis`` (and the other way round), so a probability hovering
+  at 0.5 does not flip the edge back and forth.
+
+Runs on the inference side, at mask resolution (a few tens of microseconds).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import cv2
+import numpy as np
+
+
+@dataclass(frozen=True, slots=True)
+class TemporalSettings:
+    """Rates and thresholds of :class:`TemporalFilter` (grey levels are 0-255)."""
+
+    still_rate: float = 0.25
+    motion_grey: float = 12.0
+    deadband: float = 0.06
+    hysteresis: float = 0.12
+
+
+class TemporalFilter:
+    """Motion-aware blending plus hysteresis; feed it masks of one stream in order."""
+
+    def __init__(self, settings: TemporalSettings | None = None) -> None:
+        self.settings = settings or TemporalSettings()
+        self._state: np.ndarray | None = None
+        self._grey: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the state (a new stream, or a jump in the picture)."""
+        self._state = None
+        self._grey = None
+
+    def motion(self, grey: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+        """Per-pixel motion in ``[0, 1]`` at ``shape`` from the change of the grey frame since the last call."""
+        prev = self._grey
+        if prev is None or prev.shape != grey.shape:
+            return np.ones(shape, np.float32)
+        diff = cv2.absdiff(grey, prev)
+        diff = cv2.blur(diff, (5, 5))
+        # dilate so the motion region covers the mask's soft edge around a moving contour
+        diff = cv2.dilate(diff, np.ones((5, 5), np.uint8))
+        m = cv2.resize(diff, (shape[1], shape[0]), interpolation=cv2.INTER_AREA).astype(np.float32)
+        return np.clip(m * np.float32(1.0 / self.settings.motion_grey), 0.0, 1.0)
+
+    def update(self, prob: np.ndarray, grey: np.ndarray) -> np.ndarray:
+        """Blend ``prob`` (float32 ``[0, 1]``) into the state; ``grey`` is the frame's small uint8 grey copy."""
+        st = self.settings
+        state = self._state
+        if state is not None and state.shape != prob.shape:
+            state = cv2.resize(state, (prob.shape[1], prob.shape[0]), interpolation=cv2.INTER_LINEAR)
+        motion = self.motion(grey, prob.shape[:2])
+        self._grey = grey.copy()
+        if state is None:
+            self._state = prob.astype(np.float32, copy=True)
+            return self._state.copy()
+        rate = st.still_rate + (1.0 - st.still_rate) * motion
+        delta = prob - state
+        new = state + rate * delta
+        still = motion < 0.5
+        frozen = still & (np.abs(delta) < st.deadband)
+        new[frozen] = state[frozen]
+        # hysteresis: only flip sides of 0.5 when the model is clearly on the other side
+        was_fg = state >= 0.5
+        hold_fg = was_fg & (new < 0.5) & (prob > 0.5 - st.hysteresis)
+        hold_bg = ~was_fg & (new >= 0.5) & (prob < 0.5 + st.hysteresis)
+        new[hold_fg] = 0.5
+        new[hold_bg] = np.float32(0.5 - 1.0 / 512.0)
+        np.clip(new, 0.0, 1.0, out=new)
+        self._state = new.astype(np.float32, copy=False)
+        return self._state.copy()

@@ -1,0 +1,60 @@
+"""Stale-mask compensation: move a mask from the frame it was computed on to a later frame.
+
+When inference is slower than the camera, the compositor applies a mask made from an
+older frame.  :class:`MaskWarper` estimates dense optical flow (OpenCV's DIS) between
+small grey copies of the two frames and resamples the mask along it, so the matte
+follows a moving person instead of leaving a ghost behind.  The flow runs at a few
+hundred pixels wide; its cost does not grow with the frame size.
+"""
+
+from __future__ import annotations
+
+import cv2
+import numpy as np
+
+FLOW_SIDE = 256
+"""Long side, in pixels, of the grey images the flow is computed on."""
+
+
+def flow_image(guide: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
+    """``uint8`` grey image for the flow from a float32 ``[0, 1]`` guide image (see ``upsample.guide_image``)."""
+    h, w = guide.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    small = cv2.resize(guide, size, interpolation=cv2.INTER_AREA) if size != (w, h) else guide
+    return cv2.convertScaleAbs(small, alpha=255.0)
+
+
+class MaskWarper:
+    """Warp masks along DIS optical flow between two small grey frames (one instance per thread)."""
+
+    def __init__(self) -> None:
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self._grid: tuple[np.ndarray, np.ndarray] | None = None
+
+    def flow(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """Backward flow: for each pixel of ``new``, the offset to where it was in ``old`` (``H x W x 2``)."""
+        return self._dis.calc(new, old, None)
+
+    def _grid_for(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+        if self._grid is None or self._grid[0].shape != (h, w):
+            xs, ys = np.meshgrid(np.arange(w, dtype=np.float32), np.arange(h, dtype=np.float32))
+            self._grid = (xs, ys)
+        return self._grid
+
+    def warp(self, mask: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
+        """``mask`` (float32, any resolution) computed on frame ``old``, moved to frame ``new``.
+
+        ``old`` and ``new`` are :func:`flow_image` copies of the two frames (same shape).
+        """
+        if old.shape != new.shape:
+            return mask
+        flow = self.flow(old, new)
+        h, w = mask.shape[:2]
+        fh, fw = flow.shape[:2]
+        if (fh, fw) != (h, w):
+            flow = cv2.resize(flow, (w, h), interpolation=cv2.INTER_LINEAR)
+            flow[..., 0] *= w / fw
+            flow[..., 1] *= h / fh
+        xs, ys = self._grid_for(h, w)
+        return cv2.remap(mask, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)

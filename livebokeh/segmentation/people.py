@@ -1,0 +1,387 @@
+"""Finding people before segmenting them: the bundled face and pose detectors.
+
+The MediaPipe detectors are single-shot (SSD-style) networks: every output row is a
+box and keypoints *relative to a fixed anchor*, with one logit.  The anchors are not
+stored in the model, so they are rebuilt here from the published anchor settings
+(strides, anchors per cell) and checked against the model's output row count.
+
+* ``face-short`` (128x128, faces within ~2 m) and ``face-full`` (192x192, up to
+  ~5 m): box = the face; 6 keypoints (eyes, nose, mouth, ears).
+* ``pose-detection`` (224x224, letterboxed): box = the face; keypoint 0 is the
+  mid-hip and keypoint 1 lies on the circle around the whole body, so
+  ``|kp1 - kp0|`` is the body's radius.
+
+:class:`PersonDetector` runs one or more of them and returns :class:`Person` boxes in
+frame pixels, with an estimated whole-body box for each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import cv2
+import numpy as np
+
+from .. import models
+from ..errors import ModelLoadError
+from .runtime import make_interpreter
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True, slots=True)
+class _AnchorSpec:
+    """SSD anchor layout of one detector: input side, strides and anchors per cell for each layer."""
+
+    size: int
+    strides: tuple[int, ...]
+    per_layer: int  # anchors each layer adds per cell (consecutive equal strides share cells)
+    score_threshold: float
+
+
+_SPECS: dict[str, _AnchorSpec] = {
+    "face-short": _AnchorSpec(128, (8, 16, 16, 16), 2, 0.5),
+    "face-full": _AnchorSpec(192, (4,), 1, 0.6),
+    "pose-detection": _AnchorSpec(224, (8, 16, 32, 32, 32), 2, 0.5),
+}
+
+
+def anchors(spec: _AnchorSpec) -> np.ndarray:
+    """Anchor centres ``(N, 2)`` in ``[0, 1]`` (x, y), in the order the model emits rows."""
+    out: list[np.ndarray] = []
+    i = 0
+    strides = spec.strides
+    while i < len(strides):
+        j = i
+        while j < len(strides) and strides[j] == strides[i]:
+            j += 1
+        per_cell = spec.per_layer * (j - i)
+        cells = int(np.ceil(spec.size / strides[i]))
+        ys, xs = np.mgrid[0:cells, 0:cells].astype(np.float32)
+        centres = np.stack([(xs + 0.5) / cells, (ys + 0.5) / cells], axis=-1).reshape(-1, 1, 2)
+        out.append(np.repeat(centres, per_cell, axis=1).reshape(-1, 2))
+        i = j
+    return np.concatenate(out, axis=0)
+
+
+@dataclass(frozen=True, slots=True)
+class Detection:
+    """One raw detection in frame pixels: a box ``(x0, y0, x1, y1)``, keypoints ``(K, 2)``, a score."""
+
+    box: tuple[float, float, float, float]
+    keypoints: np.ndarray
+    score: float
+    kind: str
+
+
+@dataclass(slots=True)
+class Person:
+    """A person found in a frame, in frame pixels.
+
+    ``face`` is the face box when a face was seen; ``body`` an estimate of the box
+    around the whole visible person (from the pose detector's body circle, or from
+    the face box by typical proportions).
+    """
+
+    body: tuple[float, float, float, float]
+    score: float
+    face: tuple[float, float, float, float] | None = None
+    sources: list[str] = field(default_factory=list)
+
+    @property
+    def height(self) -> float:
+        return self.body[3] - self.body[1]
+
+    @property
+    def area(self) -> float:
+        return max(0.0, self.body[2] - self.body[0]) * max(0.0, self.body[3] - self.body[1])
+
+    @property
+    def centre(self) -> tuple[float, float]:
+        return (self.body[0] + self.body[2]) / 2, (self.body[1] + self.body[3]) / 2
+
+
+class SsdDetector:
+    """One bundled MediaPipe detector with its anchors decoded here."""
+
+    def __init__(self, name: str, *, num_threads: int = 1, runtime: str | None = None) -> None:
+        if name not in _SPECS:
+            raise ModelLoadError(f"detector {name!r} is unknown: use one of {', '.join(_SPECS)}")
+        info = models.resolve(name)
+        self.name = name
+        self.spec = _SPECS[name]
+        self._interp, self.runtime = make_interpreter(str(info.path), num_threads, runtime)
+        inp = self._interp.get_input_details()[0]
+        self._input_index = int(inp["index"])
+        outs = sorted(self._interp.get_output_details(), key=lambda d: -int(d["shape"][-1]))
+        self._reg_index, self._cls_index = int(outs[0]["index"]), int(outs[1]["index"])
+        self._anchors = anchors(self.spec)
+        rows = int(outs[0]["shape"][1])
+        if rows != len(self._anchors):
+            raise ModelLoadError(f"detector {name}: model has {rows} anchors, expected {len(self._anchors)}")
+        self._buf = np.zeros((1, self.spec.size, self.spec.size, 3), np.float32)
+
+    def detect(self, image: np.ndarray, threshold: float | None = None) -> list[Detection]:
+        """Detections in ``image`` (BGR uint8), letterboxed to the model's square input."""
+        h, w = image.shape[:2]
+        side = max(h, w)
+        scale = self.spec.size / side
+        nw, nh = max(1, round(w * scale)), max(1, round(h * scale))
+        ox, oy = (self.spec.size - nw) // 2, (self.spec.size - nh) // 2
+        small = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        self._buf.fill(0.0)
+        rgb = cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32)
+        self._buf[0, oy : oy + nh, ox : ox + nw] = rgb * (2.0 / 255.0) - 1.0
+        self._interp.set_tensor(self._input_index, self._buf)
+        self._interp.invoke()
+        reg = self._interp.get_tensor(self._reg_index)[0]
+        logits = self._interp.get_tensor(self._cls_index)[0, :, 0]
+        thr = self.spec.score_threshold if threshold is None else threshold
+        scores = 1.0 / (1.0 + np.exp(-np.clip(logits, -80.0, 80.0)))
+        keep = np.nonzero(scores >= thr)[0]
+        if keep.size == 0:
+            return []
+        size = float(self.spec.size)
+        a = self._anchors[keep]
+        r = reg[keep]
+        cx = r[:, 0] / size + a[:, 0]
+        cy = r[:, 1] / size + a[:, 1]
+        bw = r[:, 2] / size
+        bh = r[:, 3] / size
+        boxes = np.stack([cx - bw / 2, cy - bh / 2, cx + bw / 2, cy + bh / 2], axis=1)
+        kps = r[:, 4:].reshape(len(keep), -1, 2) / size + a[:, None, :]
+        # model-input units [0, 1] -> frame pixels (undo the letterbox)
+        to_px = np.array([size / scale, size / scale], np.float32)
+        off = np.array([ox / scale, oy / scale], np.float32)
+        boxes = boxes.reshape(-1, 2, 2) * to_px - off
+        kps = kps * to_px - off
+        order = _nms(boxes.reshape(-1, 4), scores[keep])
+        return [
+            Detection(tuple(float(v) for v in boxes[i].reshape(4)), kps[i], float(scores[keep][i]), self.name)  # type: ignore[arg-type]
+            for i in order
+        ]
+
+    def close(self) -> None:
+        self._interp = None
+
+
+def _iou(a: np.ndarray, b: np.ndarray) -> np.ndarray:
+    x0 = np.maximum(a[0], b[:, 0])
+    y0 = np.maximum(a[1], b[:, 1])
+    x1 = np.minimum(a[2], b[:, 2])
+    y1 = np.minimum(a[3], b[:, 3])
+    inter = np.clip(x1 - x0, 0, None) * np.clip(y1 - y0, 0, None)
+    area_a = (a[2] - a[0]) * (a[3] - a[1])
+    area_b = (b[:, 2] - b[:, 0]) * (b[:, 3] - b[:, 1])
+    return np.asarray(inter / np.maximum(area_a + area_b - inter, 1e-9))
+
+
+def _nms(boxes: np.ndarray, scores: np.ndarray, iou_threshold: float = 0.3) -> list[int]:
+    """Indices kept by greedy non-maximum suppression, best first."""
+    order = list(np.argsort(-scores))
+    kept: list[int] = []
+    while order:
+        i = order.pop(0)
+        kept.append(int(i))
+        if order:
+            ious = _iou(boxes[i], boxes[order])
+            order = [o for o, v in zip(order, ious, strict=True) if v < iou_threshold]
+    return kept
+
+
+def body_from_face(
+    face: tuple[float, float, float, float], frame_hw: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """Rough whole-body box below a face box (a standing adult is ~7 face heights tall)."""
+    x0, y0, x1, y1 = face
+    fw, fh = x1 - x0, y1 - y0
+    cx = (x0 + x1) / 2
+    h, w = frame_hw
+    return (
+        max(0.0, cx - 2.0 * fw),
+        max(0.0, y0 - 0.5 * fh),
+        min(float(w), cx + 2.0 * fw),
+        min(float(h), y0 + 7.5 * fh),
+    )
+
+
+def body_from_pose(det: Detection, frame_hw: tuple[int, int]) -> tuple[float, float, float, float]:
+    """Whole-body box from the pose detector's hip centre and body-circle keypoint."""
+    hip, edge = det.keypoints[0], det.keypoints[1]
+    radius = float(np.hypot(*(edge - hip)))
+    h, w = frame_hw
+    cx, cy = float(hip[0]), float(hip[1])
+    return (max(0.0, cx - radius), max(0.0, cy - radius), min(float(w), cx + radius), min(float(h), cy + radius))
+
+
+class PersonDetector:
+    """Faces and bodies in a frame, merged into :class:`Person` entries.
+
+    ``detectors`` names the bundled models to run (default: the full-range face
+    detector and the pose detector).  Each call costs one invoke per detector.
+    """
+
+    def __init__(self, detectors: tuple[str, ...] = ("face-full", "pose-detection"), *, num_threads: int = 1) -> None:
+        self._detectors = [SsdDetector(n, num_threads=num_threads) for n in detectors]
+
+    def detect(self, image: np.ndarray) -> list[Person]:
+        """People in ``image`` (BGR uint8), largest first."""
+        hw = (image.shape[0], image.shape[1])
+        people: list[Person] = []
+        for det in self._detectors:
+            for d in det.detect(image):
+                face = d.box
+                body = body_from_pose(d, hw) if d.kind == "pose-detection" else body_from_face(face, hw)
+                match = _match(people, face)
+                if match is None:
+                    people.append(Person(body=body, score=d.score, face=face, sources=[d.kind]))
+                else:
+                    if d.kind == "pose-detection":
+                        match.body = body
+                    match.score = max(match.score, d.score)
+                    match.sources.append(d.kind)
+        people.sort(key=lambda p: -p.area)
+        return people
+
+    def close(self) -> None:
+        for d in self._detectors:
+            d.close()
+
+
+def _match(people: list[Person], face: tuple[float, float, float, float]) -> Person | None:
+    """The person whose face box overlaps ``face``, if any."""
+    if not people:
+        return None
+    faces = np.array([p.face or p.body for p in people], np.float32)
+    ious = _iou(np.array(face, np.float32), faces)
+    i = int(np.argmax(ious))
+    return people[i] if ious[i] > 0.3 else None
+
+
+# --- the second pass: segment again on a crop around each small person -------------------
+
+MIN_GAIN = 1.25
+"""The crop pass runs on a person when the crop would show them at this many times the
+resolution of the first pass: a person is "small in the frame" relative to the model."""
+
+CROP_PAD = 0.1
+"""Crop margin around a person's box, as a fraction of the box's larger side."""
+
+Rect = tuple[int, int, int, int]
+
+
+def crop_rect(box: tuple[float, float, float, float], frame_hw: tuple[int, int], pad: float = CROP_PAD) -> Rect:
+    """A square crop around ``box`` (grown by ``pad``), shifted to stay inside the frame."""
+    h, w = frame_hw
+    x0, y0, x1, y1 = box
+    side = min(max(x1 - x0, y1 - y0) * (1 + 2 * pad), float(max(h, w)))
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2
+    sx = min(max(cx - side / 2, 0.0), max(0.0, w - side))
+    sy = min(max(cy - side / 2, 0.0), max(0.0, h - side))
+    return int(sx), int(sy), int(min(w, sx + side)), int(min(h, sy + side))
+
+
+def resolution_gain(
+    rect: Rect, frame_hw: tuple[int, int], input_size_for: Callable[[tuple[int, ...]], tuple[int, int]]
+) -> float:
+    """How many times more model pixels per frame pixel a crop gets than the whole frame."""
+    ch, cw = rect[3] - rect[1], rect[2] - rect[0]
+    mh, mw = input_size_for((ch, cw, 3))
+    fh, fw = input_size_for((frame_hw[0], frame_hw[1], 3))
+    crop_density = min(mh / max(1, ch), mw / max(1, cw))
+    frame_density = min(fh / frame_hw[0], fw / frame_hw[1])
+    return crop_density / frame_density
+
+
+def blob_boxes(first_pass: np.ndarray, frame_hw: tuple[int, int]) -> list[tuple[float, float, float, float]]:
+    """Boxes (frame pixels) of the parts of the first-pass mask that are not specks."""
+    h, w = frame_hw
+    mh, mw = first_pass.shape[:2]
+    count, _, stats, _ = cv2.connectedComponentsWithStats((first_pass >= 0.5).astype(np.uint8), connectivity=8)
+    sx, sy = w / mw, h / mh
+    out = []
+    for i in range(1, count):
+        x, y, bw, bh, area = (int(v) for v in stats[i])
+        if area >= 0.002 * mh * mw:
+            out.append((x * sx, y * sy, (x + bw) * sx, (y + bh) * sy))
+    return out
+
+
+def crop_regions(
+    boxes: list[tuple[float, float, float, float]],
+    frame_hw: tuple[int, int],
+    input_size_for: Callable[[tuple[int, ...]], tuple[int, int]],
+    *,
+    min_gain: float = MIN_GAIN,
+) -> list[Rect]:
+    """Crops for the second pass: one per box that the crop would show at ``min_gain`` x the resolution.
+
+    Boxes whose crops mostly overlap an earlier one are merged into it.
+    """
+    rects: list[Rect] = []
+    for box in boxes:
+        rect = crop_rect(box, frame_hw)
+        if rect[2] - rect[0] < 16 or rect[3] - rect[1] < 16:
+            continue
+        if resolution_gain(rect, frame_hw, input_size_for) < min_gain:
+            continue
+        arr = np.array(rect, np.float32)
+        if rects and float(_iou(arr, np.array(rects, np.float32)).max()) > 0.6:
+            continue
+        rects.append(rect)
+    return rects
+
+
+def _feather(rect: Rect, frame_hw: tuple[int, int], shape: tuple[int, int]) -> np.ndarray:
+    """Weight 1 inside a crop, ramping to 0 over its outer 10% except where it meets the frame edge."""
+    ch, cw = shape
+    h, w = frame_hw
+    ramp_y = np.ones(ch, np.float32)
+    ramp_x = np.ones(cw, np.float32)
+    ny, nx = max(1, ch // 10), max(1, cw // 10)
+    up = np.linspace(0.0, 1.0, ny, dtype=np.float32)
+    ux = np.linspace(0.0, 1.0, nx, dtype=np.float32)
+    if rect[1] > 0:
+        ramp_y[:ny] = np.minimum(ramp_y[:ny], up)
+    if rect[3] < h:
+        ramp_y[-ny:] = np.minimum(ramp_y[-ny:], up[::-1])
+    if rect[0] > 0:
+        ramp_x[:nx] = np.minimum(ramp_x[:nx], ux)
+    if rect[2] < w:
+        ramp_x[-nx:] = np.minimum(ramp_x[-nx:], ux[::-1])
+    return np.outer(ramp_y, ramp_x)
+
+
+def merge_crops(
+    image: np.ndarray,
+    first_pass: np.ndarray,
+    rects: list[Rect],
+    segment: Callable[[np.ndarray], np.ndarray],
+    work_size: tuple[int, int],
+) -> np.ndarray:
+    """Segment each crop of ``image`` and merge the results over ``first_pass`` at ``work_size`` (w, h).
+
+    Inside a crop its own result replaces the first pass (it saw the person at a
+    higher resolution); where crops overlap the larger probability wins, so two people
+    side by side both stay.
+    """
+    h, w = image.shape[:2]
+    ww, wh = work_size
+    canvas = cv2.resize(first_pass, (ww, wh), interpolation=cv2.INTER_LINEAR)
+    if not rects:
+        return canvas
+    sx, sy = ww / w, wh / h
+    best = np.zeros((wh, ww), np.float32)
+    weight = np.zeros((wh, ww), np.float32)
+    for rect in rects:
+        x0, y0, x1, y1 = rect
+        prob = segment(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        wx0, wy0 = int(round(x0 * sx)), int(round(y0 * sy))
+        wx1, wy1 = max(wx0 + 1, int(round(x1 * sx))), max(wy0 + 1, int(round(y1 * sy)))
+        part = cv2.resize(prob, (wx1 - wx0, wy1 - wy0), interpolation=cv2.INTER_LINEAR)
+        feather = _feather((wx0, wy0, wx1, wy1), (wh, ww), part.shape)
+        np.maximum(best[wy0:wy1, wx0:wx1], part, out=best[wy0:wy1, wx0:wx1])
+        np.maximum(weight[wy0:wy1, wx0:wx1], feather, out=weight[wy0:wy1, wx0:wx1])
+    return canvas * (1.0 - weight) + best * weight
