@@ -43,6 +43,16 @@ def display_available() -> bool:
     return True
 
 
+def _qt_fonts() -> None:
+    """Point OpenCV's bundled Qt at the system fonts (it ships none and complains on stderr)."""
+    if not sys.platform.startswith("linux") or "QT_QPA_FONTDIR" in os.environ:
+        return
+    for folder in ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype", "/usr/share/fonts"):
+        if os.path.isdir(folder):
+            os.environ["QT_QPA_FONTDIR"] = folder
+            return
+
+
 class PreviewSink(BaseSink):
     """Shows frames in a window; hotkeys go to the pipeline's :class:`Controls`."""
 
@@ -64,8 +74,9 @@ class PreviewSink(BaseSink):
             raise SinkError(
                 "the preview window needs a display (DISPLAY is not set): use --sink FILE.mp4 or --sink virtualcam"
             )
+        _qt_fonts()
         try:
-            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO)
+            cv2.namedWindow(self.title, cv2.WINDOW_NORMAL | cv2.WINDOW_KEEPRATIO | cv2.WINDOW_GUI_NORMAL)
             w, h = size
             scale = min(1.0, 1280 / w, 720 / h)
             cv2.resizeWindow(self.title, max(1, int(w * scale)), max(1, int(h * scale)))
@@ -91,7 +102,7 @@ class PreviewSink(BaseSink):
         np.copyto(canvas, image)
         figures = self._controls.hud() if self._controls is not None else {}
         h = canvas.shape[0]
-        scale = max(0.4, h / 1080)
+        scale = max(0.5, h / 1080)
         lines = [
             f"out {figures.get('output_fps', 0.0):5.1f} fps   inference {figures.get('inference_hz', 0.0):5.1f} Hz",
             f"mask age {figures.get('mask_age_ms', float('nan')):5.0f} ms"
