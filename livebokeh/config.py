@@ -146,15 +146,27 @@ class Config:
         return self.options(MatteOptions, "matte")
 
     def options(self, cls: type[T], section: str, command: str | None = None, **overrides: Any) -> T:
-        """Build ``cls`` from ``section`` (then ``command``'s section, then ``overrides``) over its defaults.
+        """Build the dataclass ``cls`` from ``section``, then ``command``'s section, then ``overrides``.
 
-        Keys of a command section that are not fields of ``cls`` are ignored here (they
-        belong to other option groups of that command).
+        ``section`` may be a shared section or a command section (``cfg.options(LiveOptions,
+        "live")``).  Keys that are not fields of ``cls`` are skipped (in a command section
+        they belong to the command's other option groups); values are converted to the
+        field types (a TOML list becomes a tuple) and checked by the dataclass.
         """
         names = {f.name for f in fields(cls)}  # type: ignore[arg-type]
-        values: dict[str, Any] = dict(self.sections.get(section, {}))
+        try:
+            hints = get_type_hints(cls)
+        except Exception:  # noqa: BLE001 - an annotation that does not evaluate: construction still checks
+            hints = {}
+        values: dict[str, Any] = {}
+        sources = [(section, self.sections.get(section) or self.commands.get(section) or {})]
         if command is not None:
-            values.update({k: v for k, v in self.commands.get(command, {}).items() if k in names})
+            sources.append((command, self.commands.get(command, {})))
+        for name, body in sources:
+            for key, value in body.items():
+                if key in names:
+                    what = f"{self._where(f'[{name}]')}{key} = {_show(value)}".lstrip()
+                    values[key] = coerce_value(value, hints.get(key, Any), what=what)
         values.update({k: v for k, v in overrides.items() if k in names})
         where = self._where(f"[{command}]" if command and command in self.commands else f"[{section}]")
         try:

@@ -228,3 +228,16 @@ def test_parse_config_without_command_list_accepts_command_sections() -> None:
     assert cfg.commands == {"convert": {"crf": 18}} and cfg.effect.effect == "bokeh"
     with pytest.raises(ConfigError, match="unknown section"):
         parse_config("[convert]\ncrf = 18\n", commands=["live"])
+
+
+def test_command_sections_map_onto_their_own_dataclasses(tmp_path: Path) -> None:
+    from livebokeh import LiveOptions
+
+    cfg = load_config(write(tmp_path / "c.toml", "[live]\ninference_fps = 15\nmirror = true\nsize = [1280, 720]\n"))
+    assert cfg.options(LiveOptions, "live") == LiveOptions(inference_fps=15.0, mirror=True, size=(1280, 720))
+    bad = load_config(write(tmp_path / "d.toml", "[live]\ninference_fps = -3\n"))
+    with pytest.raises(ConfigError, match=r"d.toml: \[live\] inference fps -3.* above 0"):
+        bad.options(LiveOptions, "live")
+    wrong = load_config(write(tmp_path / "e.toml", '[live]\nmirror = "yes"\n'))
+    with pytest.raises(ConfigError, match=r'\[live\] mirror = "yes" has the wrong type .*true or false'):
+        wrong.options(LiveOptions, "live")
