@@ -1,0 +1,243 @@
+"""``livebokeh bench live``: the threaded live pipeline against a synchronous loop, same run.
+
+The baseline is what simple tools do: in the capture loop, segment every frame, then
+composite it, then hand it on, all in one thread.  Both sides use the same synthetic
+source, model, matte and compositor, with a null sink.
+
+Two measurements per frame size:
+
+* **at 30 fps** (a camera): output fps, frames lost, inference rate, mask age and
+  process CPU (100 = one core) for each side;
+* **sustainable fps**: the same sides fed by a source offering 240 fps, so each runs
+  as fast as it can; the ratio ``live / synchronous`` is the headroom the threads buy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import statistics
+import sys
+import time
+from typing import Any
+
+import numpy as np
+
+from ..config import EffectOptions, MatteOptions, SegmenterOptions
+from ..effects import Compositor
+from ..frames import Frame
+from ..matte import Matte
+from ..runtime.live import LiveOptions, Pipeline
+from ..segmentation import create_segmenter
+from ..sources.synthetic import SyntheticSource
+from ..stats import CpuMeter, peak_rss_mb
+
+SIZES = {"1080p": (1920, 1080), "720p": (1280, 720), "480p": (854, 480)}
+CAMERA_FPS = 30.0
+OFFERED_FPS = 240.0
+
+
+def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
+    p = sub.add_parser(
+        "live",
+        help="threaded live pipeline vs a synchronous segment-then-composite loop",
+        description=__doc__.split("\n\n")[0] if __doc__ else None,
+    )
+    p.add_argument("--sizes", default="1080p,720p", help=f"frame sizes, of {', '.join(SIZES)} (default 1080p,720p)")
+    p.add_argument("--seconds", type=float, default=10.0, help="length of each 30 fps run (default 10)")
+    p.add_argument("--model", default="auto", help="model (default auto)")
+    p.add_argument("--effect", default="blur", help="effect (default blur)")
+    p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.set_defaults(func=main)
+
+
+def _summary_of(stats: dict[str, Any]) -> dict[str, Any]:
+    keep = (
+        "frames_captured",
+        "frames_composited",
+        "frames_dropped",
+        "output_fps",
+        "inference_count",
+        "inference_hz",
+        "mask_age_ms_p50",
+        "mask_age_ms_p95",
+        "cpu_percent",
+        "stage_ms",
+    )
+    return {k: stats[k] for k in keep}
+
+
+def run_live(size: tuple[int, int], fps: float, seconds: float, model: str, effect: str) -> dict[str, Any]:
+    """The threaded pipeline on a synthetic source; its stats summary."""
+    source = SyntheticSource(width=size[0], height=size[1], fps=fps)
+    pipeline = Pipeline(
+        source,
+        ["null"],
+        effect=EffectOptions(effect=effect),
+        segmenter=SegmenterOptions(model=model),
+        options=LiveOptions(duration=seconds),
+    )
+    return _summary_of(pipeline.run())
+
+
+def run_synchronous(size: tuple[int, int], fps: float, seconds: float, model: str, effect: str) -> dict[str, Any]:
+    """Segment every frame in the capture loop, then composite: the baseline."""
+    source = SyntheticSource(width=size[0], height=size[1], fps=fps)
+    segmenter = create_segmenter(model, num_threads=1)
+    matte = Matte(segmenter, MatteOptions(), video=True)
+    compositor = Compositor(EffectOptions(effect=effect))
+    w, h = size
+    out = np.empty((h, w, 3), np.uint8)
+    alpha_buf = np.empty((h, w), np.uint8)
+    warm = Frame(image=np.full((h, w, 3), 128, np.uint8), timestamp_ns=time.monotonic_ns(), index=-1)
+    compositor.apply(warm.image, matte.apply_to(matte.compute(warm), warm, out=alpha_buf), out=out)
+    matte.reset()
+    seg_ms: list[float] = []
+    comp_ms: list[float] = []
+    latency_ms: list[float] = []
+    cpu = CpuMeter()
+    start = time.monotonic_ns()
+    end = start + int(seconds * 1e9)
+    frames = 0
+    try:
+        while True:
+            image = source.read()
+            now = time.monotonic_ns()
+            if image is None or now >= end:
+                break
+            frame = Frame(image=image, timestamp_ns=now, index=frames)
+            mask = matte.compute(frame)
+            t1 = time.monotonic_ns()
+            alpha = matte.apply_to(mask, frame, out=alpha_buf)
+            compositor.apply(frame.image, alpha, out=out)
+            t2 = time.monotonic_ns()
+            seg_ms.append((t1 - now) / 1e6)
+            comp_ms.append((t2 - t1) / 1e6)
+            latency_ms.append((t2 - now) / 1e6)
+            frames += 1
+    finally:
+        segmenter.close()
+        source.close()
+    wall = (time.monotonic_ns() - start) / 1e9
+    cpu_percent = cpu.total_percent()
+    offered = int(round(wall * fps))
+
+    def pct(values: list[float], q: float) -> float | None:
+        return round(float(np.percentile(values, q)), 2) if values else None
+
+    return {
+        "frames_captured": frames,
+        "frames_composited": frames,
+        "frames_dropped": max(0, offered - frames),
+        "output_fps": round(frames / wall, 2) if wall > 0 else 0.0,
+        "inference_count": frames,
+        "inference_hz": round(frames / wall, 2) if wall > 0 else 0.0,
+        "mask_age_ms_p50": 0.0,
+        "mask_age_ms_p95": 0.0,
+        "latency_ms_p50": pct(latency_ms, 50),
+        "latency_ms_p95": pct(latency_ms, 95),
+        "cpu_percent": round(cpu_percent, 2),
+        "stage_ms": {
+            "inference": {"p50": pct(seg_ms, 50), "p95": pct(seg_ms, 95)},
+            "upsample+composite": {"p50": pct(comp_ms, 50), "p95": pct(comp_ms, 95)},
+        },
+    }
+
+
+def bench_size(name: str, seconds: float, model: str, effect: str, log: Any) -> dict[str, Any]:
+    size = SIZES[name]
+    log(f"{name}: threaded pipeline at {CAMERA_FPS:g} fps for {seconds:g} s ...")
+    live = run_live(size, CAMERA_FPS, seconds, model, effect)
+    log(f"{name}: synchronous loop at {CAMERA_FPS:g} fps for {seconds:g} s ...")
+    sync = run_synchronous(size, CAMERA_FPS, seconds, model, effect)
+    short = max(2.0, seconds / 2)
+    log(f"{name}: both as fast as they go ({OFFERED_FPS:g} fps offered) for {short:g} s each ...")
+    live_max = run_live(size, OFFERED_FPS, short, model, effect)
+    sync_max = run_synchronous(size, OFFERED_FPS, short, model, effect)
+    live_fps, sync_fps = live_max["output_fps"], sync_max["output_fps"]
+    return {
+        "size": list(size),
+        "camera_fps": CAMERA_FPS,
+        "live": live,
+        "synchronous": sync,
+        "sustainable_fps": {
+            "live": live_fps,
+            "synchronous": sync_fps,
+            "ratio": round(live_fps / sync_fps, 2) if sync_fps else None,
+            "live_inference_hz": live_max["inference_hz"],
+            "live_cpu_percent": live_max["cpu_percent"],
+            "synchronous_cpu_percent": sync_max["cpu_percent"],
+        },
+    }
+
+
+def _table(name: str, r: dict[str, Any]) -> str:
+    live, sync, sus = r["live"], r["synchronous"], r["sustainable_fps"]
+
+    def row(label: str, a: Any, b: Any) -> str:
+        return f"  {label:<28} {a!s:>12} {b!s:>14}"
+
+    lines = [
+        f"{name} ({r['size'][0]}x{r['size'][1]}), source at {r['camera_fps']:g} fps:",
+        row("", "threaded", "synchronous"),
+        row("output fps", live["output_fps"], sync["output_fps"]),
+        row("frames dropped", live["frames_dropped"], sync["frames_dropped"]),
+        row("inference Hz", live["inference_hz"], sync["inference_hz"]),
+        row("mask age ms p50 / p95", f"{live['mask_age_ms_p50']} / {live['mask_age_ms_p95']}", "0 (same frame)"),
+        row(
+            "frame latency ms p50 / p95",
+            f"{live['stage_ms']['frame']['p50']} / {live['stage_ms']['frame']['p95']}",
+            f"{sync['latency_ms_p50']} / {sync['latency_ms_p95']}",
+        ),
+        row("CPU % of one core", live["cpu_percent"], sync["cpu_percent"]),
+        f"  sustainable fps: threaded {sus['live']}, synchronous {sus['synchronous']}, ratio {sus['ratio']}x",
+    ]
+    stages = ", ".join(f"{k} {v['p50']}/{v['p95']}" for k, v in live["stage_ms"].items() if v.get("p50") is not None)
+    lines.append(f"  threaded stage ms p50/p95: {stages}")
+    return "\n".join(lines)
+
+
+def main(args: argparse.Namespace) -> int:
+    from ..errors import ConfigError
+
+    names = [s.strip() for s in args.sizes.split(",") if s.strip()]
+    unknown = [n for n in names if n not in SIZES]
+    if unknown or not names:
+        raise ConfigError(f"sizes {args.sizes!r}: use a comma-separated list of {', '.join(SIZES)}")
+
+    def log(msg: str) -> None:
+        if not args.json:
+            print(msg, file=sys.stderr, flush=True)
+
+    started = time.monotonic()
+    results = {name: bench_size(name, args.seconds, args.model, args.effect, log) for name in names}
+    try:
+        import os
+
+        load = os.getloadavg()
+    except (AttributeError, OSError):
+        load = None
+    report = {
+        "bench": "live",
+        "results": results,
+        "machine": {"cpus": _cpus(), "load_average": list(load) if load else None},
+        "seconds": round(time.monotonic() - started, 1),
+        "peak_rss_mb": peak_rss_mb(),
+    }
+    if args.json:
+        print(json.dumps(report, indent=2))
+    else:
+        for name, r in results.items():
+            print(_table(name, r))
+        ratios = [r["sustainable_fps"]["ratio"] for r in results.values() if r["sustainable_fps"]["ratio"]]
+        if ratios:
+            print(f"median sustainable-fps ratio (threaded / synchronous): {statistics.median(ratios):.2f}x")
+        if load:
+            print(f"load average during the bench: {load[0]:.2f} (1 min) on {_cpus()} CPUs")
+    return 0
+
+
+def _cpus() -> int:
+    import os
+
+    return len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
