@@ -37,7 +37,7 @@ _use_numba = _numba is not None and os.environ.get("LIVEBOKEH_NO_NUMBA", "") not
 # Highlight bloom for the lens blur: in linear light, values above HDR_KNEE are taken
 # to be clipped highlights and scaled up towards (1 + HDR_GAIN) so that, spread over
 # the aperture, a small light still reads as a bright disc.
-HDR_KNEE = 0.6
+HDR_KNEE = 0.75
 HDR_GAIN = 24.0
 
 
@@ -68,10 +68,54 @@ def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
 
 
 # --------------------------------------------------------------------------- numba
+#
+# Integer kernels keep every intermediate exact modulo 2**16 and truncate to uint8 at
+# the end, which lets LLVM run them on 16-bit lanes: twice the pixels per instruction
+# of float32.  Alpha 0-255 becomes a weight 0-256 as ``a + (a >> 7)`` so that 255
+# gives the foreground exactly.
 
 
 @_jit
-def _nb_masked_downsample(img, alpha, f, hdr, acc, num_row, den_row, w3):  # type: ignore[no-untyped-def]
+def _nb_downsample_u8(img, alpha, f, acc, num_row, den_row, w3):  # type: ignore[no-untyped-def]
+    h, w = alpha.shape
+    sh, sw = acc.shape[0], acc.shape[1]
+    n = w * 3
+    # num_row holds sum of (w8 * v + 128) >> 8 ~ w * v * 255/256, den_row sum of w8 ~ 255 w
+    num_scale = np.float32(256.0 / (255.0 * f * f))
+    den_scale = np.float32(1.0 / (255.0 * f * f))
+    for ys in range(sh):
+        num_row[:] = 0
+        den_row[:] = 0
+        for y in range(ys * f, min(h, (ys + 1) * f)):
+            ar = alpha[y]
+            fr = img[y].ravel()
+            for x in range(w):
+                b = np.int32(255) - np.int32(ar[x])
+                wt = np.uint8((b * b + np.int32(255)) >> np.int32(8))  # (1 - a)^2: edge pixels count less
+                den_row[x] += np.uint16(wt)
+                w3[3 * x] = wt
+                w3[3 * x + 1] = wt
+                w3[3 * x + 2] = wt
+            for i in range(n):
+                num_row[i] += np.uint16((np.int32(w3[i]) * np.int32(fr[i]) + np.int32(128)) >> np.int32(8))
+        for xs in range(sw):
+            a0 = 0
+            a1 = 0
+            a2 = 0
+            a3 = 0
+            for x in range(xs * f, min(w, (xs + 1) * f)):
+                a0 += num_row[3 * x]
+                a1 += num_row[3 * x + 1]
+                a2 += num_row[3 * x + 2]
+                a3 += den_row[x]
+            acc[ys, xs, 0] = a0 * num_scale
+            acc[ys, xs, 1] = a1 * num_scale
+            acc[ys, xs, 2] = a2 * num_scale
+            acc[ys, xs, 3] = a3 * den_scale
+
+
+@_jit
+def _nb_downsample_hdr(img, alpha, f, acc, num_row, den_row, w3):  # type: ignore[no-untyped-def]
     h, w = alpha.shape
     sh, sw = acc.shape[0], acc.shape[1]
     n = w * 3
@@ -87,21 +131,17 @@ def _nb_masked_downsample(img, alpha, f, hdr, acc, num_row, den_row, w3):  # typ
             ar = alpha[y]
             fr = img[y].ravel()
             for x in range(w):
-                b = np.float32(255 - ar[x]) * inv255
-                wt = b * b  # partly-person pixels count much less than pure background
+                b = np.float32(255 - np.int32(ar[x])) * inv255
+                wt = b * b
                 den_row[x] += wt
                 w3[3 * x] = wt
                 w3[3 * x + 1] = wt
                 w3[3 * x + 2] = wt
-            if hdr:
-                for i in range(n):
-                    v = np.float32(fr[i]) * inv255
-                    lin = v * v
-                    t = min(max((lin - knee) * slope, np.float32(0.0)), np.float32(1.0))
-                    num_row[i] += w3[i] * lin * (np.float32(1.0) + gain * t * t)
-            else:
-                for i in range(n):
-                    num_row[i] += w3[i] * np.float32(fr[i])
+            for i in range(n):
+                v = np.float32(fr[i]) * inv255
+                lin = v * v
+                t = min(max((lin - knee) * slope, np.float32(0.0)), np.float32(1.0))
+                num_row[i] += w3[i] * lin * (np.float32(1.0) + gain * t * t)
         for xs in range(sw):
             a0 = np.float32(0.0)
             a1 = np.float32(0.0)
@@ -125,6 +165,8 @@ def _nb_normalize(acc0, acc1, t, hdr, fill, eps, out):  # type: ignore[no-untype
     for y in range(sh):
         for x in range(sw):
             d0 = acc0[y, x, 3] + eps
+            d1 = d0
+            tt = np.float32(0.0)
             if two:
                 d1 = acc1[y, x, 3] + eps
                 tt = t[y, x]
@@ -137,7 +179,7 @@ def _nb_normalize(acc0, acc1, t, hdr, fill, eps, out):  # type: ignore[no-untype
                     v = np.float32(255.0) * np.sqrt(min(max(v, np.float32(0.0)), np.float32(1.0)))
                 else:
                     v = min(max(v, np.float32(0.0)), np.float32(255.0))
-                out[y, x, c] = v
+                out[y, x, c] = np.uint8(v + np.float32(0.5))
 
 
 @_jit
@@ -164,91 +206,95 @@ def _nb_conv_runs(prefix, dys, x0s, x1s, ws, r, out, tmp):  # type: ignore[no-un
 def _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, a3):  # type: ignore[no-untyped-def]
     h, w = alpha.shape
     n = w * 3
-    inv255 = np.float32(1.0 / 255.0)
-    half = np.float32(0.5)
     for y in range(h):
-        fy = fys[y]
+        fy = np.int32(fys[y])
         r0 = bgx[y0s[y]].ravel()
         r1 = bgx[y0s[y] + 1].ravel()
         fr = img[y].ravel()
         o = out[y].ravel()
         ar = alpha[y]
         for x in range(w):
-            a = np.float32(ar[x]) * inv255
+            a = ar[x]
             a3[3 * x] = a
             a3[3 * x + 1] = a
             a3[3 * x + 2] = a
         for i in range(n):
-            b0 = r0[i]
-            b = b0 + (r1[i] - b0) * fy
-            o[i] = np.uint8(b + (np.float32(fr[i]) - b) * a3[i] + half)
+            q = np.int32(r0[i])
+            b = np.int32(np.uint8(q + (((np.int32(r1[i]) - q) * fy + np.int32(64)) >> np.int32(7))))
+            a = np.int32(a3[i])
+            a = a + (a >> np.int32(7))
+            v = (b << np.int32(8)) + (np.int32(fr[i]) - b) * a + np.int32(128)
+            o[i] = np.uint8(v >> np.int32(8))
 
 
 @_jit
 def _nb_blend_full(img, alpha, bg, out, a3):  # type: ignore[no-untyped-def]
     h, w = alpha.shape
     n = w * 3
-    inv255 = np.float32(1.0 / 255.0)
-    half = np.float32(0.5)
     for y in range(h):
         fr = img[y].ravel()
         br = bg[y].ravel()
         o = out[y].ravel()
         ar = alpha[y]
         for x in range(w):
-            a = np.float32(ar[x]) * inv255
+            a = ar[x]
             a3[3 * x] = a
             a3[3 * x + 1] = a
             a3[3 * x + 2] = a
         for i in range(n):
-            b = np.float32(br[i])
-            o[i] = np.uint8(b + (np.float32(fr[i]) - b) * a3[i] + half)
+            b = np.int32(br[i])
+            a = np.int32(a3[i])
+            a = a + (a >> np.int32(7))
+            v = (b << np.int32(8)) + (np.int32(fr[i]) - b) * a + np.int32(128)
+            o[i] = np.uint8(v >> np.int32(8))
 
 
 @_jit
 def _nb_blend_color(img, alpha, color_row, out, a3):  # type: ignore[no-untyped-def]
     h, w = alpha.shape
     n = w * 3
-    inv255 = np.float32(1.0 / 255.0)
-    half = np.float32(0.5)
     for y in range(h):
         fr = img[y].ravel()
         o = out[y].ravel()
         ar = alpha[y]
         for x in range(w):
-            a = np.float32(ar[x]) * inv255
+            a = ar[x]
             a3[3 * x] = a
             a3[3 * x + 1] = a
             a3[3 * x + 2] = a
         for i in range(n):
-            b = color_row[i]
-            o[i] = np.uint8(b + (np.float32(fr[i]) - b) * a3[i] + half)
+            b = np.int32(color_row[i])
+            a = np.int32(a3[i])
+            a = a + (a >> np.int32(7))
+            v = (b << np.int32(8)) + (np.int32(fr[i]) - b) * a + np.int32(128)
+            o[i] = np.uint8(v >> np.int32(8))
 
 
 # --------------------------------------------------------------------------- numpy
-
-
-def _np_weights(alpha: np.ndarray) -> np.ndarray:
-    b = (255.0 - alpha.astype(np.float32)) * np.float32(1.0 / 255.0)
-    return b * b
-
-
-def _np_hdr(img: np.ndarray) -> np.ndarray:
-    v = img.astype(np.float32) * np.float32(1.0 / 255.0)
-    lin = v * v
-    t = np.clip((lin - HDR_KNEE) / (1.0 - HDR_KNEE), 0.0, 1.0)
-    return lin * (1.0 + HDR_GAIN * t * t)
+# The same arithmetic on whole arrays, for machines without numba.
 
 
 def _np_masked_downsample(img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool, acc: np.ndarray) -> None:
     h, w = alpha.shape
     sh, sw = acc.shape[:2]
-    wt = _np_weights(alpha)
-    vals = _np_hdr(img) if hdr else img.astype(np.float32)
+    b = 255 - alpha.astype(np.int32)
     full = np.zeros((sh * f, sw * f, 4), np.float32)
-    full[:h, :w, :3] = vals * wt[:, :, None]
-    full[:h, :w, 3] = wt
-    acc[:] = full.reshape(sh, f, sw, f, 4).sum(axis=(1, 3)) / (f * f)
+    if hdr:
+        wt = (b * b).astype(np.float32) / np.float32(255.0 * 255.0)
+        v = img.astype(np.float32) * np.float32(1.0 / 255.0)
+        lin = v * v
+        t = np.clip((lin - HDR_KNEE) / (1.0 - HDR_KNEE), 0.0, 1.0)
+        full[:h, :w, :3] = lin * (1.0 + HDR_GAIN * t * t) * wt[:, :, None]
+        full[:h, :w, 3] = wt
+        acc[:] = full.reshape(sh, f, sw, f, 4).sum(axis=(1, 3)) / (f * f)
+    else:
+        wt = (b * b + 255) >> 8
+        full[:h, :w, :3] = (wt[:, :, None] * img.astype(np.int32) + 128) >> 8
+        full[:h, :w, 3] = wt
+        sums = full.reshape(sh, f, sw, f, 4).sum(axis=(1, 3), dtype=np.float64)
+        sums[:, :, :3] *= 256.0 / (255.0 * f * f)
+        sums[:, :, 3] *= 1.0 / (255.0 * f * f)
+        acc[:] = sums
 
 
 def _np_normalize(acc0, acc1, t, hdr, fill, eps, out) -> None:  # type: ignore[no-untyped-def]
@@ -260,7 +306,7 @@ def _np_normalize(acc0, acc1, t, hdr, fill, eps, out) -> None:  # type: ignore[n
         v = 255.0 * np.sqrt(np.clip(v, 0.0, 1.0))
     else:
         v = np.clip(v, 0.0, 255.0)
-    out[:] = v
+    np.copyto(out, v + 0.5, casting="unsafe")
 
 
 def _np_conv_runs(prefix, dys, x0s, x1s, ws, r, out) -> None:  # type: ignore[no-untyped-def]
@@ -276,9 +322,10 @@ def _np_conv_runs(prefix, dys, x0s, x1s, ws, r, out) -> None:  # type: ignore[no
 
 
 def _np_blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
-    a = alpha.astype(np.float32)[:, :, None] * np.float32(1.0 / 255.0)
-    res = bg + (img.astype(np.float32) - bg) * a + 0.5
-    np.copyto(out, res, casting="unsafe")
+    a = alpha.astype(np.int32)[:, :, None]
+    a += a >> 7
+    b = bg.astype(np.int32)
+    np.copyto(out, ((b << 8) + (img.astype(np.int32) - b) * a + 128) >> 8, casting="unsafe")
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -287,24 +334,25 @@ def _np_blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarra
 def masked_downsample(
     img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool, acc: np.ndarray, scratch: dict[str, np.ndarray]
 ) -> None:
-    """Sum ``f x f`` blocks of background-weighted colour into ``acc`` (``sh x sw x 4``).
+    """Sum ``f x f`` blocks of background-weighted colour into ``acc`` (``sh x sw x 4`` float32).
 
-    Channels 0-2 hold the mean of ``w * colour`` and channel 3 the mean weight, where
-    ``w = (1 - alpha)**2`` - so the person contributes nothing.  ``hdr`` turns the
-    colour into linear light with highlights boosted (for the lens blur).
+    Channels 0-2 hold the block mean of ``w * colour`` and channel 3 the mean weight,
+    where ``w = (1 - alpha)**2`` - so the person contributes nothing and its soft edge
+    little.  ``hdr`` turns colour into linear light (gamma 2) with highlights boosted,
+    for the lens blur; otherwise colour stays in display values 0-255.
     """
     if _use_numba:
         w = alpha.shape[1]
-        _nb_masked_downsample(
-            img,
-            alpha,
-            f,
-            hdr,
-            acc,
-            _scratch(scratch, "num_row", w * 3),
-            _scratch(scratch, "den_row", w),
-            _scratch(scratch, "w3", w * 3),
-        )
+        if hdr:
+            _nb_downsample_hdr(
+                img, alpha, f, acc, _scratch(scratch, "hnum", w * 3, np.float32),
+                _scratch(scratch, "hden", w, np.float32), _scratch(scratch, "hw3", w * 3, np.float32),
+            )  # fmt: skip
+        else:
+            _nb_downsample_u8(
+                img, alpha, f, acc, _scratch(scratch, "num", w * 3, np.uint16),
+                _scratch(scratch, "den", w, np.uint16), _scratch(scratch, "w3", w * 3, np.uint8),
+            )  # fmt: skip
     else:
         _np_masked_downsample(img, alpha, f, hdr, acc)
 
@@ -318,7 +366,7 @@ def normalize(
     eps: float,
     out: np.ndarray,
 ) -> None:
-    """Background colour = blurred weighted colour / blurred weight (``out``: ``sh x sw x 3`` in 0-255).
+    """Background colour = blurred weighted colour / blurred weight, into ``out`` (``sh x sw x 3`` uint8).
 
     ``fill`` (the frame's mean background colour) is mixed in with weight ``eps`` so
     that blocks far inside the person get a neutral colour instead of 0/0.  With
@@ -360,16 +408,16 @@ def blend_lowres(
 ) -> None:
     """``out = bg + a * (img - bg)`` where ``bg`` rows are interpolated between rows of ``bgx``.
 
-    ``bgx`` (``(sh + 1) x W' x 3`` float32, ``W' >= W``) is the low-resolution background
+    ``bgx`` (``(sh + 1) x W' x 3`` uint8, ``W' >= W``) is the low-resolution background
     already upsampled along x; row ``y`` of the full-resolution background is
-    ``bgx[y0s[y]] + fys[y] * (bgx[y0s[y] + 1] - bgx[y0s[y]])``.
+    ``bgx[y0s[y]] + fys[y] / 128 * (bgx[y0s[y] + 1] - bgx[y0s[y]])`` (``fys`` in 0-128).
     """
+    w = alpha.shape[1]
     if _use_numba:
-        _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, _scratch(scratch, "a3", alpha.shape[1] * 3))
+        _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, _scratch(scratch, "a3", w * 3, np.uint8))
     else:
-        w = alpha.shape[1]
-        r0 = bgx[y0s, :w]
-        bg = r0 + (bgx[y0s + 1, :w] - r0) * fys[:, None, None]
+        r0 = bgx[y0s, :w].astype(np.int32)
+        bg = r0 + (((bgx[y0s + 1, :w] - r0) * fys[:, None, None].astype(np.int32) + 64) >> 7)
         _np_blend(img, alpha, bg, out)
 
 
@@ -378,9 +426,9 @@ def blend_full(
 ) -> None:
     """``out = bg + a * (img - bg)`` with a full-resolution ``uint8`` background."""
     if _use_numba:
-        _nb_blend_full(img, alpha, bg, out, _scratch(scratch, "a3", alpha.shape[1] * 3))
+        _nb_blend_full(img, alpha, bg, out, _scratch(scratch, "a3", alpha.shape[1] * 3, np.uint8))
     else:
-        _np_blend(img, alpha, bg.astype(np.float32), out)
+        _np_blend(img, alpha, bg, out)
 
 
 def blend_color(
@@ -390,18 +438,18 @@ def blend_color(
     w = alpha.shape[1]
     row = scratch.get("color_row")
     if row is None or row.shape[0] != w * 3 or tuple(int(v) for v in row[:3]) != bgr:
-        row = np.tile(np.asarray(bgr, np.float32), w)
+        row = np.tile(np.asarray(bgr, np.uint8), w)
         scratch["color_row"] = row
     if _use_numba:
-        _nb_blend_color(img, alpha, row, out, _scratch(scratch, "a3", w * 3))
+        _nb_blend_color(img, alpha, row, out, _scratch(scratch, "a3", w * 3, np.uint8))
     else:
         _np_blend(img, alpha, row.reshape(1, w, 3), out)
 
 
-def _scratch(scratch: dict[str, np.ndarray], name: str, size: int) -> np.ndarray:
+def _scratch(scratch: dict[str, np.ndarray], name: str, size: int, dtype: type = np.float32) -> np.ndarray:
     buf = scratch.get(name)
-    if buf is None or buf.shape[0] != size:
-        buf = np.zeros(size, np.float32)
+    if buf is None or buf.shape[0] != size or buf.dtype != dtype:
+        buf = np.zeros(size, dtype)
         scratch[name] = buf
     return buf
 
@@ -421,16 +469,16 @@ def warm_up() -> float:
     scratch: dict[str, np.ndarray] = {}
     for hdr in (False, True):
         masked_downsample(img, alpha, 2, hdr, acc, scratch)
-    bg = np.zeros((2, 2, 3), np.float32)
+    bg = np.zeros((2, 2, 3), np.uint8)
     fill = np.zeros(3, np.float32)
     normalize(acc, None, None, False, fill, 1e-3, bg)
     normalize(acc, acc, np.zeros((2, 2), np.float32), True, fill, 1e-3, bg)
     prefix = np.zeros((4, 5 * 4), np.float32)
     runs = (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.float32))
     conv_runs(prefix, runs, 1, acc, scratch)
-    bgx = np.zeros((3, 4, 3), np.float32)
+    bgx = np.zeros((3, 4, 3), np.uint8)
     out = np.zeros_like(img)
-    blend_lowres(img, alpha, bgx, np.zeros(4, np.int64), np.zeros(4, np.float32), out, scratch)
+    blend_lowres(img, alpha, bgx, np.zeros(4, np.int64), np.zeros(4, np.int32), out, scratch)
     blend_full(img, alpha, img, out, scratch)
     blend_color(img, alpha, (0, 0, 0), out, scratch)
     return time.perf_counter() - start

@@ -11,7 +11,7 @@ import math
 import cv2
 import numpy as np
 
-from .lowres import LowresBackground
+from .lowres import MAX_FACTOR, LowresBackground
 
 SIGMA_PER_HEIGHT = 0.04
 # Sigma at reduced resolution: big enough that box-downsampling and bilinear
@@ -40,7 +40,7 @@ class BlurBackground(LowresBackground):
         return blur_sigma(self.strength, height)
 
     def factor(self, height: int) -> int:
-        return max(1, int(self.size(height) / LOWRES_SIGMA + 0.5))
+        return min(MAX_FACTOR, max(1, int(self.size(height) / LOWRES_SIGMA + 0.5)))
 
     def blur(self, acc: np.ndarray, f: int, size: float, out: np.ndarray) -> None:
         cv2.GaussianBlur(acc, (0, 0), lowres_sigma(size, f), dst=out, borderType=cv2.BORDER_CONSTANT)

@@ -17,7 +17,7 @@ from functools import lru_cache
 import numpy as np
 
 from . import _kernels
-from .lowres import LowresBackground
+from .lowres import MAX_FACTOR, LowresBackground
 
 # A disc of radius R has the same spread (standard deviation R/2) as a Gaussian of
 # sigma R/2, so bokeh at a given strength looks as strong as blur at that strength.
@@ -105,7 +105,7 @@ class BokehBackground(LowresBackground):
         return bokeh_radius(self.strength, height)
 
     def factor(self, height: int) -> int:
-        return max(1, int(self.size(height) / LOWRES_RADIUS + 0.5))
+        return min(MAX_FACTOR, max(1, int(self.size(height) / LOWRES_RADIUS + 0.5)))
 
     def blur(self, acc: np.ndarray, f: int, size: float, out: np.ndarray) -> None:
         # quantise the radius a little so the cached run lists get reused

@@ -22,6 +22,8 @@ from .falloff import FALLOFF_NEAR, falloff_map
 # Weight of the frame's mean background colour in the normalised blur: only where no
 # background is near (deep inside a large person) does it show.
 FILL_EPS = 1e-3
+# Largest reduction factor: the integer kernels sum up to this many rows in 16 bits.
+MAX_FACTOR = 200
 
 
 class LowresBackground(ABC):
@@ -59,12 +61,12 @@ class LowresBackground(ABC):
         self.blurred = np.zeros_like(self.acc)
         self.blurred_near = np.zeros_like(self.acc)
         self.t = np.zeros((sh, sw), np.float32)
-        self.bg_small = np.zeros((sh, sw, 3), np.float32)
-        self.bgx = np.zeros((sh + 1, sw * f, 3), np.float32)
+        self.bg_small = np.zeros((sh, sw, 3), np.uint8)
+        self.bgx = np.zeros((sh + 1, sw * f, 3), np.uint8)
         self.fill = np.zeros(3, np.float32)
         u = np.clip((np.arange(h, dtype=np.float64) + 0.5) / f - 0.5, 0.0, sh - 1)
         self.y0s = np.minimum(np.floor(u).astype(np.int64), sh - 1)
-        self.fys = (u - self.y0s).astype(np.float32)
+        self.fys = np.round((u - self.y0s) * 128).astype(np.int32)  # 7-bit fraction for the integer blend
         self.scratch: dict[str, np.ndarray] = {}
         self._falloff_scratch: dict[str, np.ndarray] = {}
         self._key = (h, w, f)
@@ -75,9 +77,9 @@ class LowresBackground(ABC):
         f = self.factor(h)
         self._ensure(h, w, f)
         _kernels.masked_downsample(image, alpha, f, self.hdr, self.acc, self.scratch)
-        sums = self.acc.sum(axis=(0, 1), dtype=np.float64)
+        sums = cv2.sumElems(self.acc)  # 4 channels: weighted colour and weight
         if sums[3] > 1e-6:
-            self.fill[:] = sums[:3] / sums[3]
+            self.fill[:] = np.divide(sums[:3], sums[3])
         else:  # the person fills the frame: nothing to fill from
             self.fill[:] = 0.2 if self.hdr else 128.0
         size = self.size(h)
