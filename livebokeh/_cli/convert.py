@@ -98,8 +98,7 @@ def main(args: argparse.Namespace) -> int:
                 extra.append(f"{result.corrupt_skipped} corrupt frames skipped")
             print(
                 f"{result.input} -> {result.output}: {result.frames} frames in {result.seconds:.1f} s "
-                f"({result.fps:.1f} fps), {'; '.join(extra)}",
-                file=sys.stderr,
+                f"({result.fps:.1f} fps), {'; '.join(extra)}"
             )
 
     try:
@@ -134,10 +133,8 @@ def main(args: argparse.Namespace) -> int:
     failed = len(report.failed)
     if not args.quiet and len(report.results) > 1:
         ok = len(report.results) - failed
-        print(
-            f"{ok} of {len(report.results)} videos converted" + (f", {failed} failed" if failed else ""),
-            file=sys.stderr,
-        )
+        tail = f", {failed} failed" if failed else ""
+        print(f"{ok} of {len(report.results)} videos converted{tail}")
     return 1 if failed else 0
 
 

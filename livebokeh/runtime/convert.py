@@ -41,7 +41,7 @@ from ..errors import ConfigError, InputError, LivebokehError, OutputError, SinkE
 from ..frames import Frame, Mask
 from ..matte import Matte
 from ..safe_write import check_target
-from ..segmentation import Segmenter, create_segmenter
+from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.video import CONTAINERS, VideoFileSink, container_for
 
 log = logging.getLogger(__name__)
@@ -52,6 +52,8 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpe
 QUEUE_SIZE = 4
 _END = object()  # sentinel: no more items
 _POLL = 0.1  # seconds between checks of the stop event while blocked
+#: cv2.rotate codes for k quarter turns counter-clockwise.
+_ROTATE = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -339,7 +341,7 @@ class VideoConverter:
         *,
         effect: EffectOptions | None = None,
         matte: MatteOptions | None = None,
-        segmenter: Segmenter | SegmenterOptions | None = None,
+        segmenter: SegmenterProtocol | SegmenterOptions | None = None,
         encode: EncodeOptions | None = None,
         mask_every: int = 1,
         queue_size: int = QUEUE_SIZE,
@@ -478,6 +480,9 @@ class VideoConverter:
                         image = vf.to_ndarray(format="bgr24", width=w, height=h)
                     else:
                         image = vf.to_ndarray(format="bgr24")
+                    turns = (int(vf.rotation or 0) // 90) % 4
+                    if turns:  # segment and composite upright; turned back before encoding
+                        image = cv2.rotate(image, _ROTATE[turns])
                     pts = vf.pts if vf.pts is not None else next_pts if next_pts is not None else 0
                     next_pts = pts + default_step
                     ts_ns = int(pts * time_base * 1_000_000_000)
@@ -494,7 +499,7 @@ class VideoConverter:
                     return
                 if isinstance(item, _VideoItem):
                     if last is None or item.frame.index % self.mask_every == 0:
-                        last = self._compute(matte, item.frame, item.rotation)
+                        last = matte.compute(item.frame)
                     item.mask = last
                 if not _put(q_masked, item, stop):
                     return
@@ -508,6 +513,10 @@ class VideoConverter:
                     assert item.mask is not None
                     item.alpha = matte.apply_to(item.mask, item.frame)
                     item.out = compositor.apply(item.frame.image, item.alpha)
+                    turns = (item.rotation // 90) % 4
+                    if turns:
+                        item.out = cv2.rotate(item.out, _ROTATE[(4 - turns) % 4])
+                        item.alpha = cv2.rotate(item.alpha, _ROTATE[(4 - turns) % 4])
                 if not _put(q_done, item, stop):
                     return
 
@@ -539,7 +548,7 @@ class VideoConverter:
                         sink.write_audio(routes[item.packet.stream.index], item.packet)
                     continue
                 if sink is None:
-                    w, h = item.frame.size
+                    h, w = item.out.shape[:2]
                     sink = VideoFileSink(
                         dst,
                         fps=rate,
@@ -595,16 +604,6 @@ class VideoConverter:
                 if isinstance(first, LivebokehError):
                     raise first from None
             raise
-
-    def _compute(self, matte: Matte, frame: Frame, rotation: int) -> Mask:
-        """Mask for ``frame``; a rotated video is segmented upright and the mask turned back."""
-        turns = (rotation // 90) % 4
-        if not turns:
-            return matte.compute(frame)
-        upright = np.ascontiguousarray(np.rot90(frame.image, turns))
-        mask = matte.compute(Frame(image=upright, timestamp_ns=frame.timestamp_ns, index=frame.index))
-        mask.alpha = np.ascontiguousarray(np.rot90(mask.alpha, -turns))
-        return mask
 
     def _open_mask(
         self, path: Path, rate: Fraction, time_base: Fraction, size: tuple[int, int], rotation: int, overwrite: bool

@@ -168,7 +168,10 @@ class VideoFileSink:
         self._last_pts: int | None = None
         self._audio: list[AudioRoute] = []
         self._stack = contextlib.ExitStack()
-        self._tmp: Path = self._stack.enter_context(atomic_output(self.path, overwrite=overwrite))
+        try:
+            self._tmp: Path = self._stack.enter_context(atomic_output(self.path, overwrite=overwrite))
+        except OSError as exc:
+            raise OutputError(f"cannot create a file in {self.path.parent}: {_describe(exc)}") from exc
         try:
             self._container: Any = av.open(str(self._tmp), "w", format=self._format)
         except Exception as exc:
