@@ -48,7 +48,18 @@ class Effect:
         guide = upsample.guide_image(image, upsample.PHOTO_GUIDE_SIDE)
         return upsample.guided(prob, guide, (w, h))
 
-    def apply(self, image: np.ndarray, mask: np.ndarray | Mask, out: np.ndarray | None = None) -> np.ndarray:
-        """Return ``image`` (BGR ``uint8`` ``H x W x 3``) with the effect applied where ``mask`` is background."""
+    def apply(
+        self,
+        image: np.ndarray,
+        mask: np.ndarray | Mask,
+        out: np.ndarray | None = None,
+        *,
+        timestamp_ns: int | None = None,
+    ) -> np.ndarray:
+        """Return ``image`` (BGR ``uint8`` ``H x W x 3``) with the effect applied where ``mask`` is background.
+
+        ``out`` receives the result when given (reuse it frame to frame); ``timestamp_ns``
+        (the frame's capture time) keeps a ``replace:VIDEO`` background at its own speed.
+        """
         image = check_image(image, what="image")
-        return self.compositor.apply(image, self.alpha_for(image, mask), out=out)
+        return self.compositor.apply(image, self.alpha_for(image, mask), out=out, timestamp_ns=timestamp_ns)
