@@ -37,6 +37,10 @@ _use_numba = _numba is not None and os.environ.get("LIVEBOKEH_NO_NUMBA", "") not
 # Highlight bloom for the lens blur: in linear light, values above HDR_KNEE are taken
 # to be clipped highlights and scaled up towards (1 + HDR_GAIN) so that, spread over
 # the aperture, a small light still reads as a bright disc.
+# Background weight of a pixel: (1 - EDGE_CUT * alpha)^2, clipped at 0.  Pixels that are
+# even 1/EDGE_CUT person are left out of the background, so the colour mixed into the
+# soft edge of the matte cannot glow around the silhouette.
+EDGE_CUT = 8
 HDR_KNEE = 0.75
 HDR_GAIN = 24.0
 
@@ -90,8 +94,8 @@ def _nb_downsample_u8(img, alpha, f, acc, num_row, den_row, w3):  # type: ignore
             ar = alpha[y]
             fr = img[y].ravel()
             for x in range(w):
-                b = np.int32(255) - np.int32(ar[x])
-                wt = np.uint8((b * b + np.int32(255)) >> np.int32(8))  # (1 - a)^2: edge pixels count less
+                b = max(np.int32(255) - np.int32(ar[x]) * np.int32(EDGE_CUT), np.int32(0))
+                wt = np.uint8((b * b + np.int32(255)) >> np.int32(8))
                 den_row[x] += np.uint16(wt)
                 w3[3 * x] = wt
                 w3[3 * x + 1] = wt
@@ -131,7 +135,7 @@ def _nb_downsample_hdr(img, alpha, f, acc, num_row, den_row, w3):  # type: ignor
             ar = alpha[y]
             fr = img[y].ravel()
             for x in range(w):
-                b = np.float32(255 - np.int32(ar[x])) * inv255
+                b = max(np.float32(255 - np.int32(ar[x]) * EDGE_CUT), np.float32(0.0)) * inv255
                 wt = b * b
                 den_row[x] += wt
                 w3[3 * x] = wt
@@ -180,6 +184,20 @@ def _nb_normalize(acc0, acc1, t, hdr, fill, eps, out):  # type: ignore[no-untype
                 else:
                     v = min(max(v, np.float32(0.0)), np.float32(255.0))
                 out[y, x, c] = np.uint8(v + np.float32(0.5))
+
+
+@_jit
+def _nb_prefix_rows(acc, r, prefix):  # type: ignore[no-untyped-def]
+    sh, sw, ch = acc.shape
+    for y in range(sh):
+        row = prefix[y + r]
+        for c in range(ch):
+            run = np.float32(0.0)
+            for xp in range(sw + 2 * r):
+                x = xp - r
+                if 0 <= x < sw:
+                    run += acc[y, x, c]
+                row[(xp + 1) * ch + c] = run
 
 
 @_jit
@@ -277,7 +295,7 @@ def _nb_blend_color(img, alpha, color_row, out, a3):  # type: ignore[no-untyped-
 def _np_masked_downsample(img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool, acc: np.ndarray) -> None:
     h, w = alpha.shape
     sh, sw = acc.shape[:2]
-    b = 255 - alpha.astype(np.int32)
+    b = np.maximum(255 - alpha.astype(np.int32) * EDGE_CUT, 0)
     full = np.zeros((sh * f, sw * f, 4), np.float32)
     if hdr:
         wt = (b * b).astype(np.float32) / np.float32(255.0 * 255.0)
@@ -337,9 +355,10 @@ def masked_downsample(
     """Sum ``f x f`` blocks of background-weighted colour into ``acc`` (``sh x sw x 4`` float32).
 
     Channels 0-2 hold the block mean of ``w * colour`` and channel 3 the mean weight,
-    where ``w = (1 - alpha)**2`` - so the person contributes nothing and its soft edge
-    little.  ``hdr`` turns colour into linear light (gamma 2) with highlights boosted,
-    for the lens blur; otherwise colour stays in display values 0-255.
+    where ``w = max(0, 1 - EDGE_CUT * alpha)**2`` - so neither the person nor the soft
+    edge of the matte (whose colour is partly the person's) contributes.  ``hdr`` turns
+    colour into linear light (gamma 2) with highlights boosted, for the lens blur;
+    otherwise colour stays in display values 0-255.
     """
     if _use_numba:
         w = alpha.shape[1]
@@ -380,6 +399,21 @@ def normalize(
         _nb_normalize(acc0, acc1, t, hdr, fill, np.float32(eps), out)
     else:
         _np_normalize(acc0, acc1, t, hdr, fill, np.float32(eps), out)
+
+
+def prefix_rows(acc: np.ndarray, r: int, prefix: np.ndarray) -> None:
+    """Row running sums of ``acc`` (``sh x sw x ch``) zero-padded by ``r`` on every side, into ``prefix``.
+
+    ``prefix`` is ``(sh + 2r) x ((sw + 2r + 1) * ch)``; its first ``ch`` columns and its
+    top and bottom ``r`` rows must be zero (they are never written).
+    """
+    if _use_numba:
+        _nb_prefix_rows(acc, r, prefix)
+    else:
+        sh, sw, ch = acc.shape
+        padded = np.zeros((sh, sw + 2 * r, ch), np.float32)
+        padded[:, r : r + sw] = acc
+        prefix[r : r + sh, ch:] = np.cumsum(padded, axis=1).reshape(sh, -1)
 
 
 def conv_runs(
@@ -475,6 +509,7 @@ def warm_up() -> float:
     normalize(acc, acc, np.zeros((2, 2), np.float32), True, fill, 1e-3, bg)
     prefix = np.zeros((4, 5 * 4), np.float32)
     runs = (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.float32))
+    prefix_rows(acc, 1, prefix)
     conv_runs(prefix, runs, 1, acc, scratch)
     bgx = np.zeros((3, 4, 3), np.uint8)
     out = np.zeros_like(img)

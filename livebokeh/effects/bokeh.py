@@ -98,7 +98,7 @@ class BokehBackground(LowresBackground):
     def __init__(self, strength: float, falloff: bool, blades: int = 0) -> None:
         super().__init__(strength, falloff)
         self.blades = int(blades)
-        self._prefix: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._prefix: dict[int, np.ndarray] = {}
         self._scratch: dict[str, np.ndarray] = {}
 
     def size(self, height: int) -> float:
@@ -111,18 +111,14 @@ class BokehBackground(LowresBackground):
         # quantise the radius a little so the cached run lists get reused
         radius = max(0.5, round(size / f * 8) / 8)
         r, runs = aperture_runs(radius, self.blades)
-        padded, prefix = self._buffers(acc.shape, r)
-        sh, sw, ch = acc.shape
-        padded[r : r + sh, r : r + sw] = acc
-        np.cumsum(padded, axis=1, out=prefix.reshape(sh + 2 * r, sw + 2 * r + 1, ch)[:, 1:])
+        prefix = self._prefix_buffer(acc.shape, r)
+        _kernels.prefix_rows(acc, r, prefix)
         _kernels.conv_runs(prefix, runs, r, out, self._scratch)
 
-    def _buffers(self, shape: tuple[int, ...], r: int) -> tuple[np.ndarray, np.ndarray]:
+    def _prefix_buffer(self, shape: tuple[int, ...], r: int) -> np.ndarray:
         sh, sw, ch = shape
-        bufs = self._prefix.get(r)
-        if bufs is None or bufs[0].shape != (sh + 2 * r, sw + 2 * r, ch):
-            padded = np.zeros((sh + 2 * r, sw + 2 * r, ch), np.float32)
-            prefix = np.zeros((sh + 2 * r, (sw + 2 * r + 1) * ch), np.float32)
-            bufs = (padded, prefix)
-            self._prefix[r] = bufs
-        return bufs
+        buf = self._prefix.get(r)
+        if buf is None or buf.shape != (sh + 2 * r, (sw + 2 * r + 1) * ch):
+            buf = np.zeros((sh + 2 * r, (sw + 2 * r + 1) * ch), np.float32)
+            self._prefix[r] = buf
+        return buf

@@ -27,7 +27,8 @@ def falloff_map(weight: np.ndarray, f: int, height: int, out: np.ndarray, scratc
         bg = np.zeros(weight.shape, np.uint8)
         scratch["bg"] = bg
         scratch["dist"] = np.zeros(weight.shape, np.float32)
-    dist = scratch["dist"]
+        scratch["tmp"] = np.zeros(weight.shape, np.float32)
+    dist, tmp = scratch["dist"], scratch["tmp"]
     np.greater_equal(weight, 0.5, out=bg)
     if bg.all():  # nobody in the frame: all of it is far
         out.fill(1.0)
@@ -36,4 +37,7 @@ def falloff_map(weight: np.ndarray, f: int, height: int, out: np.ndarray, scratc
     np.multiply(dist, f / (FALLOFF_DISTANCE * height), out=out)
     np.clip(out, 0.0, 1.0, out=out)
     # smoothstep: no visible ring where the blur reaches full strength
-    np.multiply(out, out * (3.0 - 2.0 * out), out=out)
+    np.multiply(out, -2.0, out=tmp)
+    tmp += 3.0
+    out *= out
+    out *= tmp

@@ -20,6 +20,10 @@ from ..sources.images import IMAGE_SUFFIXES, read_image
 
 log = logging.getLogger(__name__)
 
+# Frame times and clock times that differ by less than this are the same instant
+# (float seconds from different time bases rarely compare equal).
+_TIME_SLACK = 1e-4
+
 
 def cover_fit(image: np.ndarray, size: tuple[int, int], out: np.ndarray | None = None) -> np.ndarray:
     """Scale ``image`` uniformly to cover ``size`` = ``(width, height)`` and crop the centre."""
@@ -125,6 +129,7 @@ class VideoBackground:
         self._current_t = -math.inf
 
     def _advance_to(self, t: float) -> None:
+        t += _TIME_SLACK
         if self.duration:
             t = math.fmod(t, self.duration)
         if t < self._current_t:

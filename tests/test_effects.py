@@ -1,0 +1,391 @@
+"""Effects and the compositor: lens discs, no halo, cover-fit, looping video, resolution-free strength, reuse."""
+
+from __future__ import annotations
+
+import tracemalloc
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from livebokeh.config import EffectOptions
+from livebokeh.effects import Compositor, _kernels, bokeh_radius, cover_fit
+from livebokeh.effects.bokeh import aperture_kernel, aperture_runs
+from livebokeh.effects.color import parse_color
+from livebokeh.errors import ConfigError, FrameFormatError, InputError
+
+BACKENDS = ["numba", "numpy"] if _kernels.numba_available() else ["numpy"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest):  # type: ignore[no-untyped-def]
+    before = "numba" if _kernels.using_numba() else "numpy"
+    _kernels.set_backend(request.param)
+    yield request.param
+    _kernels.set_backend(before)
+
+
+def person_alpha(h: int, w: int, soft: float = 1.0) -> np.ndarray:
+    """A head-and-shoulders alpha, centred, with a soft edge."""
+    a = np.zeros((h, w), np.uint8)
+    cv2.ellipse(a, (w // 2, int(h * 0.38)), (int(h * 0.14), int(h * 0.18)), 0, 0, 360, 255, -1)
+    cv2.ellipse(a, (w // 2, h), (int(h * 0.4), int(h * 0.42)), 0, 180, 360, 255, -1)
+    if soft > 0:
+        a = cv2.GaussianBlur(a, (0, 0), soft)
+    return a
+
+
+def composite(fg: np.ndarray, bg: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+    a = alpha.astype(np.float32)[:, :, None] / 255.0
+    return np.clip(bg * (1 - a) + fg * a + 0.5, 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------- bokeh vs blur
+
+
+def _light_scene() -> tuple[np.ndarray, np.ndarray, tuple[int, int]]:
+    h, w = 360, 640
+    img = np.full((h, w, 3), 30, np.uint8)
+    centre = (160, 150)
+    cv2.circle(img, centre, 3, (255, 255, 255), -1)  # a small street light, far from the person
+    alpha = np.zeros((h, w), np.uint8)
+    cv2.rectangle(alpha, (430, 80), (600, 360), 255, -1)
+    return img, alpha, centre
+
+
+def _profile(out: np.ndarray, centre: tuple[int, int]) -> tuple[float, float, float]:
+    """(peak above the surround, radius of the above-half-peak area, inner mean / peak)."""
+    gray = out.mean(axis=2)
+    x, y = centre
+    patch = gray[y - 60 : y + 61, x - 60 : x + 61]
+    floor = float(np.median(gray[:, :300]))
+    peak = float(patch.max()) - floor
+    above = patch - floor > 0.5 * peak
+    radius = float(np.sqrt(above.sum() / np.pi))
+    yy, xx = np.mgrid[-60:61, -60:61]
+    inner = (xx**2 + yy**2) <= (0.5 * radius) ** 2
+    flat = float((patch[inner] - floor).mean()) / max(peak, 1e-6)
+    return peak, radius, flat
+
+
+def test_point_light_becomes_a_disc_of_the_aperture_size_in_bokeh(backend: str) -> None:
+    img, alpha, centre = _light_scene()
+    out = Compositor(EffectOptions(effect="bokeh", strength=0.5)).apply(img, alpha)
+    peak, radius, flat = _profile(out, centre)
+    expected = bokeh_radius(0.5, img.shape[0])
+    assert peak > 80, f"the light faded to a smudge (peak {peak:.0f} above the background)"
+    assert 0.75 * expected <= radius <= 1.25 * expected, f"disc radius {radius:.1f}, aperture {expected:.1f}"
+    assert flat > 0.85, f"not a flat disc: inner mean is {flat:.2f} of the peak"
+
+
+def test_point_light_is_no_disc_in_blur(backend: str) -> None:
+    img, alpha, centre = _light_scene()
+    out = Compositor(EffectOptions(effect="blur", strength=0.5)).apply(img, alpha)
+    peak, _radius, flat = _profile(out, centre)
+    assert peak < 30, f"blur kept a bright spot ({peak:.0f} above the background)"
+    assert flat < 0.85 or peak < 30
+
+
+def test_polygonal_aperture_is_a_polygon() -> None:
+    disc = aperture_kernel(10.0)
+    hexagon = aperture_kernel(10.0, blades=6)
+    assert disc.shape == hexagon.shape == (21, 21)
+    assert hexagon.sum() < disc.sum()  # a hexagon inscribed in the circle is smaller
+    # a vertex points up: the hexagon reaches the top row's centre but is flat at the sides
+    assert hexagon[0, 10] > 0 and hexagon[10, 0] < disc[10, 0]
+    r, (dys, x0s, x1s, ws) = aperture_runs(10.0, 6)
+    rebuilt = np.zeros_like(hexagon)
+    for dy, x0, x1, wk in zip(dys, x0s, x1s, ws, strict=True):
+        rebuilt[dy + r, x0 + r : x1 + r + 1] = wk
+    assert np.array_equal(rebuilt, hexagon)
+
+
+# ---------------------------------------------------------------------------- no halo
+
+SATURATED = (0, 255, 0)  # a bright green shirt (BGR)
+GREY = 128
+
+
+def _halo_scene() -> tuple[np.ndarray, np.ndarray]:
+    h, w = 360, 640
+    alpha = person_alpha(h, w, soft=1.0)
+    fg = np.zeros((h, w, 3), np.uint8)
+    fg[:] = SATURATED
+    bg = np.full((h, w, 3), GREY, np.uint8)
+    return composite(fg, bg, alpha), alpha
+
+
+def _greenness_near_person(out: np.ndarray, alpha: np.ndarray, within: int = 20) -> float:
+    """Largest G - max(B, R) among pixels outside the person (alpha 0) within ``within`` px of it."""
+    outside = (alpha == 0).astype(np.uint8)
+    dist = cv2.distanceTransform(outside, cv2.DIST_L2, 3)
+    ring = (alpha == 0) & (dist <= within)
+    assert ring.sum() > 1000
+    px = out[ring].astype(np.int32)
+    return float((px[:, 1] - np.maximum(px[:, 0], px[:, 2])).max())
+
+
+@pytest.mark.parametrize(
+    "effect,falloff",
+    [
+        ("blur", False),
+        ("blur", True),
+        ("bokeh", False),
+        ("bokeh", True),
+        ("replace", False),
+        ("color:#808080", False),
+        ("mask", False),
+        ("none", False),
+    ],
+)
+def test_no_person_colour_around_the_person(effect: str, falloff: bool, backend: str, tmp_path: Path) -> None:
+    img, alpha = _halo_scene()
+    if effect == "replace":
+        backdrop = tmp_path / "grey.png"
+        cv2.imwrite(str(backdrop), np.full((300, 300, 3), GREY, np.uint8))
+        effect = f"replace:{backdrop}"
+    out = Compositor(EffectOptions(effect=effect, strength=1.0, falloff=falloff)).apply(img, alpha)
+    assert _greenness_near_person(out, alpha) <= 6
+
+
+def test_the_halo_check_catches_a_plain_blur() -> None:
+    """A whole-frame blur pasted behind the mask glows green: the check above can fail."""
+    img, alpha = _halo_scene()
+    naive = composite(img, cv2.GaussianBlur(img, (0, 0), 0.04 * img.shape[0]), alpha)
+    assert _greenness_near_person(naive, alpha) > 30
+
+
+# ---------------------------------------------------------------------------- replace
+
+
+def test_replace_image_is_cover_fitted_not_stretched(tmp_path: Path, backend: str) -> None:
+    # a tall 300x600 picture with a circle in the middle, behind a 640x360 frame
+    pic = np.full((600, 300, 3), 40, np.uint8)
+    cv2.circle(pic, (150, 300), 60, (255, 255, 255), -1)
+    path = tmp_path / "tall.png"
+    cv2.imwrite(str(path), pic)
+    frame = np.zeros((360, 640, 3), np.uint8)
+    alpha = np.zeros((360, 640), np.uint8)
+    out = Compositor(EffectOptions(effect=f"replace:{path}")).apply(frame, alpha)
+    ys, xs = np.nonzero(out[:, :, 0] > 128)
+    width, height = xs.max() - xs.min() + 1, ys.max() - ys.min() + 1
+    assert abs(width - height) <= 2, f"the circle became {width}x{height}: stretched"
+    assert abs(width - 2 * 60 * 640 / 300) <= 4  # scaled by the width ratio (cover), not the height ratio
+    assert abs((xs.min() + xs.max()) / 2 - 319.5) <= 1.5 and abs((ys.min() + ys.max()) / 2 - 179.5) <= 1.5
+    assert np.array_equal(out, cover_fit(pic, (640, 360)))
+
+
+def test_cover_fit_wide_onto_tall() -> None:
+    pic = np.zeros((100, 400, 3), np.uint8)
+    pic[:, 150:250] = 255  # the centre quarter, white
+    fitted = cover_fit(pic, (50, 100))
+    assert fitted.shape == (100, 50, 3)
+    assert (fitted[:, :, 0] == 255).all()  # 400 px wide scaled to 400 and cropped to the middle 50
+
+
+def _write_clip(path: Path, levels: list[int], fps: int = 10, size: tuple[int, int] = (64, 48)) -> None:
+    import av
+
+    with av.open(str(path), "w") as container:
+        stream = container.add_stream("ffv1", rate=fps)
+        stream.width, stream.height = size
+        stream.pix_fmt = "yuv444p"
+        for level in levels:
+            img = np.full((size[1], size[0], 3), level, np.uint8)
+            frame = av.VideoFrame.from_ndarray(img, format="bgr24")
+            for packet in stream.encode(frame):
+                container.mux(packet)
+        for packet in stream.encode():
+            container.mux(packet)
+
+
+LEVELS = [0, 25, 50, 75, 100, 125, 150, 175, 200, 225]
+
+
+def test_replace_video_loops_in_step_with_timestamps(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mkv"
+    _write_clip(clip, LEVELS, fps=10)
+    comp = Compositor(EffectOptions(effect=f"replace:{clip}"))
+    frame = np.zeros((48, 64, 3), np.uint8)
+    alpha = np.zeros((48, 64), np.uint8)
+    start = 5_000_000_000
+    seen = []
+    for k in range(50):  # 2.5 s of output at 20 fps: the 1 s clip plays 2.5 times at its own speed
+        out = comp.apply(frame, alpha, timestamp_ns=start + k * 50_000_000)
+        seen.append(int(np.median(out)))
+    expected = [LEVELS[(k // 2) % 10] for k in range(50)]
+    assert np.max(np.abs(np.array(seen) - expected)) <= 3, seen
+
+
+def test_replace_video_without_timestamps_advances_a_frame_per_call(tmp_path: Path) -> None:
+    clip = tmp_path / "clip.mkv"
+    _write_clip(clip, LEVELS, fps=10)
+    comp = Compositor(EffectOptions(effect=f"replace:{clip}"))
+    frame = np.zeros((48, 64, 3), np.uint8)
+    alpha = np.zeros((48, 64), np.uint8)
+    seen = [int(np.median(comp.apply(frame, alpha))) for _ in range(25)]
+    expected = [LEVELS[k % 10] for k in range(25)]
+    assert np.max(np.abs(np.array(seen) - expected)) <= 3, seen
+    comp.close()
+
+
+def test_replace_missing_file_is_an_input_error(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="does not exist"):
+        Compositor(EffectOptions(effect=f"replace:{tmp_path / 'nope.png'}"))
+
+
+# ---------------------------------------------------------------------------- strength and resolution
+
+
+def _smooth_scene(h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
+    rng = np.random.default_rng(3)
+    small = rng.integers(0, 256, (9, 16, 3), dtype=np.uint8)
+    img = cv2.resize(small, (w, h), interpolation=cv2.INTER_CUBIC)
+    for i in range(12):  # sharp edges that blur must soften
+        x = (i * 97) % w
+        cv2.rectangle(img, (x, h // 10), (x + w // 40, h // 2), (255, 255, 255), -1)
+    return img, person_alpha(h, w, soft=h / 360)
+
+
+@pytest.mark.parametrize("effect", ["blur", "bokeh"])
+def test_strength_gives_the_same_look_at_two_resolutions(effect: str, backend: str) -> None:
+    big, alpha_big = _smooth_scene(720, 1280)
+    small = cv2.resize(big, (640, 360), interpolation=cv2.INTER_AREA)
+    alpha_small = cv2.resize(alpha_big, (640, 360), interpolation=cv2.INTER_AREA)
+
+    def run(img: np.ndarray, alpha: np.ndarray, strength: float) -> np.ndarray:
+        return Compositor(EffectOptions(effect=effect, strength=strength)).apply(img, alpha).astype(np.float32)
+
+    bg = alpha_small == 0
+    from_big = cv2.resize(run(big, alpha_big, 0.5), (640, 360), interpolation=cv2.INTER_AREA)
+    at_small = run(small, alpha_small, 0.5)
+    other_strength = run(small, alpha_small, 0.35)
+    same = float(np.abs(from_big - at_small)[bg].mean())
+    different = float(np.abs(other_strength - at_small)[bg].mean())
+    blurred = float(np.abs(at_small - small)[bg].mean())
+    assert blurred > 10  # the effect does something
+    assert same < 2.5 and same < different / 4, f"360p-vs-720p difference {same:.2f}, strength change {different:.2f}"
+
+
+def test_strength_zero_passes_the_frame_through(textured_image: np.ndarray) -> None:
+    alpha = np.zeros(textured_image.shape[:2], np.uint8)
+    for effect in ("blur", "bokeh"):
+        out = Compositor(EffectOptions(effect=effect, strength=0.0)).apply(textured_image, alpha)
+        assert np.array_equal(out, textured_image)
+
+
+def test_falloff_blurs_more_far_from_the_person(backend: str) -> None:
+    h, w = 360, 640
+    rng = np.random.default_rng(1)
+    img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    alpha = np.zeros((h, w), np.uint8)
+    cv2.rectangle(alpha, (280, 100), (360, 360), 255, -1)
+
+    def detail(out: np.ndarray, x0: int, x1: int) -> float:
+        lap = cv2.Laplacian(out.astype(np.float32), cv2.CV_32F)
+        return float(np.abs(lap[150:350, x0:x1]).mean())
+
+    flat = Compositor(EffectOptions(effect="blur", strength=0.5)).apply(img, alpha)
+    deep = Compositor(EffectOptions(effect="blur", strength=0.5, falloff=True)).apply(img, alpha)
+    near, far = (262, 276), (10, 60)
+    assert detail(deep, *near) > 1.5 * detail(deep, *far)  # sharper beside the person
+    assert detail(deep, *near) > 1.5 * detail(flat, *near)
+    assert abs(detail(deep, *far) - detail(flat, *far)) < 0.3 * detail(flat, *far) + 0.5
+
+
+# ---------------------------------------------------------------------------- compositor contract
+
+
+@pytest.mark.parametrize("effect", ["blur", "bokeh", "color:#00ff00", "mask", "none"])
+def test_out_is_reused_and_buffers_are_not_reallocated(effect: str) -> None:
+    img, alpha = _smooth_scene(360, 640)
+    comp = Compositor(EffectOptions(effect=effect, falloff=True))
+    out = np.empty_like(img)
+    first = comp.apply(img, alpha, out)
+    assert first is out
+    lowres = comp._lowres if effect in ("blur", "bokeh") else None
+    before = {k: id(v) for k, v in vars(lowres).items() if isinstance(v, np.ndarray)} if lowres else {}
+    scratch = {k: id(v) for k, v in comp._scratch.items()}
+    tracemalloc.start()
+    try:
+        again = comp.apply(img, alpha, out)
+        _size, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert again is out
+    assert peak < img.nbytes // 20, f"{peak} bytes allocated while compositing a {img.nbytes}-byte frame"
+    if lowres is not None:
+        assert {k: id(v) for k, v in vars(lowres).items() if isinstance(v, np.ndarray)} == before
+    assert {k: id(v) for k, v in comp._scratch.items()} == scratch
+
+
+def test_output_may_be_the_input() -> None:
+    img, alpha = _smooth_scene(180, 320)
+    expected = Compositor(EffectOptions(effect="blur")).apply(img, alpha)
+    inplace = img.copy()
+    assert Compositor(EffectOptions(effect="blur")).apply(inplace, alpha, inplace) is inplace
+    assert np.array_equal(inplace, expected)
+
+
+def test_person_stays_sharp_and_alpha_extremes_are_exact(backend: str) -> None:
+    img, alpha = _smooth_scene(180, 320)
+    out = Compositor(EffectOptions(effect="bokeh")).apply(img, alpha)
+    assert np.array_equal(out[alpha == 255], img[alpha == 255])
+    out = Compositor(EffectOptions(effect="color:#102030")).apply(img, alpha)
+    assert (out[alpha == 0] == (0x30, 0x20, 0x10)).all()
+
+
+def test_numba_and_numpy_kernels_agree() -> None:
+    if not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    img, alpha = _smooth_scene(180, 320)
+    results = {}
+    for name in ("numba", "numpy"):
+        _kernels.set_backend(name)
+        try:
+            results[name] = [
+                Compositor(EffectOptions(effect=e, falloff=f)).apply(img, alpha).astype(np.int32)
+                for e in ("blur", "bokeh")
+                for f in (False, True)
+            ]
+        finally:
+            _kernels.set_backend("numba")
+    for a, b in zip(results["numba"], results["numpy"], strict=True):
+        assert np.abs(a - b).max() <= 2
+
+
+def test_mask_view_and_none() -> None:
+    img, alpha = _smooth_scene(180, 320)
+    view = Compositor(EffectOptions(effect="mask")).apply(img, alpha)
+    assert view.shape == img.shape and np.array_equal(view[:, :, 1], alpha)
+    assert Compositor(EffectOptions(effect="none")).apply(img, alpha) is img
+
+
+def test_set_options_switches_effect_and_strength() -> None:
+    img, alpha = _smooth_scene(180, 320)
+    comp = Compositor(EffectOptions(effect="blur", strength=0.2))
+    weak = comp.apply(img, alpha)
+    comp.set_options(EffectOptions(effect="blur", strength=0.8))
+    strong = comp.apply(img, alpha)
+    bg = alpha == 0
+    assert np.abs(strong.astype(int) - img)[bg].mean() > np.abs(weak.astype(int) - img)[bg].mean()
+    comp.set_options(EffectOptions(effect="color:#ff0000"))
+    assert (comp.apply(img, alpha)[bg] == (0, 0, 255)).all()
+
+
+def test_bad_alpha_and_out_are_refused(textured_image: np.ndarray) -> None:
+    comp = Compositor()
+    with pytest.raises(FrameFormatError, match="alpha"):
+        comp.apply(textured_image, np.zeros((10, 10), np.uint8))
+    with pytest.raises(FrameFormatError, match="alpha"):
+        comp.apply(textured_image, np.zeros(textured_image.shape[:2], np.float32))
+    with pytest.raises(FrameFormatError, match="out"):
+        comp.apply(textured_image, np.zeros(textured_image.shape[:2], np.uint8), np.empty((5, 5, 3), np.uint8))
+
+
+def test_parse_color() -> None:
+    assert parse_color("#ff8000") == (0x00, 0x80, 0xFF)
+    assert parse_color("00ff00") == (0, 255, 0)
+    with pytest.raises(ConfigError):
+        parse_color("#ff80")
