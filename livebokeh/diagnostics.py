@@ -345,11 +345,37 @@ def check_runtime(probes: Probes | None = None) -> Check:
         return Check("tflite runtime", FAIL, str(exc), "pip install ai-edge-litert")
     # The others are only looked up, not imported: importing TensorFlow costs seconds.
     others = [r for r in RUNTIMES if r != name and importlib.util.find_spec(RUNTIMES[r][0].split(".")[0]) is not None]
+    from . import models
+    from .segmentation.runtime import make_interpreter
+
+    try:
+        start = time.perf_counter()
+        make_interpreter(str(models.resolve("selfie").path), 1, name)
+        load_ms = (time.perf_counter() - start) * 1000.0
+    except ModelLoadError as exc:
+        return Check(
+            "tflite runtime",
+            FAIL,
+            f"{name} imports but cannot load the selfie model: {exc}",
+            "pip install --upgrade ai-edge-litert, or force another runtime with LIVEBOKEH_TFLITE_RUNTIME",
+        )
     version = probes.package_version(RUNTIME_DISTRIBUTIONS.get(name, name))
     if version is None and name == "tensorflow":
         version = probes.package_version("tensorflow-cpu")
-    detail = f"{name} {version or ''}".strip() + (f" (also installed: {', '.join(others)})" if others else "")
+    detail = f"{name} {version or ''}".strip() + f", loads the selfie model in {load_ms:.0f} ms"
+    detail += f" (also installed: {', '.join(others)})" if others else ""
     return Check("tflite runtime", OK, detail, data={"runtime": name, "version": version, "installed": [name, *others]})
+
+
+def check_config(path: Path | None, error: str | None = None) -> Check:
+    """Which config file is in use, or what is wrong with it."""
+    from .config import default_config_path
+
+    if error:
+        return Check("config", FAIL, error, "fix the file, or run with --no-config to ignore it")
+    if path is not None:
+        return Check("config", OK, f"{path} (valid)", data={"path": str(path)})
+    return Check("config", OK, f"none: defaults in use (create {default_config_path()} to change them)")
 
 
 def check_models() -> list[Check]:
@@ -497,10 +523,17 @@ def check_benchmark(seconds: float = 3.0) -> Check:
     )
 
 
-def run_checks(probes: Probes | None = None, *, bench_seconds: float = 3.0) -> list[Check]:
+def run_checks(
+    probes: Probes | None = None,
+    *,
+    bench_seconds: float = 3.0,
+    config_path: Path | None = None,
+    config_error: str | None = None,
+) -> list[Check]:
     """All of doctor's checks, in report order (``bench_seconds=0`` skips the benchmark)."""
     probes = probes or Probes()
     checks = [check_python(), *check_packages(probes), check_runtime(probes), *check_models()]
+    checks.append(check_config(config_path, config_error))
     checks += [*check_cameras(probes), check_virtual_camera(probes), check_display(probes)]
     if bench_seconds > 0:
         checks.append(check_benchmark(bench_seconds))

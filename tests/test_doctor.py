@@ -228,3 +228,22 @@ def test_real_probes_run_on_this_machine() -> None:
     checks = run_checks(bench_seconds=0)
     assert_every_line_says_ok_or_what_to_do(checks)
     assert {"python", "tflite runtime", "virtual camera", "display"} <= set(by_name(checks))
+
+
+def test_config_file_in_use_and_broken_config_reported(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.setattr("livebokeh._cli.doctor.Probes", lambda: fake())
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
+    good = tmp_path / "good.toml"
+    good.write_text('[effect]\neffect = "bokeh"\n')
+    assert main(["--config", str(good), "doctor", "--json", "--bench-seconds", "0"]) == 0
+    line = next(c for c in json.loads(capsys.readouterr().out)["checks"] if c["name"] == "config")
+    assert line["status"] == OK and str(good) in line["detail"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[effect]\nstrength = 4\n")
+    # doctor reports a broken file as a line (other commands stop at it)
+    assert main(["--config", str(bad), "doctor", "--bench-seconds", "0"]) == 1
+    out = capsys.readouterr().out
+    assert "FAIL  config" in out and "strength 4.0 is out of range" in out and "--no-config" in out
+    assert "OK    python" in out  # the rest of the report is still there

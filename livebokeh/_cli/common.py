@@ -195,6 +195,9 @@ def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.Argum
     return {}
 
 
+DIAGNOSTIC_COMMANDS = ("doctor",)
+"""Commands that report a broken config file instead of stopping at it."""
+
 _SKIP_DESTS = {"help", "config", "no_config", "version", "verbose"}
 
 
@@ -342,12 +345,21 @@ def apply_config(
     """Merge the config file into ``args``: every option the user did not type takes the file's value.
 
     Stores the :class:`~livebokeh.config.Config` on ``args`` as ``loaded_config`` and returns it.
+    ``doctor`` does not stop at a broken file: the error is kept as ``args.config_error``
+    for its report.
     """
     commands = command_parsers(parser)
-    config = load_for_args(args, list(commands))
-    setattr(args, CONFIG_ATTR, config)
-    validate_config(config, parser)
     command = getattr(args, "command", None)
+    try:
+        config = load_for_args(args, list(commands))
+        setattr(args, CONFIG_ATTR, config)
+        validate_config(config, parser)
+    except ConfigError as exc:
+        if command not in DIAGNOSTIC_COMMANDS:
+            raise
+        setattr(args, CONFIG_ATTR, Config())
+        args.config_error = str(exc)
+        return Config()
     if command not in commands or (not config.sections and not config.commands):
         return config
     typed = explicit_dests(parser, sys.argv[1:] if argv is None else argv)

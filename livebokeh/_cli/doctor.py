@@ -6,6 +6,7 @@ import argparse
 import json
 
 from ..diagnostics import FAIL, OK, Probes, run_checks, summary
+from .common import config_of
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -24,7 +25,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 def main(args: argparse.Namespace) -> int:
     probes = Probes()  # the real machine; tests replace this name with fakes
-    checks = run_checks(probes, bench_seconds=max(0.0, args.bench_seconds))
+    config = config_of(args)
+    checks = run_checks(
+        probes,
+        bench_seconds=max(0.0, args.bench_seconds),
+        config_path=config.path,
+        config_error=getattr(args, "config_error", None),
+    )
     if args.json:
         print(json.dumps(summary(checks), indent=2, default=str))
     else:
