@@ -34,9 +34,10 @@ except ImportError:  # pragma: no cover - depends on the environment
 
 _use_numba = _numba is not None and os.environ.get("LIVEBOKEH_NO_NUMBA", "") not in ("1", "true", "yes")
 
-# Highlight bloom for the lens blur: in linear light, values above HDR_KNEE are taken
-# to be clipped highlights and scaled up towards (1 + HDR_GAIN) so that, spread over
-# the aperture, a small light still reads as a bright disc.
+# Highlight bloom for the lens blur: in linear light, pixels whose brightest channel
+# is above HDR_KNEE are taken to be clipped highlights and scaled up towards
+# (1 + HDR_GAIN) so that, spread over the aperture, a small light still reads as a
+# bright disc.
 # Background weight of a pixel: (1 - EDGE_CUT * alpha)^2, clipped at 0.  Pixels that are
 # even 1/EDGE_CUT person are left out of the background, so the colour mixed into the
 # soft edge of the matte cannot glow around the silhouette.
@@ -138,14 +139,16 @@ def _nb_downsample_hdr(img, alpha, f, acc, num_row, den_row, w3):  # type: ignor
                 b = max(np.float32(255 - np.int32(ar[x]) * EDGE_CUT), np.float32(0.0)) * inv255
                 wt = b * b
                 den_row[x] += wt
-                w3[3 * x] = wt
-                w3[3 * x + 1] = wt
-                w3[3 * x + 2] = wt
+                # one boost per pixel, from its brightest channel, so highlights keep their hue
+                top = np.float32(max(fr[3 * x], fr[3 * x + 1], fr[3 * x + 2])) * inv255
+                t = min(max((top * top - knee) * slope, np.float32(0.0)), np.float32(1.0))
+                wb = wt * (np.float32(1.0) + gain * t * t) * inv255 * inv255
+                w3[3 * x] = wb
+                w3[3 * x + 1] = wb
+                w3[3 * x + 2] = wb
             for i in range(n):
-                v = np.float32(fr[i]) * inv255
-                lin = v * v
-                t = min(max((lin - knee) * slope, np.float32(0.0)), np.float32(1.0))
-                num_row[i] += w3[i] * lin * (np.float32(1.0) + gain * t * t)
+                v = np.float32(fr[i])
+                num_row[i] += w3[i] * v * v
         for xs in range(sw):
             a0 = np.float32(0.0)
             a1 = np.float32(0.0)
@@ -300,9 +303,9 @@ def _np_masked_downsample(img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool,
     if hdr:
         wt = (b * b).astype(np.float32) / np.float32(255.0 * 255.0)
         v = img.astype(np.float32) * np.float32(1.0 / 255.0)
-        lin = v * v
-        t = np.clip((lin - HDR_KNEE) / (1.0 - HDR_KNEE), 0.0, 1.0)
-        full[:h, :w, :3] = lin * (1.0 + HDR_GAIN * t * t) * wt[:, :, None]
+        top = v.max(axis=2)
+        t = np.clip((top * top - HDR_KNEE) / (1.0 - HDR_KNEE), 0.0, 1.0)
+        full[:h, :w, :3] = v * v * (wt * (1.0 + HDR_GAIN * t * t))[:, :, None]
         full[:h, :w, 3] = wt
         acc[:] = full.reshape(sh, f, sw, f, 4).sum(axis=(1, 3)) / (f * f)
     else:
