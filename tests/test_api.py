@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import shutil
+import warnings
 from pathlib import Path
 
 import av
@@ -191,11 +192,25 @@ def test_custom_model_on_the_command_line(
     assert "is compatible" in capsys.readouterr().out
 
 
-def _convert(fn: object, spec: object, path: Path) -> Path:
+def _convert(fn: object, spec: object, path: Path, *, uint8: bool = False) -> Path:
     tf = pytest.importorskip("tensorflow")
     concrete = fn.get_concrete_function(spec)  # type: ignore[attr-defined]
     converter = tf.lite.TFLiteConverter.from_concrete_functions([concrete], fn)
-    path.write_bytes(converter.convert())
+    if uint8:  # full-integer quantisation: uint8 image in, uint8 probability out
+        rng = np.random.default_rng(0)
+
+        def representative() -> object:
+            for _ in range(8):
+                yield [rng.random((1, 64, 64, 3), dtype=np.float32)]
+
+        converter.optimizations = [tf.lite.Optimize.DEFAULT]
+        converter.representative_dataset = representative
+        converter.target_spec.supported_ops = [tf.lite.OpsSet.TFLITE_BUILTINS_INT8]
+        converter.inference_input_type = tf.uint8
+        converter.inference_output_type = tf.uint8
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # the converter's own notes about quantisation statistics
+        path.write_bytes(converter.convert())
     return path
 
 
@@ -219,7 +234,19 @@ def tf_models(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     def detector(x: object) -> object:
         return tf.reshape(tf.image.resize(x, [16, 16]), [1, 256, 3])  # an N x K table, like a detector
 
+    @tf.function
+    def probability(x: object) -> object:
+        return tf.sigmoid((x[..., 0:1] - 0.5) * 8.0)  # type: ignore[index]
+
+    @tf.function
+    def class_ids(x: object) -> object:
+        return tf.where(x[..., 0] > 0.5, 15, 0)  # type: ignore[index]
+
+    image = tf.TensorSpec([1, 64, 64, 3], tf.float32)
     return {
+        "quantized": _convert(probability, image, folder / "quantized.tflite", uint8=True),
+        "dynamic": _convert(probability, tf.TensorSpec([1, None, None, 3], tf.float32), folder / "dynamic.tflite"),
+        "class_ids": _convert(class_ids, image, folder / "class_ids.tflite"),
         "multi": _convert(three_classes, tf.TensorSpec([1, 64, 64, 3], tf.float32), folder / "multi.tflite"),
         "vector": _convert(not_an_image, tf.TensorSpec([1, 10], tf.float32), folder / "vector.tflite"),
         "table": _convert(detector, tf.TensorSpec([1, 64, 64, 3], tf.float32), folder / "table.tflite"),
@@ -237,6 +264,27 @@ def test_multiclass_model_needs_and_uses_the_person_class(tf_models: dict[str, P
         mask = seg.segment(image)
     assert mask.shape == (64, 64)  # brought to the model's input size
     assert mask[:, :28].mean() > 0.9 and mask[:, 36:].mean() < 0.1
+
+
+def red_left_image() -> np.ndarray:
+    image = np.zeros((120, 120, 3), np.uint8)
+    image[:, :60] = (0, 0, 255)  # BGR red on the left: the "person" of the test models
+    return image
+
+
+@pytest.mark.parametrize(("name", "person_class"), [("quantized", None), ("dynamic", None), ("class_ids", 15)], ids=str)
+def test_other_compatible_model_shapes(tf_models: dict[str, Path], name: str, person_class: int | None) -> None:
+    """uint8-quantised in and out, a dynamic input size, and a class-id map all give a person mask."""
+    with Segmenter(tf_models[name], person_class=person_class) as seg:
+        mask = seg.segment(red_left_image())
+    h, w = mask.shape
+    assert mask.dtype == np.float32 and 0.0 <= mask.min() and mask.max() <= 1.0
+    assert mask[:, : w * 2 // 5].mean() > 0.9 and mask[:, w * 3 // 5 :].mean() < 0.1
+
+
+def test_class_id_model_needs_the_person_class(tf_models: dict[str, Path]) -> None:
+    with pytest.raises(ModelLoadError, match="class id per pixel: say which class is the person with --person-class"):
+        Segmenter(tf_models["class_ids"])
 
 
 def test_multiclass_model_on_the_command_line(tf_models: dict[str, Path], capsys: pytest.CaptureFixture[str]) -> None:
