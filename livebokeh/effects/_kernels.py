@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -495,28 +496,66 @@ _EMPTY4 = np.zeros((0, 0, 4), np.float32)
 _EMPTY2 = np.zeros((0, 0), np.float32)
 
 
-def warm_up() -> float:
-    """Compile (or load from numba's cache) every kernel on tiny inputs; returns seconds taken."""
-    if not _use_numba:
-        return 0.0
-    start = time.perf_counter()
+_warm_lock = threading.Lock()
+_warmed: set[str] = set()
+KERNEL_GROUPS = ("blur", "bokeh", "replace", "color")
+
+
+def _run_group(group: str) -> None:
     img = np.zeros((4, 4, 3), np.uint8)
     alpha = np.zeros((4, 4), np.uint8)
     acc = np.zeros((2, 2, 4), np.float32)
-    scratch: dict[str, np.ndarray] = {}
-    for hdr in (False, True):
-        masked_downsample(img, alpha, 2, hdr, acc, scratch)
-    bg = np.zeros((2, 2, 3), np.uint8)
-    fill = np.zeros(3, np.float32)
-    normalize(acc, None, None, False, fill, 1e-3, bg)
-    normalize(acc, acc, np.zeros((2, 2), np.float32), True, fill, 1e-3, bg)
-    prefix = np.zeros((4, 5 * 4), np.float32)
-    runs = (np.zeros(1, np.int64), np.zeros(1, np.int64), np.zeros(1, np.int64), np.ones(1, np.float32))
-    prefix_rows(acc, 1, prefix)
-    conv_runs(prefix, runs, 1, acc, scratch)
-    bgx = np.zeros((3, 4, 3), np.uint8)
     out = np.zeros_like(img)
-    blend_lowres(img, alpha, bgx, np.zeros(4, np.int64), np.zeros(4, np.int32), out, scratch)
-    blend_full(img, alpha, img, out, scratch)
-    blend_color(img, alpha, (0, 0, 0), out, scratch)
+    scratch: dict[str, np.ndarray] = {}
+    fill = np.zeros(3, np.float32)
+    bg = np.zeros((2, 2, 3), np.uint8)
+    if group in ("blur", "bokeh"):
+        hdr = group == "bokeh"
+        masked_downsample(img, alpha, 2, hdr, acc, scratch)
+        normalize(acc, None, None, hdr, fill, 1e-3, bg)
+        normalize(acc, acc, np.zeros((2, 2), np.float32), hdr, fill, 1e-3, bg)
+        bgx = np.zeros((3, 4, 3), np.uint8)
+        blend_lowres(img, alpha, bgx, np.zeros(4, np.int64), np.zeros(4, np.int32), out, scratch)
+    if group == "bokeh":
+        from .bokeh import aperture_runs  # the run arrays are read-only: warm that signature
+
+        r, runs = aperture_runs(1.0)
+        prefix = np.zeros((2 + 2 * r, (2 + 2 * r + 1) * 4), np.float32)
+        prefix_rows(acc, r, prefix)
+        conv_runs(prefix, runs, r, acc, scratch)
+    if group == "replace":
+        blend_full(img, alpha, img, out, scratch)
+    if group == "color":
+        blend_color(img, alpha, (0, 0, 0), out, scratch)
+
+
+def warm_up(groups: tuple[str, ...] = KERNEL_GROUPS) -> float:
+    """Compile (or load from numba's cache) the kernels of ``groups`` on tiny inputs; returns seconds.
+
+    Numba would do this on first use anyway; doing it early - e.g. in a thread while
+    the model loads - keeps the compile off the first frame.
+    """
+    if not _use_numba:
+        return 0.0
+    start = time.perf_counter()
+    with _warm_lock:
+        for group in groups:
+            if group not in _warmed:
+                _run_group(group)
+                _warmed.add(group)
     return time.perf_counter() - start
+
+
+def warm_up_in_background(group: str) -> threading.Thread | None:
+    """Start :func:`warm_up` of one group in a daemon thread unless it is done; returns the thread."""
+    if not _use_numba or group in _warmed:
+        return None
+
+    def run() -> None:
+        seconds = warm_up((group,))
+        if seconds > 0.05:
+            log.info("prepared the %s kernels in %.2f s (numba; cached for next time)", group, seconds)
+
+    thread = threading.Thread(target=run, name=f"livebokeh-jit-{group}", daemon=True)
+    thread.start()
+    return thread

@@ -41,7 +41,6 @@ class Compositor:
         self._scratch: dict[str, np.ndarray] = {}
         self._frames = 0
         self._t0_ns: int | None = None
-        self._warm = False
         self._configure(self.options, None)
 
     def set_options(self, options: EffectOptions) -> None:
@@ -52,6 +51,9 @@ class Compositor:
 
     def _configure(self, new: EffectOptions, old: EffectOptions | None) -> None:
         effect = new.effect
+        group = _kernel_group(effect)
+        if group:
+            _kernels.warm_up_in_background(group)  # compile while the caller sets up
         blades = int(getattr(new, "blades", 0))
         if effect in ("blur", "bokeh"):
             cls = BlurBackground if effect == "blur" else BokehBackground
@@ -83,9 +85,9 @@ class Compositor:
         self._close_picture()
 
     def warm_up(self) -> float:
-        """Compile or load the numba kernels now rather than on the first frame; returns seconds."""
-        self._warm = True
-        return _kernels.warm_up()
+        """Compile or load the current effect's numba kernels now rather than on the first frame; seconds."""
+        group = _kernel_group(self.options.effect)
+        return _kernels.warm_up((group,)) if group else 0.0
 
     def apply(
         self, image: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None, *, timestamp_ns: int | None = None
@@ -114,12 +116,6 @@ class Compositor:
             raise FrameFormatError(
                 f"expected out as C-contiguous uint8 array of shape {image.shape}, got {out.dtype} {out.shape}"
             )
-        if not self._warm:
-            self._warm = True
-            seconds = _kernels.warm_up()
-            if seconds > 0.05:
-                log.info("compiled the compositor kernels in %.2f s (cached for next time)", seconds)
-
         effect = self.options.effect
         if effect in ("blur", "bokeh"):
             assert self._lowres is not None
@@ -161,3 +157,12 @@ class Compositor:
             self._close_picture()
         except Exception:
             pass
+
+
+def _kernel_group(effect: str) -> str | None:
+    """Which numba kernels an effect uses (see :data:`~livebokeh.effects._kernels.KERNEL_GROUPS`), if any."""
+    if effect.startswith("replace:"):
+        return "replace"
+    if effect.startswith("color:"):
+        return "color"
+    return effect if effect in ("blur", "bokeh") else None
