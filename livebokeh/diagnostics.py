@@ -268,6 +268,14 @@ def probe_display() -> DisplayInfo:
             "pip uninstall opencv-python-headless && pip install opencv-python",
         )
     if sys.platform.startswith("linux"):
+        display = os.environ.get("DISPLAY", "")
+        m = re.fullmatch(r":(\d+)(\.\d+)?", display)
+        if m and not Path(f"/tmp/.X11-unix/X{m.group(1)}").exists():
+            return DisplayInfo(
+                False,
+                f"DISPLAY={display} is set but no X server listens there",
+                "start the desktop session (or Xvfb) for that display, or unset DISPLAY",
+            )
         for var in ("DISPLAY", "WAYLAND_DISPLAY"):
             if os.environ.get(var):
                 return DisplayInfo(True, f"{var}={os.environ[var]}, OpenCV GUI {gui}")

@@ -247,3 +247,19 @@ def test_config_file_in_use_and_broken_config_reported(
     out = capsys.readouterr().out
     assert "FAIL  config" in out and "strength 4.0 is out of range" in out and "--no-config" in out
     assert "OK    python" in out  # the rest of the report is still there
+
+
+def test_real_display_probe_follows_the_environment(monkeypatch: pytest.MonkeyPatch) -> None:
+    if diagnostics.opencv_gui_backend().upper() == "NONE":
+        pytest.skip("headless OpenCV: the probe reports that before looking at DISPLAY")
+    monkeypatch.setattr(diagnostics.sys, "platform", "linux")
+    monkeypatch.delenv("DISPLAY", raising=False)
+    monkeypatch.delenv("WAYLAND_DISPLAY", raising=False)
+    info = diagnostics.probe_display()
+    assert not info.available and info.fix
+    monkeypatch.setenv("DISPLAY", ":987")  # no X server has this socket
+    info = diagnostics.probe_display()
+    assert not info.available and "no X server" in info.detail
+    monkeypatch.setenv("WAYLAND_DISPLAY", "wayland-0")
+    monkeypatch.delenv("DISPLAY")
+    assert diagnostics.probe_display().available
