@@ -77,9 +77,12 @@ def check_model(path: str, person_class: int | None = None) -> dict[str, object]
         start = time.perf_counter()
         mask = seg.segment(frame)
         ms = (time.perf_counter() - start) * 1000.0
+        describe = getattr(seg.backend, "describe", None)
+        details = describe() if callable(describe) else []
         return {
             "model": seg.name,
             "compatible": True,
+            "details": details,
             "runtime": seg.runtime,
             "mask_size": [int(mask.shape[0]), int(mask.shape[1])],
             "input_size": [h, w],
@@ -107,6 +110,8 @@ def main(args: argparse.Namespace) -> int:
                 f"{report['ms_per_run']} ms per run; use it with --model {args.check}"
                 + (f" --person-class {args.person_class}" if args.person_class is not None else "")
             )
+            for d in report["details"]:  # type: ignore[attr-defined]
+                print(f"    input {d['input']} -> {d['output']}")
         return 0
     rows = list_models()
     bad = sum(1 for r in rows if not r["ok"])

@@ -227,6 +227,25 @@ class TFLiteSegmenter:
     def runtime(self) -> str:
         return self._runtime
 
+    def describe(self) -> list[dict[str, object]]:
+        """What each loaded model takes and gives (for ``livebokeh models --check`` and logs)."""
+        out: list[dict[str, object]] = []
+        for name, m in self._models.items():
+            if m.output_kind == "classes":
+                output = f"class id per pixel, person = {m.person_class}"
+            elif m.channels > 1:
+                output = f"{m.channels} class scores per pixel, person = class {m.person_class}"
+            else:
+                output = "person probability" + (" (uint8-quantised)" if m.output_kind == "quantized" else "")
+            out.append(
+                {
+                    "model": name,
+                    "input": f"1x{m.height}x{m.width}x3 {m.input_buf.dtype}",
+                    "output": output,
+                }
+            )
+        return out
+
     def _pick(self, frame_shape: tuple[int, ...]) -> _Model:
         if len(self._models) == 1:
             return next(iter(self._models.values()))
