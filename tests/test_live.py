@@ -321,6 +321,7 @@ def test_sigterm_ends_the_cli_cleanly(tmp_path):
             sys.executable,
             "-m",
             "livebokeh",
+            "-v",
             "live",
             "--source",
             "synthetic:320x180@30",
@@ -334,8 +335,16 @@ def test_sigterm_ends_the_cli_cleanly(tmp_path):
         env=env,
         cwd=tmp_path,
     )
-    time.sleep(3)  # model loading and warm-up, then a second or two of frames
-    assert proc.poll() is None, proc.communicate()[1].decode()
+    assert proc.stderr is not None
+    started = False
+    deadline = time.monotonic() + 60
+    while not started and time.monotonic() < deadline:
+        line = proc.stderr.readline()
+        if not line:
+            break
+        started = b"live: synthetic" in line  # logged once the threads run
+    assert started, proc.communicate()[1].decode()
+    time.sleep(1.0)
     proc.send_signal(signal.SIGTERM)
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err.decode()

@@ -10,7 +10,7 @@ import numpy as np
 import pytest
 from live_fakes import FakeCapture
 
-from livebokeh.errors import ConfigError, InputError, SinkError
+from livebokeh.errors import ConfigError, InputError, OutputError, SinkError
 from livebokeh.frames import Frame
 from livebokeh.sinks import Sink, open_sink
 from livebokeh.sinks.file import FileSink
@@ -108,7 +108,7 @@ def test_camera_reports_what_it_delivers_and_asks_for_mjpg():
     cam = CameraSource("x", size=(320, 240), fps=30, capture_factory=lambda dev: fake)
     import cv2
 
-    assert fake.props[cv2.CAP_PROP_FOURCC] == cv2.VideoWriter_fourcc(*"MJPG")
+    assert fake.props[cv2.CAP_PROP_FOURCC] == cv2.VideoWriter.fourcc(*"MJPG")
     assert cam.size == (320, 240) and "320x240" in cam.delivered
     cam.close()
     assert fake.released
@@ -232,8 +232,8 @@ def test_file_sink_appears_only_when_closed_and_abort_removes_it(tmp_path):
 def test_file_sink_refuses_existing_file_without_overwrite(tmp_path):
     target = tmp_path / "rec.mp4"
     target.write_bytes(b"x")
-    with pytest.raises(Exception, match="already exists"):
-        FileSink(target).open((160, 96), 30.0)
+    with pytest.raises(OutputError, match="already exists"):
+        FileSink(target)
 
 
 def test_virtualcam_sends_bgr_frames_and_mirrors(fake_vcam):

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import signal
 import sys
 from collections.abc import Iterator
@@ -11,7 +12,7 @@ from typing import Any
 
 from ..errors import CameraOpenError, ConfigError
 from ..runtime.live import LiveOptions, Pipeline
-from ..sources import parse_size
+from ..sources import open_source, parse_size
 from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
 
 
@@ -124,16 +125,18 @@ def main(args: argparse.Namespace) -> int:
         overwrite=args.overwrite,
     )
     sinks = args.sink or default_sinks()
-    source: Any = args.source
-    if source is None:
-        from ..sources.camera import CameraSource
-
+    if args.source is None:
         try:
-            source = CameraSource(0, size=options.size, fps=options.fps)
+            source = open_source("camera:0", size=options.size, fps=options.fps)
         except CameraOpenError as exc:
             print(f"livebokeh: {exc}; playing the bundled sample instead", file=sys.stderr)
-            source = "sample"
-            options = LiveOptions(**{**_fields(options), "loop": True})
+            options = dataclasses.replace(options, loop=True)
+            source = open_source("sample", size=options.size, loop=True)
+    else:
+        source = open_source(args.source, size=options.size, fps=options.fps, loop=options.loop)
+    delivered = getattr(source, "delivered", None)
+    if delivered and not args.quiet:
+        print(f"livebokeh: {delivered}", file=sys.stderr)
     pipeline = Pipeline(
         source,
         sinks,
@@ -144,9 +147,3 @@ def main(args: argparse.Namespace) -> int:
     )
     run_pipeline(pipeline, args)
     return 0
-
-
-def _fields(options: LiveOptions) -> dict[str, Any]:
-    from dataclasses import asdict
-
-    return asdict(options)

@@ -38,7 +38,7 @@ from ..effects import Compositor
 from ..errors import ConfigError, LivebokehError, SinkError
 from ..frames import Frame, Mask
 from ..matte import Matte
-from ..segmentation import Segmenter, create_segmenter
+from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks import Sink, SinkClosed, open_sink
 from ..sources import Source, open_source
 from ..stats import LiveStats
@@ -64,11 +64,12 @@ class LiveOptions:
     the frame rate).  ``duration`` ends the run after that many seconds.  ``size`` and
     ``fps`` are what to ask a camera for (files are scaled to ``size``).  ``loop``
     replays files and the sample; ``realtime=False`` feeds file and synthetic frames
-    as fast as possible.  ``mirror`` flips the virtual camera; ``overwrite`` lets a file
+    as fast as the compositor takes them (capture then waits instead of dropping
+    frames).  ``mirror`` flips the virtual camera; ``overwrite`` lets a file
     sink replace a file.  ``queue_frames`` is how far the compositor may lag before
-    the oldest frame is dropped.  ``preshrink`` lets the inference thread shrink frames
-    cheaply (bilinear, to twice the model input) before the segmenter's own area
-    resize.  ``stop_timeout`` bounds the join of all threads at shutdown.
+    the oldest frame is dropped.  ``preshrink`` lets the inference thread halve large
+    frames cheaply (bilinear, to a long side of at most ``PRESHRINK_SIDE``) before the
+    matte and segmenter work on them.  ``stop_timeout`` bounds the join of all threads at shutdown.
     """
 
     inference_fps: float | None = None
@@ -100,26 +101,51 @@ class LiveOptions:
             raise ConfigError(f"stop_timeout {self.stop_timeout!r} is out of range: use a number of seconds above 0")
 
 
+PRESHRINK_SIDE = 960
+"""Long side the inference thread shrinks large frames to (still well above the model input
+and the matte's low-resolution work sizes, so masks do not change; the segmenter's own
+area resize from there costs a quarter of what it costs from 1080p)."""
+
+
+def preshrink_size(size: tuple[int, int], model_hw: tuple[int, int]) -> tuple[int, int] | None:
+    """``(width, height)`` to shrink frames of ``size`` to before inference, or ``None`` to leave them."""
+    w, h = size
+    long_side = max(w, h)
+    target = max(PRESHRINK_SIDE, 2 * max(model_hw))
+    if long_side < 1.25 * target:
+        return None
+    scale = target / long_side
+    return max(2, round(w * scale)), max(2, round(h * scale))
+
+
 class MaskCache:
     """The newest mask, published by the inference thread and read by the compositor."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._mask: Mask | None = None
+        self._first = threading.Event()
 
     def publish(self, mask: Mask) -> None:
         """Keep ``mask`` if it is newer than the cached one."""
         with self._lock:
             if self._mask is None or mask.index >= self._mask.index:
                 self._mask = mask
+        self._first.set()
+
+    def wait_first(self, timeout: float) -> bool:
+        """Wait up to ``timeout`` s for the first mask; whether one exists."""
+        return self._first.wait(timeout)
 
     def newest(self) -> Mask | None:
         """The newest mask, or ``None`` before the first one."""
         return self._mask
 
     def clear(self) -> None:
+        """Forget the cached mask."""
         with self._lock:
             self._mask = None
+            self._first.clear()
 
 
 class Pipeline:
@@ -150,7 +176,7 @@ class Pipeline:
         *,
         effect: EffectOptions | None = None,
         matte: MatteOptions | None = None,
-        segmenter: Segmenter | SegmenterOptions | None = None,
+        segmenter: SegmenterProtocol | SegmenterOptions | None = None,
         options: LiveOptions | None = None,
     ) -> None:
         if isinstance(sinks, str):
@@ -166,7 +192,7 @@ class Pipeline:
         self.sinks: list[Sink] = []
         self.sink_errors: list[str] = []
         """One message per sink that failed and was dropped."""
-        self.segmenter: Segmenter | None = None
+        self.segmenter: SegmenterProtocol | None = None
         self.matte: Matte | None = None
         self.compositor: Compositor | None = None
         self._own_segmenter = False
@@ -230,9 +256,11 @@ class Pipeline:
         self.stats.source = getattr(self.source, "name", str(self._source_spec))
         self.stats.size = size
         if opts.preshrink:
-            mh, mw = self.segmenter.input_size_for((size[1], size[0], 3))
-            if size[0] > 3 * mw and size[1] > 3 * mh:
-                self._shrink_size = (2 * mw, max(2, round(2 * mw * size[1] / size[0])))
+            self._shrink_size = preshrink_size(size, self.segmenter.input_size_for((size[1], size[0], 3)))
+        w, h = size
+        self._out_bufs = [np.empty((h, w, 3), np.uint8) for _ in range(3)]
+        self._alpha_buf = np.empty((h, w), np.uint8)
+        self._warm_up(size)  # before the sinks open: a window appears when frames are ready
         for spec in self._sink_specs:
             sink = open_sink(spec, mirror=opts.mirror, overwrite=opts.overwrite)
             self.sinks.append(sink)  # before open, so close() releases a half-open sink too
@@ -240,10 +268,6 @@ class Pipeline:
             if attach is not None:
                 attach(self)
             sink.open(size, fps)
-        w, h = size
-        self._out_bufs = [np.empty((h, w, 3), np.uint8) for _ in range(3)]
-        self._alpha_buf = np.empty((h, w), np.uint8)
-        self._warm_up(size)
         self._workers = [
             Worker("capture", self._capture_loop, self._stop, on_exit=self._queue.close),
             Worker("inference", self._inference_loop, self._stop),
@@ -350,6 +374,7 @@ class Pipeline:
         stats = self.stats
         mailbox, queue = self._mailbox, self._queue
         end_ns = self._start_ns + int(self.options.duration * 1e9) if self.options.duration else None
+        paced = self.options.realtime
         index = 0
         while not stop.is_set():
             t0 = time.monotonic_ns()
@@ -365,8 +390,13 @@ class Pipeline:
             frame = Frame(image=image, timestamp_ns=now, index=index)
             index += 1
             stats.captured(now)
-            if queue.put(frame):
-                stats.frames_dropped += 1
+            if paced:
+                if queue.put(frame):
+                    stats.frames_dropped += 1
+            else:  # frames on demand (a file as fast as possible): wait for the compositor, drop nothing
+                while not queue.put_wait(frame, POLL_S):
+                    if stop.is_set():
+                        return
             if mailbox.put(frame):
                 stats.inference_skipped += 1
             if end_ns is not None and now >= end_ns:
@@ -438,6 +468,13 @@ class Pipeline:
                     self._stop.set()
                     return None
                 continue
+            if not self.options.realtime:
+                # Frames on demand have no clock to keep up with: wait for the first mask
+                # instead of passing frames through.
+                while self._cache.newest() is None and not self._stop.is_set():
+                    self._cache.wait_first(POLL_S)
+                if self._stop.is_set():
+                    continue
             return self._composite(frame)
 
     def _composite(self, frame: Frame) -> tuple[Frame, Mask | None]:

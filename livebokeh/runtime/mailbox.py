@@ -97,8 +97,24 @@ class FrameQueue(Generic[T]):
                 self._items.popleft()
                 self.dropped += 1
             self._items.append(item)
-            self._cond.notify()
+            self._cond.notify_all()
             return dropped
+
+    def put_wait(self, item: T, timeout: float | None = None) -> bool:
+        """Append ``item`` once there is room (backpressure); ``False`` if still full after ``timeout``.
+
+        On a closed queue the item is discarded and ``True`` returned.
+        """
+        with self._cond:
+            if not self._closed and len(self._items) >= self._maxlen:
+                self._cond.wait_for(lambda: len(self._items) < self._maxlen or self._closed, timeout)
+            if self._closed:
+                return True
+            if len(self._items) >= self._maxlen:
+                return False
+            self._items.append(item)
+            self._cond.notify_all()
+            return True
 
     def get(self, timeout: float | None = None) -> T | None:
         """Oldest item, waiting up to ``timeout`` s; ``None`` on timeout or when closed and empty."""
@@ -107,7 +123,9 @@ class FrameQueue(Generic[T]):
                 self._cond.wait_for(lambda: bool(self._items) or self._closed, timeout)
             if not self._items:
                 return None
-            return self._items.popleft()
+            item = self._items.popleft()
+            self._cond.notify_all()
+            return item
 
     def close(self) -> None:
         """No more items will come; readers drain what is left, then get ``None``."""

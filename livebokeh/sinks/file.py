@@ -7,10 +7,15 @@ were dropped.  The file appears under its name only when the recording ends clea
 from __future__ import annotations
 
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import LivebokehError, SinkError
 from ..frames import Frame
+from ..safe_write import check_target
 from . import BaseSink
+
+if TYPE_CHECKING:
+    from .video import VideoFileSink
 
 __all__ = ["FileSink"]
 
@@ -29,10 +34,11 @@ class FileSink(BaseSink):
         self.path = Path(path)
         self.name = str(self.path)
         container_for(self.path)  # unsupported extension -> OutputError now, not mid-run
+        check_target(self.path, overwrite=overwrite)  # existing file, missing folder -> now too
         self.overwrite = overwrite
         self.crf = crf
         self.preset = preset
-        self._writer = None
+        self._writer: VideoFileSink | None = None
         self._t0: int | None = None
         self._last_pts = -1
         self._fps = 30.0

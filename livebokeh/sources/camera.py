@@ -70,7 +70,7 @@ class CameraSource(BaseSource):
             _restore_opencv(level)
         if self._cap is None or not self._cap.isOpened():
             raise CameraOpenError(f"{self.name} cannot be opened: {hint}")
-        self._cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter_fourcc(*"MJPG"))
+        self._cap.set(cv2.CAP_PROP_FOURCC, cv2.VideoWriter.fourcc(*"MJPG"))
         if size:
             self._cap.set(cv2.CAP_PROP_FRAME_WIDTH, size[0])
             self._cap.set(cv2.CAP_PROP_FRAME_HEIGHT, size[1])
