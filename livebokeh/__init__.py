@@ -22,6 +22,8 @@ from .frames import Frame, Mask
 from .matte import Matte
 from .runtime.live import LiveOptions, Pipeline
 from .segmentation import Segmenter, SegmenterProtocol, TFLiteSegmenter, create_segmenter
+from .sinks import Sink, open_sink
+from .sources import Source, open_source
 
 __all__ = [
     "CameraOpenError",
@@ -44,10 +46,14 @@ __all__ = [
     "Segmenter",
     "SegmenterOptions",
     "SegmenterProtocol",
+    "Sink",
     "SinkError",
+    "Source",
     "SourceError",
     "TFLiteSegmenter",
     "__version__",
     "create_segmenter",
     "load_config",
+    "open_sink",
+    "open_source",
 ]
