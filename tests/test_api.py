@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import inspect
 import shutil
+import time
 import warnings
 from pathlib import Path
 
@@ -340,3 +341,59 @@ def test_incompatible_model_on_the_command_line_is_one_line(tmp_path: Path, caps
     err = capsys.readouterr().err
     assert err.startswith("livebokeh: error: model ") and "not a segmentation model" in err
     assert "Traceback" not in err and err.count("\n") == 1
+
+
+class ListSource:
+    """A user-written source: frames from memory at 30 fps, then the end of the stream."""
+
+    name = "list"
+
+    def __init__(self, frames: list[np.ndarray]) -> None:
+        self.frames = list(frames)
+        self.closed = False
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.frames[0].shape[1], self.frames[0].shape[0]
+
+    @property
+    def fps(self) -> float:
+        return 30.0
+
+    def read(self) -> np.ndarray | None:
+        time.sleep(1 / 30)  # like a camera: a frame when it is due
+        return self.frames.pop(0) if self.frames else None
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class ListSink:
+    """A user-written sink: keeps copies of what it is given."""
+
+    name = "list"
+
+    def __init__(self) -> None:
+        self.images: list[np.ndarray] = []
+        self.opened: tuple[tuple[int, int], float] | None = None
+        self.closed = False
+
+    def open(self, size: tuple[int, int], fps: float) -> None:
+        self.opened = (size, fps)
+
+    def write(self, frame: livebokeh.Frame) -> None:
+        self.images.append(frame.image.copy())
+
+    def close(self) -> None:
+        self.closed = True
+
+
+def test_pipeline_takes_user_written_sources_and_sinks(person: np.ndarray) -> None:
+    source, sink = ListSource([person] * 40), ListSink()
+    stats = Pipeline(source=source, sinks=[sink], effect=EffectOptions(effect="mask")).run()
+    assert source.closed and sink.closed and sink.opened == ((960, 540), 30.0)
+    assert stats["frames_composited"] == len(sink.images) > 0
+    last = sink.images[-1]
+    assert (last[:, :, 0] == last[:, :, 2]).all()  # the mask view once a mask exists
+    h, w = last.shape[:2]
+    assert last[h // 2, w // 3].mean() > 200 and last[h // 10, w - 20].mean() < 50
