@@ -155,8 +155,17 @@ def add_config_args(parser: argparse.ArgumentParser, subparsers: argparse._SubPa
     if subparsers is None:
         return
     for sub in subparsers.choices.values():
-        sub.add_argument("--config", metavar="FILE.toml", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
-        sub.add_argument("--no-config", action="store_true", default=argparse.SUPPRESS, help=argparse.SUPPRESS)
+        g = sub.add_argument_group("configuration")
+        g.add_argument(
+            "--config",
+            metavar="FILE.toml",
+            default=argparse.SUPPRESS,
+            help="read options from this TOML file; flags given here win (default: "
+            "$XDG_CONFIG_HOME/livebokeh/config.toml when it exists)",
+        )
+        g.add_argument(
+            "--no-config", action="store_true", default=argparse.SUPPRESS, help="ignore the default config file"
+        )
 
 
 def _all_parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
