@@ -8,7 +8,7 @@ from __future__ import annotations
 import argparse
 import importlib
 
-BENCHES: tuple[str, ...] = ("convert", "composite", "live")
+BENCHES: tuple[str, ...] = ("convert", "composite", "live", "matte")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 import time
+from dataclasses import replace
 
 import numpy as np
 
@@ -24,8 +25,8 @@ from ..frames import Frame, Mask
 from ..segmentation import SegmenterProtocol
 from . import upsample
 from .subject import SubjectTracker, candidates, drop_stray_blobs, keep_region
-from .temporal import TemporalFilter
-from .warp import MaskWarper, flow_image
+from .temporal import GuideSmoother, TemporalFilter
+from .warp import MaskWarper, flow_image, shift_box
 
 __all__ = ["Matte"]
 
@@ -36,6 +37,10 @@ VIDEO_WORK_SIDE = 384
 
 PHOTO_WORK_SIDE = 768
 """Long side of the mask after a crop pass, for photos."""
+
+VIDEO_CROP_MAX_HEIGHT = 0.5
+"""In video, only people shorter than this fraction of the frame get a crop pass (one more
+inference each, every frame); photos crop whoever the crop shows at higher resolution."""
 
 DETECT_EVERY = 3
 """In video, run the person detectors on every N-th computed mask and reuse the boxes between."""
@@ -63,10 +68,14 @@ class Matte:
         self.video = video
         self._detector = detector
         self._people: list = []
+        self._people_grey: np.ndarray | None = None
+        self._rects: list = []
         self._computed = 0
         self._tracker = SubjectTracker()
         self._temporal = TemporalFilter() if video and self.options.temporal else None
+        self._smoother = GuideSmoother() if video and self.options.temporal else None
         self._warper: MaskWarper | None = None
+        self._box_warper: MaskWarper | None = None
         self._guide_side = upsample.VIDEO_GUIDE_SIDE if video else upsample.PHOTO_GUIDE_SIDE
         self._work_side = VIDEO_WORK_SIDE if video else PHOTO_WORK_SIDE
         self.last_crop_seconds = 0.0
@@ -81,14 +90,31 @@ class Matte:
             return self.segmenter.segment_for_video(image, timestamp_ns)
         return self.segmenter.segment(image)
 
-    def _find_people(self, image: np.ndarray) -> list:
+    def _find_people(self, image: np.ndarray, flow_grey: np.ndarray | None) -> list:
+        """People in ``image``: detected afresh, or (video, between detections) moved along the optical flow."""
         if self._detector is None:
             from ..segmentation.people import PersonDetector
 
             self._detector = PersonDetector()
-        if not self.video or self._computed % DETECT_EVERY == 0 or not self._people:
+        fresh = not self.video or self._computed % DETECT_EVERY == 0 or not self._people
+        if fresh or flow_grey is None or self._people_grey is None or self._people_grey.shape != flow_grey.shape:
             self._people = self._detector.detect(image)  # type: ignore[attr-defined]
-        return self._people
+            self._people_grey = flow_grey
+            return self._people
+        if self._box_warper is None:
+            self._box_warper = MaskWarper()  # inference thread's own; apply_to has another
+        flow = self._box_warper.flow(self._people_grey, flow_grey)
+        size = (image.shape[1], image.shape[0])
+        return [replace(p, body=shift_box(p.body, flow, size)) for p in self._people]
+
+    def _steady(self, rects: list) -> list:
+        """Keep last frame's crop where the new one is nearly the same, so crops do not jitter."""
+        out = []
+        for r in rects:
+            same = [p for p in self._rects if _rect_iou(p, r) > 0.7]
+            out.append(same[0] if same else r)
+        self._rects = out
+        return out
 
     def compute(self, frame: Frame) -> Mask:
         """Segment one frame (inference side): crops, subject choice, temporal smoothing."""
@@ -97,11 +123,12 @@ class Matte:
         opts = self.options
         prob = self._segment(image, frame.timestamp_ns)
         self.last_crop_seconds, self.last_crops = 0.0, 0
+        guide = flow_image(upsample.guide_image(image, self._guide_side)) if self.video else None
         people: list = []
         chosen = None
         if opts.crops or opts.subject == "main":
             start = time.perf_counter()
-            people = self._find_people(image)
+            people = self._find_people(image, guide)
             if opts.subject == "main":
                 chosen = self._tracker.choose(candidates(people, prob, (w, h)))
             if opts.crops:
@@ -111,20 +138,20 @@ class Matte:
                     boxes = [chosen.box] if chosen is not None else []
                 else:
                     boxes = [p.body for p in people] + blob_boxes(prob, (h, w))
-                rects = crop_regions(boxes, (h, w), self.segmenter.input_size_for)
+                max_height = VIDEO_CROP_MAX_HEIGHT if self.video else 1.0
+                rects = crop_regions(boxes, (h, w), self.segmenter.input_size_for, max_height=max_height)
+                if self.video:
+                    rects = self._steady(rects)
                 if rects:
                     work = upsample.guide_size((w, h), self._work_side)
-                    prob = merge_crops(image, prob, rects, self.segmenter.segment, work)
+                    prob = merge_crops(image, prob, rects, self.segmenter.segment, work, people=people)
                     self.last_crops = len(rects)
             self.last_crop_seconds = time.perf_counter() - start
         if chosen is not None:
             prob = keep_region(prob, chosen.box, (w, h))
         prob = drop_stray_blobs(prob, people, (w, h))
-        guide = None
-        if self.video:
-            guide = flow_image(upsample.guide_image(image, self._guide_side))
-            if self._temporal is not None:
-                prob = self._temporal.update(prob, guide)
+        if self._temporal is not None and guide is not None:
+            prob = self._temporal.update(prob, guide)
         self._computed += 1
         return Mask(
             alpha=np.ascontiguousarray(prob, dtype=np.float32),
@@ -152,13 +179,26 @@ class Matte:
                 self._warper = MaskWarper()
             alpha = self._warper.warp(alpha, mask.guide, flow_image(guide))  # type: ignore[arg-type]
         if self.options.refine and guide is not None:
-            return upsample.guided(alpha, guide, (w, h), out=out)
+            smoother = self._smoother.update if self._smoother is not None else None
+            return upsample.guided(alpha, guide, (w, h), out=out, smoother=smoother, subsample=2 if self.video else 1)
         return upsample.bilinear(alpha, (w, h), out=out)
 
     def reset(self) -> None:
         """Forget temporal state (a new stream starts)."""
         if self._temporal is not None:
             self._temporal.reset()
+        if self._smoother is not None:
+            self._smoother.reset()
         self._tracker.reset()
         self._people = []
+        self._people_grey = None
+        self._rects = []
         self._computed = 0
+
+
+def _rect_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
+    ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0

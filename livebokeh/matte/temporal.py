@@ -1,12 +1,12 @@
 """Temporal smoothing of the mask: converge where the scene is still, follow where it moves.
 
-Each new model mask ``p`` is blended into the running state ``s`` with a per-pixel rate
-``k``: small (slow, averaging out the model's frame-to-frame jitter) where the frame
-did not change, 1 (follow at once) where it moved.  Two rules then make a still edge
-*stop* changing rather than creep:
+Each new model mask ``p`` is blended into a running average ``m`` with a per-pixel
+rate ``k``: small (averaging out the model's frame-to-frame jitter) where the frame
+did not change, 1 (follow at once) where it moved.  The output ``s`` then follows
+``m`` with two rules that make a still edge *stop* changing rather than creep:
 
-* a dead band: where the scene is still and ``|p - s|`` is below ``deadband``, ``s``
-  is left exactly as it is;
+* a dead band: where the scene is still, ``s`` only moves to ``m`` once they differ
+  by more than ``deadband`` - the average itself still wanders by a little;
 * hysteresis around 0.5: a pixel that is person (``s >= 0.5``) only becomes background
   once ``p < 0.5 - hysteresis`` (and the other way round), so a probability hovering
   at 0.5 does not flip the edge back and forth.
@@ -26,9 +26,9 @@ import numpy as np
 class TemporalSettings:
     """Rates and thresholds of :class:`TemporalFilter` (grey levels are 0-255)."""
 
-    still_rate: float = 0.25
-    motion_grey: float = 12.0
-    deadband: float = 0.06
+    still_rate: float = 0.15
+    motion_grey: float = 25.0
+    deadband: float = 0.05
     hysteresis: float = 0.12
 
 
@@ -38,6 +38,7 @@ class TemporalFilter:
     def __init__(self, settings: TemporalSettings | None = None) -> None:
         self.settings = settings or TemporalSettings()
         self._state: np.ndarray | None = None
+        self._average = np.zeros((1, 1), np.float32)
         self._grey: np.ndarray | None = None
 
     def reset(self) -> None:
@@ -60,20 +61,23 @@ class TemporalFilter:
     def update(self, prob: np.ndarray, grey: np.ndarray) -> np.ndarray:
         """Blend ``prob`` (float32 ``[0, 1]``) into the state; ``grey`` is the frame's small uint8 grey copy."""
         st = self.settings
-        state = self._state
-        if state is not None and state.shape != prob.shape:
-            state = cv2.resize(state, (prob.shape[1], prob.shape[0]), interpolation=cv2.INTER_LINEAR)
+        if self._state is not None and self._state.shape != prob.shape:
+            size = (prob.shape[1], prob.shape[0])
+            self._state = cv2.resize(self._state, size, interpolation=cv2.INTER_LINEAR)
+            self._average = cv2.resize(self._average, size, interpolation=cv2.INTER_LINEAR)
         motion = self.motion(grey, prob.shape[:2])
         self._grey = grey.copy()
-        if state is None:
+        if self._state is None:
+            self._average = prob.astype(np.float32, copy=True)
             self._state = prob.astype(np.float32, copy=True)
             return self._state.copy()
         rate = st.still_rate + (1.0 - st.still_rate) * motion
-        delta = prob - state
-        new = state + rate * delta
-        still = motion < 0.5
-        frozen = still & (np.abs(delta) < st.deadband)
-        new[frozen] = state[frozen]
+        average = self._average
+        average += rate * (prob - average)
+        state = self._state
+        new = state.copy()
+        move = (motion >= 0.5) | (np.abs(average - state) > st.deadband)
+        new[move] = average[move]
         # hysteresis: only flip sides of 0.5 when the model is clearly on the other side
         was_fg = state >= 0.5
         hold_fg = was_fg & (new < 0.5) & (prob > 0.5 - st.hysteresis)
@@ -81,5 +85,44 @@ class TemporalFilter:
         new[hold_fg] = 0.5
         new[hold_bg] = np.float32(0.5 - 1.0 / 512.0)
         np.clip(new, 0.0, 1.0, out=new)
-        self._state = new.astype(np.float32, copy=False)
-        return self._state.copy()
+        self._state = new
+        return new.copy()
+
+
+class GuideSmoother:
+    """Compositor-side smoothing at guide resolution: alpha changes where the picture changes.
+
+    The mask is low-resolution, so when a person moves, its soft edge also sweeps over
+    background pixels next to them that did not change at all - a visible shimmer
+    around a talking head.  Here each pixel of the refined alpha moves towards the new
+    value at a rate set by how much *that pixel of the frame* changed since the last
+    frame (plus a small floor, so a correction in a still region still lands).
+    Costs a few array operations at guide resolution.
+    """
+
+    def __init__(self, floor: float = 0.05, change_grey: float = 30.0) -> None:
+        self.floor = floor
+        self.change = change_grey / 255.0
+        self._alpha: np.ndarray | None = None
+        self._guide: np.ndarray | None = None
+
+    def reset(self) -> None:
+        """Forget the previous frame."""
+        self._alpha = None
+        self._guide = None
+
+    def update(self, alpha: np.ndarray, guide: np.ndarray) -> np.ndarray:
+        """Smooth ``alpha`` (float32, guide resolution) given this frame's ``guide`` (float32 grey)."""
+        prev, prev_guide = self._alpha, self._guide
+        self._guide = guide
+        if prev is None or prev_guide is None or prev.shape != alpha.shape:
+            self._alpha = alpha
+            return alpha
+        change = cv2.absdiff(guide, prev_guide)
+        rate = cv2.blur(change, (3, 3))
+        rate *= np.float32((1.0 - self.floor) / self.change)
+        rate += np.float32(self.floor)
+        np.minimum(rate, 1.0, out=rate)
+        out = prev + rate * (alpha - prev)
+        self._alpha = out
+        return out

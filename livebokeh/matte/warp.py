@@ -58,3 +58,22 @@ class MaskWarper:
             flow[..., 1] *= h / fh
         xs, ys = self._grid_for(h, w)
         return cv2.remap(mask, xs + flow[..., 0], ys + flow[..., 1], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
+
+
+def shift_box(
+    box: tuple[float, float, float, float], flow: np.ndarray, frame_size: tuple[int, int]
+) -> tuple[float, float, float, float]:
+    """Move a box (frame pixels) by the median forward motion inside it.
+
+    ``flow`` is a backward flow from :meth:`MaskWarper.flow` (new -> old), so the box
+    moves by minus its median; frame_size is ``(width, height)``.
+    """
+    fh, fw = flow.shape[:2]
+    sx, sy = fw / frame_size[0], fh / frame_size[1]
+    x0, y0 = max(0, int(box[0] * sx)), max(0, int(box[1] * sy))
+    x1, y1 = min(fw, int(np.ceil(box[2] * sx))), min(fh, int(np.ceil(box[3] * sy)))
+    if x1 <= x0 or y1 <= y0:
+        return box
+    region = flow[y0:y1, x0:x1].reshape(-1, 2)
+    dx, dy = -float(np.median(region[:, 0])) / sx, -float(np.median(region[:, 1])) / sy
+    return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy

@@ -315,13 +315,18 @@ def crop_regions(
     input_size_for: Callable[[tuple[int, ...]], tuple[int, int]],
     *,
     min_gain: float = MIN_GAIN,
+    max_height: float = 1.0,
 ) -> list[Rect]:
     """Crops for the second pass: one per box that the crop would show at ``min_gain`` x the resolution.
 
-    Boxes whose crops mostly overlap an earlier one are merged into it.
+    Boxes taller than ``max_height`` of the frame are skipped (video uses 0.5: only
+    people small in the frame are worth a second inference every frame).  Boxes whose
+    crops mostly overlap an earlier one are merged into it.
     """
     rects: list[Rect] = []
     for box in boxes:
+        if box[3] - box[1] > max_height * frame_hw[0]:
+            continue
         rect = crop_rect(box, frame_hw)
         if rect[2] - rect[0] < 16 or rect[3] - rect[1] < 16:
             continue
@@ -354,18 +359,26 @@ def _feather(rect: Rect, frame_hw: tuple[int, int], shape: tuple[int, int]) -> n
     return np.outer(ramp_y, ramp_x)
 
 
+MAX_CROP_FILL = 0.8
+"""A crop result that calls more than this fraction of its crop "person" is taken as a model failure and ignored."""
+
+
 def merge_crops(
     image: np.ndarray,
     first_pass: np.ndarray,
     rects: list[Rect],
     segment: Callable[[np.ndarray], np.ndarray],
     work_size: tuple[int, int],
+    *,
+    people: list[Person] | None = None,
 ) -> np.ndarray:
     """Segment each crop of ``image`` and merge the results over ``first_pass`` at ``work_size`` (w, h).
 
     Inside a crop its own result replaces the first pass (it saw the person at a
     higher resolution); where crops overlap the larger probability wins, so two people
-    side by side both stay.
+    side by side both stay.  A crop may sharpen what the first pass found and add
+    what lies inside a detected person's box, but not invent person pixels far from
+    both; and a crop whose result is nearly all "person" is dropped as a failure.
     """
     h, w = image.shape[:2]
     ww, wh = work_size
@@ -375,13 +388,24 @@ def merge_crops(
     sx, sy = ww / w, wh / h
     best = np.zeros((wh, ww), np.float32)
     weight = np.zeros((wh, ww), np.float32)
+    # where a crop may add person pixels: near the first pass, or inside a detected person
+    near = (canvas >= 0.25).astype(np.uint8)
+    grow = max(3, int(0.03 * max(ww, wh))) | 1
+    allowed = cv2.dilate(near, cv2.getStructuringElement(cv2.MORPH_ELLIPSE, (grow, grow)))
+    for person in people or []:
+        x0, y0, x1, y1 = person.body
+        allowed[max(0, int(y0 * sy)) : int(np.ceil(y1 * sy)), max(0, int(x0 * sx)) : int(np.ceil(x1 * sx))] = 1
     for rect in rects:
         x0, y0, x1, y1 = rect
         prob = segment(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        if float((prob >= 0.5).mean()) > MAX_CROP_FILL:
+            log.debug("crop %s ignored: the model called %.0f%% of it person", rect, 100 * (prob >= 0.5).mean())
+            continue
         wx0, wy0 = int(round(x0 * sx)), int(round(y0 * sy))
         wx1, wy1 = max(wx0 + 1, int(round(x1 * sx))), max(wy0 + 1, int(round(y1 * sy)))
         part = cv2.resize(prob, (wx1 - wx0, wy1 - wy0), interpolation=cv2.INTER_LINEAR)
         feather = _feather((wx0, wy0, wx1, wy1), (wh, ww), part.shape)
         np.maximum(best[wy0:wy1, wx0:wx1], part, out=best[wy0:wy1, wx0:wx1])
         np.maximum(weight[wy0:wy1, wx0:wx1], feather, out=weight[wy0:wy1, wx0:wx1])
+    best = np.where(allowed.astype(bool), best, np.minimum(best, canvas))
     return canvas * (1.0 - weight) + best * weight

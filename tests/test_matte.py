@@ -1,0 +1,325 @@
+"""Matte behaviour on constructed inputs: edges, temporal stability, stale-mask warp, subject choice."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from livebokeh.config import MatteOptions
+from livebokeh.evaluation import InstabilityMeter, binary_iou, make_moving_clip, still_pixels
+from livebokeh.frames import Frame, Mask
+from livebokeh.matte import Matte, upsample
+from livebokeh.matte.subject import SubjectTracker, candidates, drop_stray_blobs, keep_region
+from livebokeh.matte.temporal import TemporalFilter
+from livebokeh.matte.warp import MaskWarper, flow_image
+from livebokeh.segmentation.people import _SPECS, Person, anchors, crop_regions, merge_crops
+
+DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
+
+
+def _crossing(row: np.ndarray) -> float:
+    """Sub-pixel x where a rising row of alpha (uint8) crosses one half."""
+    v = row.astype(np.float32) / 255.0
+    i = int(np.argmax(v >= 0.5))
+    if i == 0:
+        return 0.0
+    return i - 1 + (0.5 - v[i - 1]) / max(1e-6, v[i] - v[i - 1])
+
+
+def _textured(h: int, w: int, seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    noise = rng.integers(0, 255, (h // 4, w // 4, 3), dtype=np.uint8)
+    return cv2.GaussianBlur(cv2.resize(noise, (w, h), interpolation=cv2.INTER_CUBIC), (0, 0), 1.0)
+
+
+# --- edge-aware upsampling ----------------------------------------------------------------
+
+
+def test_guided_edge_follows_step_in_guide() -> None:
+    h, w = 96, 128
+    step = 45  # the real contour, in full-resolution pixels
+    image = np.full((h, w, 3), 40, np.uint8)
+    image[:, step:] = 200
+    # a blurry low-resolution mask (4x smaller) whose own edge is 2.5 px off the contour
+    low = np.zeros((24, 32), np.float32)
+    low[:, 12:] = 1.0
+    low = cv2.GaussianBlur(low, (0, 0), 0.8)
+    guide = upsample.guide_image(image, 128)
+    bil = upsample.bilinear(low, (w, h))
+    ref = upsample.guided(low, guide, (w, h))
+    assert ref.dtype == np.uint8 and ref.shape == (h, w)
+    row_bil, row_ref = _crossing(bil[h // 2]), _crossing(ref[h // 2])
+    assert abs(row_ref - step) < 0.75
+    assert abs(row_bil - step) > 2.0
+
+
+def test_guided_keeps_soft_alpha_in_flat_region() -> None:
+    """No hard threshold: a half-transparent flat region stays half-transparent."""
+    image = np.full((64, 64, 3), 128, np.uint8)
+    low = np.full((16, 16), 0.4, np.float32)
+    out = upsample.guided(low, upsample.guide_image(image, 64), (64, 64))
+    assert np.all(np.abs(out.astype(int) - 102) <= 2)
+
+
+def test_guide_image_is_reduced() -> None:
+    frame = np.zeros((1080, 1920, 3), np.uint8)
+    g = upsample.guide_image(frame, 480)
+    assert g.shape == (270, 480) and g.dtype == np.float32
+
+
+# --- temporal smoothing -----------------------------------------------------------------------
+
+
+def test_still_input_converges_and_stops_changing() -> None:
+    rng = np.random.default_rng(1)
+    grey = np.full((36, 64), 100, np.uint8)
+    base = np.zeros((36, 64), np.float32)
+    base[8:30, 20:44] = 0.9
+    base = cv2.GaussianBlur(base, (0, 0), 1.5)
+    filt = TemporalFilter()
+    outs, inputs = [], []
+    for _ in range(60):
+        noisy = np.clip(base + rng.normal(0, 0.05, base.shape).astype(np.float32), 0, 1)
+        inputs.append(noisy)
+        outs.append(filt.update(noisy, grey))
+    average = np.mean(inputs, axis=0)
+    raw_jitter = 0.05 * np.sqrt(2 / np.pi) * np.sqrt(2)  # mean |n_t - n_t-1| of the input noise
+    late = [float(np.abs(outs[i] - outs[i - 1]).mean()) for i in range(40, 60)]
+    assert max(late) < 0.1 * raw_jitter  # stopped changing (almost everywhere frozen)
+    # converged: closer to the long-run average than any single model output is
+    assert float(np.abs(outs[-1] - average).mean()) < 0.6 * float(np.abs(inputs[-1] - average).mean())
+    # no pixel flips across one half once settled
+    flips = ((outs[-1] >= 0.5) != (outs[-10] >= 0.5)).sum()
+    assert flips == 0
+
+
+def test_moving_input_is_followed_at_once() -> None:
+    filt = TemporalFilter()
+    grey_a = _textured(36, 64)[:, :, 0]
+    mask_a = np.zeros((36, 64), np.float32)
+    mask_a[:, 10:30] = 1.0
+    for _ in range(5):
+        filt.update(mask_a, grey_a)
+    grey_b = np.roll(grey_a, 12, axis=1)
+    mask_b = np.roll(mask_a, 12, axis=1)
+    out = filt.update(mask_b, grey_b)
+    assert binary_iou(out, mask_b) > 0.95
+
+
+# --- stale-mask compensation ------------------------------------------------------------------
+
+
+def test_shifted_frame_shifts_compensated_mask() -> None:
+    h, w, shift = 144, 256, 9
+    old_img = _textured(h, w, seed=3)
+    new_img = np.roll(old_img, shift, axis=1)
+    mask = np.zeros((h, w), np.float32)
+    mask[30:110, 80:150] = 1.0
+    old = flow_image(upsample.guide_image(old_img, 256))
+    new = flow_image(upsample.guide_image(new_img, 256))
+    warped = MaskWarper().warp(mask, old, new)
+    xs = np.nonzero(warped[70] >= 0.5)[0]
+    assert abs(xs.min() - (80 + shift)) <= 1.5 and abs(xs.max() - (149 + shift)) <= 1.5
+    expected = np.roll(mask, shift, axis=1)
+    assert binary_iou(warped, expected) > binary_iou(mask, expected) + 0.1
+
+
+class _ColourSegmenter:
+    """A stand-in segmenter: 'person' is where the red channel is bright, at 64x64."""
+
+    name = "colour"
+    runtime = "numpy"
+
+    def input_size_for(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        return 64, 64
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        small = cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA)
+        return (small[:, :, 2].astype(np.float32) / 255.0) ** 2
+
+    def segment_for_video(self, image: np.ndarray, timestamp_ns: int) -> np.ndarray:
+        return self.segment(image)
+
+    def close(self) -> None:
+        pass
+
+
+def _scene(x: int, h: int = 144, w: int = 256) -> np.ndarray:
+    """A textured background (dim red) with a textured bright-red 'person' at column ``x``."""
+    img = _textured(h, w, seed=5)
+    img[:, :, 2] = img[:, :, 2] // 4
+    person = _textured(90, 50, seed=6)
+    person[:, :, 2] = 255
+    img[30:120, x : x + 50] = person
+    return img
+
+
+def test_matte_compensates_stale_mask_end_to_end() -> None:
+    opts = MatteOptions(crops=False, temporal=False)
+    seg = _ColourSegmenter()
+    on, off = Matte(seg, opts, video=True), Matte(seg, MatteOptions(crops=False, temporal=False, compensate=False))
+    f0 = Frame(image=_scene(80), timestamp_ns=0, index=0)
+    f2 = Frame(image=_scene(92), timestamp_ns=66_000_000, index=2)
+    mask = on.compute(f0)
+    assert isinstance(mask, Mask) and mask.guide is not None
+    truth = on.apply_to(on.compute(f2), f2)
+    moved, stale = on.apply_to(mask, f2), off.apply_to(mask, f2)
+    assert binary_iou(moved, truth) > binary_iou(stale, truth) + 0.05
+
+
+# --- subject choice and stray blobs -----------------------------------------------------------
+
+
+def test_small_far_face_is_not_chosen_over_large_central_one() -> None:
+    size = (640, 360)
+    central = Person(body=(220.0, 40.0, 420.0, 360.0), score=0.8)
+    far = Person(body=(10.0, 10.0, 50.0, 70.0), score=0.99)
+    alpha = np.zeros((144, 256), np.float32)
+    chosen = SubjectTracker().choose(candidates([far, central], alpha, size))
+    assert chosen is not None and chosen.box == central.body
+
+
+def test_subject_choice_does_not_jump_between_similar_people() -> None:
+    size = (640, 360)
+    a = Person(body=(150.0, 60.0, 310.0, 360.0), score=0.9)
+    b = Person(body=(330.0, 60.0, 490.0, 360.0), score=0.9)
+    alpha = np.zeros((144, 256), np.float32)
+    tracker = SubjectTracker()
+    first = tracker.choose(candidates([a, b], alpha, size))
+    assert first is not None
+    # the other one grows a little (leans forward): the choice stays
+    other = b if first.box == a.body else a
+    bigger = Person(body=(other.body[0] - 8, other.body[1] - 10, other.body[2] + 8, other.body[3]), score=0.9)
+    again = tracker.choose(candidates([first_person(first.box), bigger], alpha, size))
+    assert again is not None and again.box == first.box
+
+
+def first_person(box: tuple[float, float, float, float]) -> Person:
+    return Person(body=box, score=0.9)
+
+
+def test_blob_far_from_any_person_is_removed() -> None:
+    size = (256, 144)
+    alpha = np.zeros((144, 256), np.float32)
+    alpha[20:140, 90:160] = 1.0  # the person
+    alpha[10:22, 220:236] = 0.9  # a lamp far away
+    alpha[60:70, 162:170] = 0.8  # a hand close to the person, detached
+    person = Person(body=(85.0, 15.0, 175.0, 144.0), score=0.9)
+    out = drop_stray_blobs(alpha, [person], size)
+    assert out[15, 228] == 0.0
+    assert out[65, 165] > 0.5
+    assert out[80, 120] == 1.0
+
+
+def test_keep_region_drops_other_people() -> None:
+    size = (256, 144)
+    alpha = np.zeros((144, 256), np.float32)
+    alpha[20:140, 20:70] = 1.0
+    alpha[20:140, 150:220] = 1.0
+    out = keep_region(alpha, (140.0, 10.0, 230.0, 144.0), size)
+    assert out[80, 40] == 0.0 and out[80, 180] == 1.0
+
+
+# --- detectors and crops ----------------------------------------------------------------------
+
+
+def test_anchor_layouts_match_model_outputs() -> None:
+    counts = {"face-short": 896, "face-full": 2304, "pose-detection": 2254}
+    for name, n in counts.items():
+        a = anchors(_SPECS[name])
+        assert a.shape == (n, 2) and a.min() > 0 and a.max() < 1
+
+
+def test_crop_pass_only_for_people_small_in_frame() -> None:
+    hw = (720, 1280)
+
+    def size_for(shape: tuple[int, ...]) -> tuple[int, int]:
+        return (144, 256) if shape[1] >= 1.5 * shape[0] else (256, 256)
+
+    small = crop_regions([(600.0, 400.0, 660.0, 560.0)], hw, size_for)
+    large = crop_regions([(200.0, 0.0, 1100.0, 720.0)], hw, size_for)
+    assert len(small) == 1 and large == []
+    x0, y0, x1, y1 = small[0]
+    assert x0 <= 600 and y0 <= 400 and x1 >= 660 and y1 >= 560
+
+
+def test_merge_crops_uses_crop_result_inside_crop() -> None:
+    image = np.zeros((200, 200, 3), np.uint8)
+    first = np.zeros((50, 50), np.float32)
+    first[15:35, 15:35] = 0.6  # the first pass saw a vague person in the middle
+
+    def crop_model(crop: np.ndarray) -> np.ndarray:
+        out = np.zeros((64, 64), np.float32)
+        cv2.circle(out, (32, 32), 16, 1.0, -1)  # a crisp person in the crop's centre
+        out[0:6, 0:6] = 1.0  # and a speck in its corner, far from anything
+        return out
+
+    out = merge_crops(image, first, [(50, 50, 150, 150)], crop_model, (200, 200))
+    assert out[100, 100] == pytest.approx(1.0)  # sharpened where the first pass was unsure
+    assert out[100, 72] < 0.5  # outside the crop's circle: the crop's answer wins
+    assert out[53, 53] < 0.5  # the speck far from the first pass is not invented
+    assert out[10, 10] == 0.0
+
+
+def test_merge_crops_ignores_an_all_person_crop() -> None:
+    image = np.zeros((200, 200, 3), np.uint8)
+    first = np.zeros((50, 50), np.float32)
+    first[20:30, 20:30] = 1.0
+    out = merge_crops(image, first, [(50, 50, 150, 150)], lambda c: np.ones((32, 32), np.float32), (200, 200))
+    assert out[60, 60] < 0.5
+
+
+def test_photo_matte_on_fake_segmenter() -> None:
+    matte = Matte(_ColourSegmenter(), MatteOptions(crops=False), video=False)
+    frame = Frame(image=_scene(100, 300, 400), timestamp_ns=0, index=0)
+    alpha = matte.apply_to(matte.compute(frame), frame)
+    assert alpha.shape == (300, 400) and alpha.dtype == np.uint8
+    assert alpha[75, 125] > 200 and alpha[75, 20] < 50
+
+
+# --- evaluation helpers -----------------------------------------------------------------------
+
+
+def test_instability_counts_only_unchanged_pixels() -> None:
+    a = _textured(40, 40) // 2 + 100
+    b = a.copy()
+    b[:, :20] = 0  # the left half changed
+    still = still_pixels(a, b)
+    meter = InstabilityMeter()
+    alpha0 = np.zeros((40, 40), np.uint8)
+    alpha1 = alpha0.copy()
+    alpha1[:, :20] = 255  # changed where the frame changed: not instability
+    meter.add(alpha0, None)
+    meter.add(alpha1, still)
+    assert meter.value == pytest.approx(0.0)
+
+
+def test_moving_clip_masks_follow_the_path() -> None:
+    person = np.full((100, 40, 3), 200, np.uint8)
+    pmask = np.full((100, 40), 255, np.uint8)
+    bg = np.zeros((180, 320, 3), np.uint8)
+    clip = make_moving_clip("t", person, pmask, bg, frames=30, fps=30.0)
+    xs = [np.nonzero(m.any(axis=0))[0].min() for m in clip.masks]
+    assert xs[5] > xs[0] and xs[-1] > xs[5]
+    f = clip.frames[10]
+    assert np.all(f[clip.masks[10] > 0] > 100)
+
+
+@pytest.mark.slow
+def test_detectors_find_a_face_in_a_portrait() -> None:
+    photos = sorted((DATA / "portraits").glob("*.jpg")) if DATA.is_dir() else []
+    if not photos:
+        pytest.skip("evaluation data ../shared/data is not present")
+    from livebokeh.segmentation.people import PersonDetector
+    from livebokeh.sources.images import read_image
+
+    det = PersonDetector()
+    image = read_image(photos[0])
+    people = det.detect(image)
+    assert people, "no person found in a portrait"
+    h, w = image.shape[:2]
+    cx, cy = people[0].centre
+    assert 0 < cx < w and 0 < cy < h
