@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import sys
 import time
 from collections import deque
@@ -111,6 +112,12 @@ class LiveStats:
         self.inference_skipped = 0
         """Frames replaced in the mailbox before inference read them (by design)."""
         self.sinks_dropped: list[str] = []
+        self.inference_errors = 0
+        """Masks discarded because the model raised or returned garbage."""
+        self.masks_rejected = 0
+        """Of those, masks rejected as garbage (NaN, wrong shape, out of range)."""
+        self.camera_lost = 0
+        """Times the camera was lost (a status card was shown until it came back)."""
         self.stage_ns: dict[str, deque[int]] = {s: deque(maxlen=SAMPLES) for s in STAGES}
         self.mask_age_ns: deque[int] = deque(maxlen=SAMPLES)
         self.cpu = CpuMeter()
@@ -214,6 +221,9 @@ class LiveStats:
             "cpu_percent": _round(cpu_total),
             "peak_rss_mb": _round(rss) if rss is not None else None,
             "sinks_dropped": list(self.sinks_dropped),
+            "inference_errors": self.inference_errors,
+            "masks_rejected": self.masks_rejected,
+            "camera_lost": self.camera_lost,
         }
 
     def write_json(self, path: str | Path) -> None:
@@ -222,6 +232,14 @@ class LiveStats:
 
         with atomic_output(Path(path), overwrite=True) as tmp:
             tmp.write_text(json.dumps(self.summary(), indent=2) + "\n", encoding="utf-8")
+
+
+def _load_average() -> float | None:
+    """The machine's 1-minute load average (other processes competing for the CPU), if known."""
+    try:
+        return round(os.getloadavg()[0], 2)
+    except (AttributeError, OSError):
+        return None
 
 
 def _round(x: float) -> float:

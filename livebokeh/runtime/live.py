@@ -41,7 +41,9 @@ from ..matte import Matte
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks import Sink, SinkClosed, open_sink
 from ..sources import Source, open_source
+from ..sources.reconnect import with_reconnect
 from ..stats import LiveStats
+from .guard import CheckedSegmenter, InferenceGuard, MaskRejected
 from .mailbox import FrameQueue, Mailbox
 from .workers import Worker, join_all, raise_worker_error
 
@@ -70,6 +72,8 @@ class LiveOptions:
     the oldest frame is dropped.  ``preshrink`` lets the inference thread halve large
     frames cheaply (bilinear, to a long side of at most ``PRESHRINK_SIDE``) before the
     matte and segmenter work on them.  ``stop_timeout`` bounds the join of all threads at shutdown.
+    ``reconnect`` keeps a camera run going when the camera is lost: a "camera lost" card is
+    shown while it is reopened with backoff (see :mod:`livebokeh.sources.reconnect`).
     """
 
     inference_fps: float | None = None
@@ -80,9 +84,10 @@ class LiveOptions:
     realtime: bool = True
     mirror: bool = False
     overwrite: bool = False
-    queue_frames: int = 3
+    queue_frames: int = 4
     preshrink: bool = True
     stop_timeout: float = 1.0
+    reconnect: bool = True
 
     def __post_init__(self) -> None:
         if self.inference_fps is not None and not (
@@ -201,6 +206,8 @@ class Pipeline:
         self._mailbox: Mailbox[Frame] = Mailbox()
         self._queue: FrameQueue[Frame] = FrameQueue(self.options.queue_frames)
         self._cache = MaskCache()
+        self.guard = InferenceGuard()
+        """Counts failed or rejected masks and decides when to pass frames through."""
         self._workers: list[Worker] = []
         self._started = False
         self._closed = False
@@ -241,6 +248,8 @@ class Pipeline:
         self.source = open_source(
             self._source_spec, size=opts.size, fps=opts.fps, loop=opts.loop, realtime=opts.realtime
         )
+        if opts.reconnect:
+            self.source = with_reconnect(self.source, size=opts.size, fps=opts.fps)
         seg = self._segmenter_arg
         if seg is None or isinstance(seg, SegmenterOptions):
             seg_opts = seg or SegmenterOptions()
@@ -250,7 +259,7 @@ class Pipeline:
             self._own_segmenter = True
         else:
             self.segmenter = seg
-        self.matte = Matte(self.segmenter, self.matte_options, video=True)
+        self.matte = Matte(CheckedSegmenter(self.segmenter), self.matte_options, video=True)
         self.compositor = Compositor(self.effect_options)
         size, fps = self.source.size, self.source.fps
         self.stats.source = getattr(self.source, "name", str(self._source_spec))
@@ -375,6 +384,7 @@ class Pipeline:
         mailbox, queue = self._mailbox, self._queue
         end_ns = self._start_ns + int(self.options.duration * 1e9) if self.options.duration else None
         paced = self.options.realtime
+        is_card = getattr(self.source, "is_card", None)
         index = 0
         while not stop.is_set():
             t0 = time.monotonic_ns()
@@ -397,7 +407,9 @@ class Pipeline:
                 while not queue.put_wait(frame, POLL_S):
                     if stop.is_set():
                         return
-            if mailbox.put(frame):
+            if is_card is not None and is_card(image):  # "camera lost": shown as is, not segmented
+                stats.camera_lost = getattr(self.source, "losses", 1)
+            elif mailbox.put(frame):
                 stats.inference_skipped += 1
             if end_ns is not None and now >= end_ns:
                 self._stop_reason = self._stop_reason or "duration reached"
@@ -430,7 +442,16 @@ class Pipeline:
             if shrink is not None:
                 small = cv2.resize(frame.image, shrink, interpolation=cv2.INTER_LINEAR)
                 frame = Frame(image=small, timestamp_ns=frame.timestamp_ns, index=frame.index)
-            mask = compute(frame)
+            try:
+                mask = compute(frame)
+            except Exception as exc:  # noqa: BLE001 - that mask is discarded and counted; the stream goes on
+                stats.inference_errors += 1
+                stats.masks_rejected += isinstance(exc, MaskRejected)
+                backoff = self.guard.failed(exc)
+                if backoff and stop.wait(backoff):
+                    return
+                continue
+            self.guard.succeeded()
             now = time.monotonic_ns()
             cache.publish(mask)
             stats.stage("inference", now - t0)
@@ -482,6 +503,8 @@ class Pipeline:
         stats = self.stats
         t0 = time.monotonic_ns()
         mask = self._cache.newest()
+        if mask is not None and self._show_as_is(frame):
+            mask = None
         if mask is None or self.bypass:
             image = frame.image
             self.last_alpha = None
@@ -507,6 +530,11 @@ class Pipeline:
         stats.stage("frame", t3 - t0)
         stats.composited(t3, None if mask is None or self.bypass else abs(frame.timestamp_ns - mask.timestamp_ns))
         return result, (None if self.bypass else mask)
+
+    def _show_as_is(self, frame: Frame) -> bool:
+        """Status cards (camera lost), and every frame while a failing model's last mask is too old."""
+        is_card = getattr(self.source, "is_card", None)
+        return (is_card is not None and is_card(frame.image)) or self.guard.passthrough()
 
     def _write_sinks(self, frame: Frame) -> None:
         for sink in list(self.sinks):
@@ -592,5 +620,8 @@ class Pipeline:
             status = ""
         if self._cache.newest() is None:
             status += "  (starting: no mask yet)"
+        for warning in (getattr(self.source, "status", None), self.guard.warning()):
+            if warning:
+                status += f"  ! {warning}"
         figures["status"] = status
         return figures
