@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import resource
 import statistics
 import sys
 import tempfile
@@ -89,11 +90,17 @@ def _bench_one(
 ) -> dict[str, Any]:
     base_fps: list[float] = []
     conv_fps: list[float] = []
+    base_cpu: list[float] = []
+    conv_cpu: list[float] = []
     frames = 0
     for _ in range(max(1, repeat)):
+        cpu0 = _cpu_seconds()
         n, secs = plain_transcode(src, tmp / f"base-{label}.mp4", encode)
+        base_cpu.append((_cpu_seconds() - cpu0) * 1000 / max(1, n))
         base_fps.append(n / secs)
+        cpu0 = _cpu_seconds()
         result = converter.convert(src, tmp / f"conv-{label}.mp4", overwrite=True)
+        conv_cpu.append((_cpu_seconds() - cpu0) * 1000 / max(1, result.frames))
         conv_fps.append(result.frames / result.seconds)
         frames = result.frames
         if result.frames != n:
@@ -112,7 +119,17 @@ def _bench_one(
         "ratio": round(conv / base, 3) if base else None,
         "transcode_runs": [round(x, 2) for x in base_fps],
         "convert_runs": [round(x, 2) for x in conv_fps],
+        # CPU time (all threads) per frame: less sensitive to other load on the machine.
+        "transcode_cpu_ms_per_frame": round(statistics.median(base_cpu), 1),
+        "convert_cpu_ms_per_frame": round(statistics.median(conv_cpu), 1),
+        "cpu_ratio": round(statistics.median(base_cpu) / statistics.median(conv_cpu), 3),
     }
+
+
+def _cpu_seconds() -> float:
+    """User + system CPU time of this process, all threads."""
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def main(args: argparse.Namespace) -> int:
@@ -150,7 +167,9 @@ def main(args: argparse.Namespace) -> int:
                     r = out[label]
                     print(
                         f"{label:>8} {r['size']:>10}  transcode {r['transcode_fps']:6.1f} fps   "
-                        f"convert {r['convert_fps']:6.1f} fps   ratio {r['ratio']:.2f}"
+                        f"convert {r['convert_fps']:6.1f} fps   ratio {r['ratio']:.2f}   "
+                        f"(CPU ms/frame {r['transcode_cpu_ms_per_frame']:.0f} vs {r['convert_cpu_ms_per_frame']:.0f}, "
+                        f"ratio {r['cpu_ratio']:.2f})"
                     )
     out["settings"] = {
         "codec": encode.codec or "libx264",

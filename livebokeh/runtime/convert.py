@@ -21,6 +21,7 @@ import contextlib
 import logging
 import os
 import queue
+import resource
 import shutil
 import tempfile
 import threading
@@ -84,6 +85,8 @@ class ConvertResult:
     seconds: float = 0.0
     audio: list[str] = field(default_factory=list)
     error: str | None = None
+    cpu_ms_per_frame: dict[str, float] = field(default_factory=dict)
+    """CPU time per frame of each pipeline thread, and of all threads of the process."""
 
     @property
     def fps(self) -> float:
@@ -181,6 +184,8 @@ def open_input(path: Path) -> Any:
         raise InputError(f"input {path} does not exist")
     if path.is_dir():
         raise InputError(f"input {path} is a folder: pass video files, or a folder only with --out-dir")
+    if not path.is_file():  # a pipe or device would block or never end
+        raise InputError(f"input {path} is not a regular file (a pipe or device?): give a video file")
     try:
         container = av.open(str(path), "r")
     except av.error.FFmpegError as exc:
@@ -251,6 +256,7 @@ class _Stage(threading.Thread):
         self._downstream = downstream
         self._stop_event = stop
         self.error: BaseException | None = None
+        self.cpu_seconds = 0.0
 
     def run(self) -> None:
         try:
@@ -260,6 +266,7 @@ class _Stage(threading.Thread):
             self._stop_event.set()
             log.debug("%s failed", self.name, exc_info=True)
         finally:
+            self.cpu_seconds = time.thread_time()
             _put(self._downstream, _END, self._stop_event, force=True)
 
 
@@ -529,6 +536,9 @@ class VideoConverter:
         mask_sink: VideoFileSink | _MaskPngFolder | None = None
         routes: dict[int, Any] = {}
         pending_audio: list[Any] = []
+        cpu_main = time.thread_time()
+        usage = resource.getrusage(resource.RUSAGE_SELF)
+        cpu_all = usage.ru_utime + usage.ru_stime
         try:
             for stage in stages:
                 stage.start()
@@ -588,6 +598,13 @@ class VideoConverter:
             if sink is None or sink.frames_written == 0:
                 raise InputError(f"input {src} has no decodable video frames")
             result.corrupt_skipped = counters["corrupt"]
+            usage = resource.getrusage(resource.RUSAGE_SELF)
+            n = max(1, sink.frames_written)
+            result.cpu_ms_per_frame = {
+                **{s.name.removeprefix("convert-"): round(s.cpu_seconds * 1000 / n, 2) for s in stages},
+                "encode": round((time.thread_time() - cpu_main) * 1000 / n, 2),
+                "process": round((usage.ru_utime + usage.ru_stime - cpu_all) * 1000 / n, 2),
+            }
             if mask_sink is not None:
                 mask_sink.close()
             sink.close()
