@@ -20,6 +20,8 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError(f"input {p} is a directory, not an image: give an image file")
     if not p.exists():
         raise InputError(f"input {p} does not exist: check the path")
+    if not p.is_file():  # a pipe or device would block or never end
+        raise InputError(f"input {p} is not a regular file (a pipe or device?): give an image file")
     try:
         data = np.fromfile(str(p), dtype=np.uint8)
     except PermissionError as exc:
