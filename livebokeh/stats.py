@@ -118,12 +118,6 @@ class LiveStats:
         """Of those, masks rejected as garbage (NaN, wrong shape, out of range)."""
         self.camera_lost = 0
         """Times the camera was lost (a status card was shown until it came back)."""
-        self.inference_errors = 0
-        """Masks discarded because the model raised or returned garbage."""
-        self.masks_rejected = 0
-        """Of those, masks rejected as garbage (NaN, wrong shape, out of range)."""
-        self.camera_lost = 0
-        """Times the camera was lost (a status card was shown until it came back)."""
         self.stage_ns: dict[str, deque[int]] = {s: deque(maxlen=SAMPLES) for s in STAGES}
         self.mask_age_ns: deque[int] = deque(maxlen=SAMPLES)
         self.cpu = CpuMeter()
@@ -227,9 +221,6 @@ class LiveStats:
             "cpu_percent": _round(cpu_total),
             "peak_rss_mb": _round(rss) if rss is not None else None,
             "sinks_dropped": list(self.sinks_dropped),
-            "inference_errors": self.inference_errors,
-            "masks_rejected": self.masks_rejected,
-            "camera_lost": self.camera_lost,
             "inference_errors": self.inference_errors,
             "masks_rejected": self.masks_rejected,
             "camera_lost": self.camera_lost,

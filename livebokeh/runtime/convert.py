@@ -186,8 +186,6 @@ def open_input(path: Path) -> Any:
         raise InputError(f"input {path} is a folder: pass video files, or a folder only with --out-dir")
     if not path.is_file():  # a pipe or device would block or never end
         raise InputError(f"input {path} is not a regular file (a pipe or device?): give a video file")
-    if not path.is_file():  # a pipe or device would block or never end
-        raise InputError(f"input {path} is not a regular file (a pipe or device?): give a video file")
     try:
         container = av.open(str(path), "r")
     except av.error.FFmpegError as exc:

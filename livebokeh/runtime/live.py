@@ -42,8 +42,6 @@ from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks import Sink, SinkClosed, open_sink
 from ..sources import Source, open_source
 from ..sources.reconnect import with_reconnect
-from .guard import CheckedSegmenter, InferenceGuard, MaskRejected
-from ..sources.reconnect import with_reconnect
 from ..stats import LiveStats
 from .guard import CheckedSegmenter, InferenceGuard, MaskRejected
 from .mailbox import FrameQueue, Mailbox
@@ -76,8 +74,6 @@ class LiveOptions:
     matte and segmenter work on them.  ``stop_timeout`` bounds the join of all threads at shutdown.
     ``reconnect`` keeps a camera run going when the camera is lost: a "camera lost" card is
     shown while it is reopened with backoff (see :mod:`livebokeh.sources.reconnect`).
-    ``reconnect`` keeps a camera run going when the camera is lost: a "camera lost" card is
-    shown while it is reopened with backoff (see :mod:`livebokeh.sources.reconnect`).
     """
 
     inference_fps: float | None = None
@@ -91,7 +87,6 @@ class LiveOptions:
     queue_frames: int = 4
     preshrink: bool = True
     stop_timeout: float = 1.0
-    reconnect: bool = True
     reconnect: bool = True
 
     def __post_init__(self) -> None:
@@ -213,8 +208,6 @@ class Pipeline:
         self._cache = MaskCache()
         self.guard = InferenceGuard()
         """Counts failed or rejected masks and decides when to pass frames through."""
-        self.guard = InferenceGuard()
-        """Counts failed or rejected masks and decides when to pass frames through."""
         self._workers: list[Worker] = []
         self._started = False
         self._closed = False
@@ -255,8 +248,6 @@ class Pipeline:
         self.source = open_source(
             self._source_spec, size=opts.size, fps=opts.fps, loop=opts.loop, realtime=opts.realtime
         )
-        if opts.reconnect:
-            self.source = with_reconnect(self.source, size=opts.size, fps=opts.fps)
         if opts.reconnect:
             self.source = with_reconnect(self.source, size=opts.size, fps=opts.fps)
         seg = self._segmenter_arg
@@ -393,7 +384,6 @@ class Pipeline:
         mailbox, queue = self._mailbox, self._queue
         end_ns = self._start_ns + int(self.options.duration * 1e9) if self.options.duration else None
         paced = self.options.realtime
-        is_card = getattr(self.source, "is_card", None)
         is_card = getattr(self.source, "is_card", None)
         index = 0
         while not stop.is_set():
@@ -546,11 +536,6 @@ class Pipeline:
         is_card = getattr(self.source, "is_card", None)
         return (is_card is not None and is_card(frame.image)) or self.guard.passthrough()
 
-    def _show_as_is(self, frame: Frame) -> bool:
-        """Status cards (camera lost), and every frame while a failing model's last mask is too old."""
-        is_card = getattr(self.source, "is_card", None)
-        return (is_card is not None and is_card(frame.image)) or self.guard.passthrough()
-
     def _write_sinks(self, frame: Frame) -> None:
         for sink in list(self.sinks):
             try:
@@ -635,9 +620,6 @@ class Pipeline:
             status = ""
         if self._cache.newest() is None:
             status += "  (starting: no mask yet)"
-        for warning in (getattr(self.source, "status", None), self.guard.warning()):
-            if warning:
-                status += f"  ! {warning}"
         for warning in (getattr(self.source, "status", None), self.guard.warning()):
             if warning:
                 status += f"  ! {warning}"
