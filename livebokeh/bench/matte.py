@@ -24,7 +24,7 @@ import numpy as np
 
 from ..matte import upsample
 from ..matte.temporal import GuideSmoother, TemporalFilter
-from ..matte.warp import MaskWarper, flow_image
+from ..matte.warp import MaskWarper, frame_flow_image
 
 SIZES = {"1080p": (1920, 1080), "720p": (1280, 720)}
 CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.thread_time, "wall": time.perf_counter}
@@ -78,7 +78,7 @@ def bench_size(
     temporal = TemporalFilter()
     smoother = GuideSmoother()
     warper = MaskWarper()
-    old_grey = flow_image(upsample.guide_image(frames[0], upsample.VIDEO_GUIDE_SIDE))
+    old_grey = frame_flow_image(frames[0])
 
     def bilinear(i: int) -> None:
         upsample.bilinear(masks[i % 2], size, out=out)
@@ -94,11 +94,11 @@ def bench_size(
 
     def inference_side(i: int) -> None:
         # inference side: small grey copy of the frame + mask-level temporal filter
-        grey = flow_image(upsample.guide_image(frames[i % 2], upsample.VIDEO_GUIDE_SIDE))
+        grey = frame_flow_image(frames[i % 2])
         temporal.update(masks[i % 2], grey)
 
     def compensate(i: int) -> None:
-        new_grey = flow_image(upsample.guide_image(frames[1], upsample.VIDEO_GUIDE_SIDE))
+        new_grey = frame_flow_image(frames[1])
         warper.warp(masks[0], old_grey, new_grey)
 
     variants: dict[str, Callable[[int], None]] = {

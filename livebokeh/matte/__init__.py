@@ -18,6 +18,7 @@ import logging
 import time
 from dataclasses import replace
 
+import cv2
 import numpy as np
 
 from ..config import MatteOptions
@@ -26,7 +27,7 @@ from ..segmentation import SegmenterProtocol
 from . import upsample
 from .subject import SubjectTracker, candidates, drop_stray_blobs, keep_region
 from .temporal import GuideSmoother, TemporalFilter
-from .warp import MaskWarper, flow_image, shift_box
+from .warp import MaskWarper, frame_flow_image, shift_box
 
 __all__ = ["Matte"]
 
@@ -41,6 +42,11 @@ PHOTO_WORK_SIDE = 768
 VIDEO_CROP_MAX_HEIGHT = 0.5
 """In video, only people shorter than this fraction of the frame get a crop pass (one more
 inference each, every frame); photos crop whoever the crop shows at higher resolution."""
+
+WORKING_SIDE = 1536
+"""Large frames (photos) are segmented, searched and cropped from a copy with this long side:
+the models see at most a few hundred pixels, and shrinking 12 MP once is far cheaper than
+shrinking it for every model and crop."""
 
 DETECT_EVERY = 3
 """In video, run the person detectors on every N-th computed mask and reuse the boxes between."""
@@ -118,12 +124,13 @@ class Matte:
 
     def compute(self, frame: Frame) -> Mask:
         """Segment one frame (inference side): crops, subject choice, temporal smoothing."""
-        image = frame.image
+        full = frame.image
+        image = _working_copy(full, WORKING_SIDE)
         h, w = image.shape[:2]
         opts = self.options
         prob = self._segment(image, frame.timestamp_ns)
         self.last_crop_seconds, self.last_crops = 0.0, 0
-        guide = flow_image(upsample.guide_image(image, self._guide_side)) if self.video else None
+        guide = frame_flow_image(full) if self.video else None
         people: list = []
         chosen = None
         if opts.crops or opts.subject == "main":
@@ -172,12 +179,12 @@ class Matte:
         alpha = mask.alpha
         guide: np.ndarray | None = None
         stale = mask.index != frame.index and mask.guide is not None
-        if self.options.refine or (stale and self.options.compensate):
+        if self.options.refine:
             guide = upsample.guide_image(frame.image, self._guide_side)
-        if stale and self.options.compensate and guide is not None:
+        if stale and self.options.compensate:
             if self._warper is None:
                 self._warper = MaskWarper()
-            alpha = self._warper.warp(alpha, mask.guide, flow_image(guide))  # type: ignore[arg-type]
+            alpha = self._warper.warp(alpha, mask.guide, frame_flow_image(frame.image))  # type: ignore[arg-type]
         if self.options.refine and guide is not None:
             smoother = self._smoother.update if self._smoother is not None else None
             return upsample.guided(alpha, guide, (w, h), out=out, smoother=smoother, subsample=2 if self.video else 1)
@@ -202,3 +209,15 @@ def _rect_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> flo
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
+
+
+def _working_copy(image: np.ndarray, side: int) -> np.ndarray:
+    """``image`` itself if its long side is at most ``side``, else a shrunk copy (nearest to 2x, then area)."""
+    h, w = image.shape[:2]
+    if max(h, w) <= side:
+        return image
+    gw, gh = upsample.guide_size((w, h), side)
+    small = image
+    if 2 * gw < w:
+        small = cv2.resize(image, (2 * gw, 2 * gh), interpolation=cv2.INTER_NEAREST)
+    return cv2.resize(small, (gw, gh), interpolation=cv2.INTER_AREA)

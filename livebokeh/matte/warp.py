@@ -25,6 +25,19 @@ def flow_image(guide: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
     return cv2.convertScaleAbs(small, alpha=255.0)
 
 
+def frame_flow_image(image: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
+    """``uint8`` grey image for the flow straight from a BGR frame (cheaper than via the guide image)."""
+    h, w = image.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    small = image
+    if size[0] * 2 < w:  # decimate to twice the target, then area-average
+        small = cv2.resize(image, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_NEAREST)
+    if (small.shape[1], small.shape[0]) != size:
+        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
+    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+
+
 class MaskWarper:
     """Warp masks along DIS optical flow between two small grey frames (one instance per thread)."""
 
