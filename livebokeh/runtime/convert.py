@@ -519,7 +519,7 @@ class VideoConverter:
                 if isinstance(item, _VideoItem):
                     assert item.mask is not None
                     item.alpha = matte.apply_to(item.mask, item.frame)
-                    item.out = compositor.apply(item.frame.image, item.alpha)
+                    item.out = compositor.apply(item.frame.image, item.alpha, timestamp_ns=item.frame.timestamp_ns)
                     turns = (item.rotation // 90) % 4
                     if turns:
                         item.out = cv2.rotate(item.out, _ROTATE[(4 - turns) % 4])

@@ -169,7 +169,8 @@ class Pipeline:
     ``source`` is a :class:`~livebokeh.sources.Source` or a spec (``camera:0``,
     ``sample``, ``synthetic:1280x720@30``, a file or URL); ``sinks`` are
     :class:`~livebokeh.sinks.Sink` objects or specs (``preview``, ``virtualcam``,
-    ``null``, a video file path).  ``segmenter`` is a ready
+    ``null``, a video file path); the pipeline closes them when it ends, including
+    objects passed in.  ``segmenter`` is a ready
     :class:`~livebokeh.segmentation.Segmenter` (not closed by the pipeline) or the
     options to create one.
     """
@@ -460,6 +461,12 @@ class Pipeline:
     # -- compositor (the iterating thread) ------------------------------------------
 
     def __iter__(self) -> Iterator[tuple[Frame, Mask | None]]:
+        """Composited frames with the mask applied to each; started here if not yet.
+
+        A pipeline that the loop itself started (no ``with``, no :meth:`start`) is
+        closed when the loop ends, also on ``break``.
+        """
+        own = not self._started
         self.start()
         try:
             while True:
@@ -470,6 +477,8 @@ class Pipeline:
         finally:
             if self._stop.is_set() or self._queue.finished:
                 self.stats.stop()
+            if own:
+                self.close()
 
     def next_frame(self) -> tuple[Frame, Mask | None] | None:
         """Composite and send out the next frame; ``None`` when the run has ended.
@@ -518,7 +527,7 @@ class Pipeline:
             if self.view_mask:
                 image = cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
             else:
-                image = self.compositor.apply(frame.image, alpha, out=out)
+                image = self.compositor.apply(frame.image, alpha, out=out, timestamp_ns=frame.timestamp_ns)
             t2 = time.monotonic_ns()
             stats.stage("upsample", t1 - t0)
             stats.stage("composite", t2 - t1)
