@@ -360,3 +360,12 @@ def test_sample_clip_is_package_data_with_provenance():
     path = sample_path()
     assert path.stat().st_size < 2_000_000
     assert (Path(path).parent / "PROVENANCE.md").read_text().count("public domain") >= 1
+
+
+def test_a_loop_without_with_closes_the_pipeline_on_break():
+    pipeline = small_pipeline([RecordingSink(keep=0)])
+    for n, _ in enumerate(pipeline):
+        if n == 3:
+            break
+    assert pipeline.threads_alive == []
+    assert pipeline.sinks == []  # closed
