@@ -157,16 +157,17 @@ def _photo_results(args: argparse.Namespace) -> dict[str, Any]:
         seg.close()
         results["livebokeh"] = ours
     subsets = sorted({subset_of(stem) for stem in ours})
-    summary: dict[str, dict[str, dict[str, float]]] = {}
+    summary = {name: mean_scores(list(per.values())).as_dict() for name, per in results.items()}
+    by_subset: dict[str, dict[str, dict[str, float]]] = {}
     for name, per in results.items():
-        summary[name] = {"all": mean_scores(list(per.values())).as_dict()}
-        if len(subsets) > 1:
-            for sub in subsets:
-                summary[name][sub] = mean_scores([s for k, s in per.items() if subset_of(k) == sub]).as_dict()
+        by_subset[name] = {
+            sub: mean_scores([s for k, s in per.items() if subset_of(k) == sub]).as_dict() for sub in subsets
+        }
     return {
         "images": len(pairs),
         "subsets": {sub: sum(1 for k in ours if subset_of(k) == sub) for sub in subsets},
         "summary": summary,
+        "subset_summary": by_subset,
         "crop_pass": {
             "images_with_crops": len(crop_seconds),
             "median_seconds": float(np.median(crop_seconds)) if crop_seconds else 0.0,
@@ -186,13 +187,17 @@ def _print_photos(res: dict[str, Any], per_image: bool) -> None:
             )
             print(f"{stem:<32}{row}")
     print(f"{res['images']} images           {'IoU':>8} {'bndF1':>8} {'alphaMAE':>9}")
-    for sub in res["summary"][names[0]]:
+    tables = {"all": res["summary"]}
+    if len(res["subsets"]) > 1:
+        for sub in res["subsets"]:
+            tables[sub] = {n: res["subset_summary"][n][sub] for n in names}
+    for sub, table in tables.items():
         label = "all" if sub == "all" else f"{sub} ({res['subsets'][sub]})"
         for n in names:
-            s = res["summary"][n][sub]
+            s = table[n]
             print(f"{label:<14} {n:<24} {s['iou']:>8.4f} {s['boundary_f1']:>8.4f} {s['alpha_mae']:>9.4f}")
         if len(names) == 2:
-            a, b = res["summary"][names[0]][sub], res["summary"][names[1]][sub]
+            a, b = table[names[0]], table[names[1]]
             print(
                 f"{'':<14} {'difference':<24} {b['iou'] - a['iou']:>+8.4f} {b['boundary_f1'] - a['boundary_f1']:>+8.4f}"
             )
@@ -299,7 +304,10 @@ def _replace(opts: MatteOptions, **changes: Any) -> MatteOptions:
 
 
 def backgrounds(videos: Path | None, size: tuple[int, int] = (640, 360)) -> list[np.ndarray]:
-    """Real backgrounds without people: the top band (buildings, sky) of the first frame of each GT clip."""
+    """Real backgrounds without people: the top band (buildings, sky) of the first frame of each GT clip.
+
+    Candidates in which the bundled model finds any person are dropped.
+    """
     out: list[np.ndarray] = []
     folders = sorted(p for p in videos.iterdir() if (p / "frames").is_dir()) if videos is not None else []
     for folder in folders:
@@ -315,6 +323,10 @@ def backgrounds(videos: Path | None, size: tuple[int, int] = (640, 360)) -> list
         bw = int(band * size[0] / size[1])
         for x in range(0, max(1, w - bw + 1), max(1, (w - bw) // 2 or 1)):
             out.append(cv2.resize(image[:band, x : x + bw], size, interpolation=cv2.INTER_CUBIC))
+    # keep only backgrounds where the model itself sees nobody (unannotated bystanders)
+    seg = create_segmenter("auto")
+    out = [bg for bg in out if float((seg.segment(bg) >= 0.5).mean()) < 0.01]
+    seg.close()
     if not out:
         raise InputError("no background found: --moving-from needs --videos with NAME/frames folders")
     return out
@@ -411,19 +423,20 @@ def _print_videos(res: dict[str, Any], every: int) -> None:
 def main(args: argparse.Namespace) -> int:
     if args.images is None and args.videos is None and args.moving_from is None:
         raise InputError("nothing to evaluate: give --images DIR (and --masks DIR), --videos DIR or --moving-from DIR")
-    payload: dict[str, Any] = {}
-    if args.images is not None:
-        payload["photos"] = _photo_results(args)
-    if args.videos is not None or args.moving_from is not None:
-        payload["videos"] = _video_results(args)
+    photos = _photo_results(args) if args.images is not None else None
+    videos = _video_results(args) if args.videos is not None or args.moving_from is not None else None
     if args.json:
+        # photo results at the top level (images, summary, ...), video results under "videos"
+        payload: dict[str, Any] = dict(photos or {})
+        if videos is not None:
+            payload["videos"] = videos
         json.dump(payload, sys.stdout, indent=2)
         print()
         return 0
-    if "photos" in payload:
-        _print_photos(payload["photos"], args.per_image)
-    if "videos" in payload:
-        if "photos" in payload:
+    if photos is not None:
+        _print_photos(photos, args.per_image)
+    if videos is not None:
+        if photos is not None:
             print()
-        _print_videos(payload["videos"], args.infer_every)
+        _print_videos(videos, args.infer_every)
     return 0
