@@ -323,3 +323,36 @@ def test_detectors_find_a_face_in_a_portrait() -> None:
     h, w = image.shape[:2]
     cx, cy = people[0].centre
     assert 0 < cx < w and 0 < cy < h
+
+
+@pytest.mark.slow
+def test_eval_command_on_generated_videos(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    """The video half of ``livebokeh eval`` runs on a clip without masks and one with per-frame masks."""
+    import json
+
+    import av
+
+    from livebokeh._cli import main
+
+    frames = [_scene(60 + 4 * i, 144, 256) for i in range(6)]
+    with av.open(str(tmp_path / "still.mp4"), "w") as out:
+        stream = out.add_stream("libx264", rate=30)
+        stream.width, stream.height, stream.pix_fmt = 256, 144, "yuv420p"
+        for image in frames:
+            for packet in stream.encode(av.VideoFrame.from_ndarray(image, format="bgr24")):
+                out.mux(packet)
+        for packet in stream.encode():
+            out.mux(packet)
+    (tmp_path / "gt" / "frames").mkdir(parents=True)
+    (tmp_path / "gt" / "masks").mkdir()
+    for i, image in enumerate(frames):
+        cv2.imwrite(str(tmp_path / "gt" / "frames" / f"{i:05d}.jpg"), image)
+        cv2.imwrite(str(tmp_path / "gt" / "masks" / f"{i:05d}.png"), (image[:, :, 2] == 255).astype(np.uint8) * 255)
+    assert main(["eval", "--videos", str(tmp_path), "--json", "--max-frames", "6"]) == 0
+    payload = json.loads(capsys.readouterr().out)["videos"]
+    inst = payload["instability"]["still"]
+    assert inst["frames"] == 6 and np.isfinite(inst["raw"]) and np.isfinite(inst["livebokeh"])
+    stale = payload["stale"]["gt"]
+    assert stale["frames_scored"] == 4
+    for key in ("raw_fresh", "fresh", "stale", "compensated"):
+        assert 0.0 <= stale[key] <= 1.0
