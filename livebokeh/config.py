@@ -45,17 +45,22 @@ class EffectOptions:
 
     ``strength`` in ``[0, 1]`` scales the blur radius relative to the frame height, so
     the look is the same at 480p and 4K.  ``falloff`` makes blur grow with distance from
-    the person (depth-like).
+    the person (depth-like).  ``blades`` shapes the ``bokeh`` aperture: 0 for a round
+    disc, 5 to 12 for a polygon with that many sides.
     """
 
     effect: str = "blur"
     strength: float = 0.5
     falloff: bool = False
+    blades: int = 0
 
     def __post_init__(self) -> None:
         validate_effect(self.effect)
         if not isinstance(self.strength, (int, float)) or not 0.0 <= float(self.strength) <= 1.0:
             raise ConfigError(f"strength {self.strength!r} is out of range: use a number from 0 to 1")
+        blades_ok = type(self.blades) is int and (self.blades == 0 or 5 <= self.blades <= 12)
+        if not blades_ok:
+            raise ConfigError(f"blades {self.blades!r} is out of range: use 0 (round) or 5 to 12")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)

@@ -389,3 +389,23 @@ def test_parse_color() -> None:
     assert parse_color("00ff00") == (0, 255, 0)
     with pytest.raises(ConfigError):
         parse_color("#ff80")
+
+
+def test_six_blade_aperture_makes_hexagonal_discs() -> None:
+    img, alpha, centre = _light_scene()
+    extents = {}
+    for blades in (0, 6):
+        out = Compositor(EffectOptions(effect="bokeh", strength=0.5, blades=blades)).apply(img, alpha)
+        gray = out.mean(axis=2)
+        x, y = centre
+        patch = gray[y - 60 : y + 61, x - 60 : x + 61]
+        floor = float(np.median(gray[:, :300]))
+        ys, xs = np.nonzero(patch - floor > 0.5 * (patch.max() - floor))
+        extents[blades] = (ys.max() - ys.min() + 1) / (xs.max() - xs.min() + 1)
+    assert abs(extents[0] - 1.0) < 0.08  # round
+    assert extents[6] > extents[0] + 0.08  # a hexagon standing on a vertex is taller than wide
+
+
+def test_blades_out_of_range_is_a_config_error() -> None:
+    with pytest.raises(ConfigError, match="blades"):
+        EffectOptions(effect="bokeh", blades=2)

@@ -54,7 +54,7 @@ class Compositor:
         group = _kernel_group(effect)
         if group:
             _kernels.warm_up_in_background(group)  # compile while the caller sets up
-        blades = int(getattr(new, "blades", 0))
+        blades = new.blades
         if effect in ("blur", "bokeh"):
             cls = BlurBackground if effect == "blur" else BokehBackground
             same = isinstance(self._lowres, cls) and getattr(self._lowres, "blades", 0) == blades
