@@ -12,6 +12,7 @@ processes hits them alike; medians are reported.
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import logging
 import os
@@ -111,7 +112,7 @@ def bench_size(
         effect, _, extra = name.partition("+")
         spec = f"replace:{bg_path}" if effect == "replace" else ("color:#00b140" if effect == "color" else effect)
         comp = Compositor(EffectOptions(effect=spec, strength=args.strength, falloff=extra == "falloff"))
-        runs[name] = lambda comp=comp: comp.apply(frame, alpha, out)
+        runs[name] = functools.partial(comp.apply, frame, alpha, out)
 
     mask256 = cv2.resize(alpha, (256, 256), interpolation=cv2.INTER_AREA)
 

@@ -28,6 +28,7 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
+_numba: Any
 try:  # numba is optional: the numpy path gives the same pictures, only slower
     import numba as _numba
 except ImportError:  # pragma: no cover - depends on the environment

@@ -72,8 +72,8 @@ class VideoBackground:
             raise InputError(f"background {self.path} does not exist: check the path")
         self._container: Any = None
         self._frames: Any = None
-        self._open()
-        stream = self._container.streams.video[0]
+        container = self._open()
+        stream = container.streams.video[0]
         rate = stream.average_rate or stream.base_rate or stream.guessed_rate
         self.fps = float(rate) if rate else 30.0
         self.duration: float | None = None
@@ -90,7 +90,7 @@ class VideoBackground:
         if self._peek() is None:
             raise InputError(f"background video {self.path} has no frames: give another video")
 
-    def _open(self) -> None:
+    def _open(self) -> Any:
         import av
 
         if self._container is not None:
@@ -105,6 +105,7 @@ class VideoBackground:
         self._container.streams.video[0].thread_type = "AUTO"
         self._frames = self._container.decode(video=0)
         self._index = 0
+        return self._container
 
     def _peek(self) -> tuple[float, np.ndarray] | None:
         """The next decoded frame as ``(time since the clip's first frame, BGR array)``, or None at the end."""
