@@ -48,7 +48,7 @@ def boundary_f1(pred: np.ndarray, gt: np.ndarray, band: int = BOUNDARY_BAND_PX) 
 
 def score(alpha: np.ndarray, gt: np.ndarray) -> Scores:
     """Score ``alpha`` (float in [0, 1] or uint8) against ``gt`` (bool, or uint8 with 255 = person)."""
-    a = alpha.astype(np.float32) / 255.0 if alpha.dtype == np.uint8 else alpha.astype(np.float32)
+    a: np.ndarray = alpha.astype(np.float32) / 255.0 if alpha.dtype == np.uint8 else alpha.astype(np.float32)
     g = gt > 127 if gt.dtype == np.uint8 else gt.astype(bool)
     if a.shape != g.shape:
         a = cv2.resize(a, (g.shape[1], g.shape[0]), interpolation=cv2.INTER_LINEAR)
@@ -194,7 +194,7 @@ def make_moving_clip(
     scale = height_fraction * h / person.shape[0]
     pw, ph = max(1, int(person.shape[1] * scale)), max(1, int(person.shape[0] * scale))
     sprite = cv2.resize(person, (pw, ph), interpolation=cv2.INTER_AREA)
-    alpha = cv2.resize(person_mask, (pw, ph), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
+    alpha: np.ndarray = cv2.resize(person_mask, (pw, ph), interpolation=cv2.INTER_LINEAR).astype(np.float32) / 255.0
     alpha = cv2.GaussianBlur(alpha, (3, 3), 0.7)
     out_frames: list[np.ndarray] = []
     out_masks: list[np.ndarray] = []
