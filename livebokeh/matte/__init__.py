@@ -48,8 +48,8 @@ WORKING_SIDE = 1536
 the models see at most a few hundred pixels, and shrinking 12 MP once is far cheaper than
 shrinking it for every model and crop."""
 
-DETECT_EVERY = 3
-"""In video, run the person detectors on every N-th computed mask and reuse the boxes between."""
+DETECT_EVERY = 10
+"""In video, run the person detectors on every N-th computed mask; between, their boxes follow the optical flow."""
 
 
 class Matte:
@@ -102,11 +102,13 @@ class Matte:
             from ..segmentation.people import PersonDetector
 
             self._detector = PersonDetector()
-        fresh = not self.video or self._computed % DETECT_EVERY == 0 or not self._people
+        fresh = not self.video or self._computed % DETECT_EVERY == 0
         if fresh or flow_grey is None or self._people_grey is None or self._people_grey.shape != flow_grey.shape:
             self._people = self._detector.detect(image)  # type: ignore[attr-defined]
             self._people_grey = flow_grey
             return self._people
+        if not self._people:
+            return []
         if self._box_warper is None:
             self._box_warper = MaskWarper()  # inference thread's own; apply_to has another
         flow = self._box_warper.flow(self._people_grey, flow_grey)
