@@ -314,7 +314,10 @@ def test_demo_without_a_display_writes_the_video(tmp_path, monkeypatch, capsys):
 
 
 @pytest.mark.slow
-def test_sigterm_ends_the_cli_cleanly(tmp_path):
+@pytest.mark.parametrize(
+    ("sig", "reason"), [(signal.SIGTERM, b"ended: SIGTERM"), (signal.SIGINT, b"ended: interrupted")]
+)
+def test_sigterm_and_ctrl_c_end_the_cli_cleanly(tmp_path, sig, reason):
     stats = tmp_path / "s.json"
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     env.pop("DISPLAY", None)
@@ -347,10 +350,10 @@ def test_sigterm_ends_the_cli_cleanly(tmp_path):
         started = b"live: synthetic" in line  # logged once the threads run
     assert started, proc.communicate()[1].decode()
     time.sleep(1.0)
-    proc.send_signal(signal.SIGTERM)
+    proc.send_signal(sig)
     out, err = proc.communicate(timeout=10)
     assert proc.returncode == 0, err.decode()
-    assert b"ended: SIGTERM" in out
+    assert reason in out
     assert json.loads(stats.read_text())["frames_composited"] > 0
 
 
