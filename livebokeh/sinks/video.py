@@ -352,11 +352,12 @@ class VideoFileSink:
         except Exception as exc:
             self.abort()
             raise SinkError(f"finishing {self.path} failed: {_describe(exc)}") from exc
-        self._closed = True
         try:
-            self._stack.close()
+            self._stack.close()  # the rename; a failure here removes the temp file
         except OSError as exc:
             raise SinkError(f"cannot move the finished video to {self.path}: {_describe(exc)}") from exc
+        finally:
+            self._closed = True
 
     def abort(self) -> None:
         """Stop and delete the partial file; the target name is left untouched. Idempotent."""
