@@ -17,6 +17,7 @@ temporary arrays.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 import os
 import threading
@@ -28,29 +29,26 @@ import numpy as np
 
 log = logging.getLogger(__name__)
 
-_numba: Any
-try:  # numba is optional: the numpy path gives the same pictures, only slower
-    import numba as _numba
-except ImportError:  # pragma: no cover - depends on the environment
-    _numba = None
+# numba is optional (the numpy path gives the same pictures, only slower) and is
+# imported on first use, so that commands which composite nothing start faster.
+_HAVE_NUMBA = importlib.util.find_spec("numba") is not None
+_use_numba = _HAVE_NUMBA and os.environ.get("LIVEBOKEH_NO_NUMBA", "") not in ("1", "true", "yes")
 
-_use_numba = _numba is not None and os.environ.get("LIVEBOKEH_NO_NUMBA", "") not in ("1", "true", "yes")
-
-# Highlight bloom for the lens blur: in linear light, pixels whose brightest channel
-# is above HDR_KNEE are taken to be clipped highlights and scaled up towards
-# (1 + HDR_GAIN) so that, spread over the aperture, a small light still reads as a
-# bright disc.
 # Background weight of a pixel: (1 - EDGE_CUT * alpha)^2, clipped at 0.  Pixels that are
 # even 1/EDGE_CUT person are left out of the background, so the colour mixed into the
 # soft edge of the matte cannot glow around the silhouette.
 EDGE_CUT = 8
+# Highlight bloom for the lens blur: in linear light, pixels whose brightest channel
+# is above HDR_KNEE are taken to be clipped highlights and scaled up towards
+# (1 + HDR_GAIN) so that, spread over the aperture, a small light still reads as a
+# bright disc.
 HDR_KNEE = 0.75
 HDR_GAIN = 24.0
 
 
 def numba_available() -> bool:
     """True when numba is importable (whether or not it is switched on)."""
-    return _numba is not None
+    return _HAVE_NUMBA
 
 
 def using_numba() -> bool:
@@ -63,15 +61,25 @@ def set_backend(name: str) -> None:
     global _use_numba
     if name not in ("numba", "numpy"):
         raise ValueError(f"backend {name!r} is unknown: use numba or numpy")
-    if name == "numba" and _numba is None:
+    if name == "numba" and not _HAVE_NUMBA:
         raise RuntimeError("numba is not installed: pip install numba")
     _use_numba = name == "numba"
 
 
 def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
-    if _numba is None:  # pragma: no cover
-        return fn
-    return _numba.njit(cache=True, fastmath=True, nogil=True)(fn)  # type: ignore[no-any-return]
+    """``numba.njit(cache=True)`` applied on the first call (numba imported then, not at import time)."""
+    compiled: list[Callable[..., Any]] = []
+
+    def call(*args: Any) -> Any:
+        if not compiled:
+            import numba
+
+            compiled.append(numba.njit(cache=True, fastmath=True, nogil=True)(fn))
+        return compiled[0](*args)
+
+    call.__name__ = fn.__name__
+    call.__doc__ = fn.__doc__
+    return call
 
 
 # --------------------------------------------------------------------------- numba
