@@ -38,12 +38,12 @@ _use_numba = _HAVE_NUMBA and os.environ.get("LIVEBOKEH_NO_NUMBA", "") not in ("1
 # even 1/EDGE_CUT person are left out of the background, so the colour mixed into the
 # soft edge of the matte cannot glow around the silhouette.
 EDGE_CUT = 8
-# Highlight bloom for the lens blur: in linear light, pixels whose brightest channel
-# is above HDR_KNEE are taken to be clipped highlights and scaled up towards
-# (1 + HDR_GAIN) so that, spread over the aperture, a small light still reads as a
-# bright disc.
-HDR_KNEE = 0.75
+# Highlight bloom for the lens blur: in linear light, pixels whose luminance is above
+# HDR_KNEE are taken to be clipped highlights and scaled up towards (1 + HDR_GAIN) so
+# that, spread over the aperture, a small light still reads as a bright disc.
+HDR_KNEE = 0.7
 HDR_GAIN = 24.0
+LUMA_B, LUMA_G, LUMA_R = 0.0722, 0.7152, 0.2126  # Rec. 709, linear light
 
 
 def numba_available() -> bool:
@@ -163,9 +163,13 @@ def _nb_downsample_hdr(img, alpha, f, acc, num_row, den_row, w3):  # type: ignor
                 b = max(np.float32(255 - np.int32(ar[x]) * EDGE_CUT), np.float32(0.0)) * inv255
                 wt = b * b
                 den_row[x] += wt
-                # one boost per pixel, from its brightest channel, so highlights keep their hue
-                top = np.float32(max(fr[3 * x], fr[3 * x + 1], fr[3 * x + 2])) * inv255
-                t = min(max((top * top - knee) * slope, np.float32(0.0)), np.float32(1.0))
+                # one boost per pixel, from its linear luminance: near-white highlights
+                # bloom and keep their hue; saturated colours are not mistaken for lights
+                cb = np.float32(fr[3 * x]) * inv255
+                cg = np.float32(fr[3 * x + 1]) * inv255
+                cr = np.float32(fr[3 * x + 2]) * inv255
+                lum = LUMA_B * cb * cb + LUMA_G * cg * cg + LUMA_R * cr * cr
+                t = min(max((lum - knee) * slope, np.float32(0.0)), np.float32(1.0))
                 wb = wt * (np.float32(1.0) + gain * t * t) * inv255 * inv255
                 w3[3 * x] = wb
                 w3[3 * x + 1] = wb
@@ -327,8 +331,8 @@ def _np_masked_downsample(img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool,
         full = np.zeros((sh * f, sw * f, 4), np.float32)
         wt = (b * b).astype(np.float32) / np.float32(255.0 * 255.0)
         v = img.astype(np.float32) * np.float32(1.0 / 255.0)
-        top = v.max(axis=2)
-        t = np.clip((top * top - HDR_KNEE) / (1.0 - HDR_KNEE), 0.0, 1.0)
+        lum = (v * v) @ np.asarray([LUMA_B, LUMA_G, LUMA_R], np.float32)
+        t = np.clip((lum - HDR_KNEE) / (1.0 - HDR_KNEE), 0.0, 1.0)
         full[:h, :w, :3] = v * v * (wt * (1.0 + HDR_GAIN * t * t))[:, :, None]
         full[:h, :w, 3] = wt
         acc[:] = full.reshape(sh, f, sw, f, 4).sum(axis=(1, 3)) / (f * f)
