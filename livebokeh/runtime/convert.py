@@ -364,6 +364,7 @@ class VideoConverter:
         self.encode = encode or EncodeOptions()
         self.mask_every = mask_every
         self.queue_size = max(1, queue_size)
+        self._matte = Matte(self.segmenter, self.matte_options, video=True)
 
     def close(self) -> None:
         """Release the model."""
@@ -450,7 +451,8 @@ class VideoConverter:
         q_done: queue.Queue[Any] = queue.Queue(self.queue_size)
         counters = {"corrupt": 0}
         size: list[tuple[int, int]] = []
-        matte = Matte(self.segmenter, self.matte_options, video=True)
+        matte = self._matte
+        matte.reset()  # a new stream: no temporal state carried over from the last file
         compositor = Compositor(self.effect)
 
         def decode() -> None:
