@@ -10,8 +10,10 @@ from __future__ import annotations
 import argparse
 import importlib
 import logging
+import signal
 import sys
 from collections.abc import Sequence
+from types import FrameType
 
 from .. import __version__
 from ..errors import LivebokehError
@@ -31,6 +33,14 @@ def build_parser() -> argparse.ArgumentParser:
         importlib.import_module(f"{__name__}.{name}").register(sub)
     add_config_args(parser, sub)
     return parser
+
+
+class _Terminated(BaseException):
+    """SIGTERM arrived in a command without its own handler: unwinds like Ctrl-C (temporary outputs removed)."""
+
+
+def _on_sigterm(signum: int, frame: FrameType | None) -> None:
+    raise _Terminated()
 
 
 def _tolerant_streams() -> None:
@@ -55,6 +65,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
+    previous_sigterm = None
+    try:
+        previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
     try:
         apply_config(parser, args, argv)
         return int(args.func(args) or 0)
@@ -66,6 +81,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 130
     except BrokenPipeError:
         return 1
+    except _Terminated:
+        print("livebokeh: terminated", file=sys.stderr)
+        return 143
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
 
 
 def run() -> None:

@@ -59,6 +59,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--loop", action="store_true", help="replay a file or the sample when it ends")
     p.add_argument("--mirror", action="store_true", help="flip the virtual camera picture left-right")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")
+    p.add_argument(
+        "--reconnect",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="when the camera is lost, show a 'camera lost' picture and reopen it with backoff "
+        "(default; --no-reconnect ends the run instead)",
+    )
     add_run_args(p)
     add_effect_args(p)
     add_model_args(p)
@@ -123,6 +130,7 @@ def main(args: argparse.Namespace) -> int:
         loop=args.loop,
         mirror=args.mirror,
         overwrite=args.overwrite,
+        reconnect=args.reconnect,
     )
     sinks = args.sink or default_sinks()
     if args.source is None:

@@ -209,7 +209,7 @@ class ReconnectingSource(BaseSource):
         self.losses += 1
         self._lost_error = reason
         self.status = f"{self.name} lost: reconnecting"
-        log.warning("%s; showing a 'camera lost' picture and reconnecting", reason)
+        log.warning("%s; showing a 'camera lost' picture and reconnecting", reason.split(": reconnect it")[0])
         try:
             camera.close()
         except Exception:  # noqa: BLE001 - the device is already gone
