@@ -212,6 +212,8 @@ class VideoFileSink:
             for key in ("color_range", "color_primaries", "color_trc", "colorspace"):
                 if self.color.get(key):
                     setattr(stream.codec_context, key, self.color[key])
+            if self.codec == "libx265" and self._format in ("mp4", "mov"):
+                stream.codec_context.codec_tag = "hvc1"  # the tag Apple players require for HEVC
             if self.rotation % 360:
                 stream.set_display_rotation(self.rotation)
         except Exception as exc:
