@@ -139,7 +139,7 @@ def test_preview_window_shows_the_hud_and_the_mask_view_and_quits(xdisplay, tmp_
         assert (mask_view > 200).mean() > 0.1 and (mask_view < 50).mean() > 0.1  # person white, background black
 
         press(env, wid, "q")
-        out, err = proc.communicate(timeout=10)
+        out, err = proc.communicate(timeout=30)
     finally:
         if proc.poll() is None:
             proc.kill()

@@ -273,3 +273,43 @@ def test_virtualcam_without_device_says_how_to_create_one(fake_vcam):
 def test_bad_sink_specs_are_clear(spec, match):
     with pytest.raises((ConfigError, Exception), match=match):
         open_sink(spec)
+
+
+def test_file_sink_applies_backpressure_to_a_slow_encoder(tmp_path):
+    target = tmp_path / "slow.mp4"
+    s = FileSink(target)
+    s.open((160, 96), 30.0)
+    assert s._writer is not None
+    real_write = s._writer.write
+
+    def slow_write(image, pts=None):
+        time.sleep(0.02)
+        real_write(image, pts=pts)
+
+    s._writer.write = slow_write  # type: ignore[method-assign]
+    for f in frames(12):
+        s.write(f)
+    s.close()
+    with av.open(str(target)) as c:
+        levels = [int(fr.to_ndarray(format="bgr24")[0, 0, 0]) for fr in c.decode(video=0)]
+    assert len(levels) == 12  # nothing dropped
+    assert levels[:3] == pytest.approx([0, 20, 40], abs=3)  # frames copied before the caller reused its buffers
+
+
+def test_file_sink_encoder_failure_is_raised_by_write_and_leaves_no_file(tmp_path):
+    target = tmp_path / "broken.mp4"
+    s = FileSink(target)
+    s.open((160, 96), 30.0)
+    assert s._writer is not None
+
+    def failing_write(image, pts=None):
+        raise OSError(28, "No space left on device")
+
+    s._writer.write = failing_write  # type: ignore[method-assign]
+    with pytest.raises(SinkError, match="No space left on device"):
+        for _ in range(10):
+            for f in frames(10):
+                s.write(f)
+                time.sleep(0.01)
+    s.abort()
+    assert not target.exists() and not list(tmp_path.glob(".*part*"))
