@@ -103,30 +103,42 @@ def _nb_downsample_u8(img, alpha, f, acc, num_row, den_row, w3):  # type: ignore
         # num_row holds sums of (w8 * v + 128) >> 8 ~ w * v * 255/256, den_row sums of w8 ~ 255 w
         num_scale = np.float32(256.0 / (255.0 * f * (y1 - y0)))
         den_scale = np.float32(1.0 / (255.0 * f * (y1 - y0)))
-        # Rows go in pairs: one weight per pixel pair, from the larger alpha of the two
-        # (so the person is, if anything, left out more), applied to the pair's mean
-        # colour.  Every pixel is read; the weighting work is halved.
-        for y in range(y0, y1, 2):
-            pair = y + 1 < y1
-            ar = alpha[y]
-            br = alpha[y + 1] if pair else ar
-            fr = img[y].ravel()
-            gr = img[y + 1].ravel() if pair else fr
-            rows = np.uint16(2) if pair else np.uint16(1)
-            for x in range(w):
-                b = max(np.int32(255) - np.int32(max(ar[x], br[x])) * np.int32(EDGE_CUT), np.int32(0))
-                wt = np.uint8((b * b + np.int32(255)) >> np.int32(8))
-                den_row[x] += np.uint16(wt) * rows
-                w3[3 * x] = wt
-                w3[3 * x + 1] = wt
-                w3[3 * x + 2] = wt
-            if pair:
+        # Rows go in groups of four: one weight per pixel column of the group, from the
+        # largest alpha in it (so the person is, if anything, left out more), applied to
+        # the group's mean colour.  Every pixel is read; the weighting work is quartered.
+        # Rows left over at the end of a block go one by one.
+        y = y0
+        while y < y1:
+            if y + 4 <= y1:
+                a0, a1, a2, a3 = alpha[y], alpha[y + 1], alpha[y + 2], alpha[y + 3]
+                f0, f1, f2, f3 = img[y].ravel(), img[y + 1].ravel(), img[y + 2].ravel(), img[y + 3].ravel()
+                for x in range(w):
+                    top = max(max(a0[x], a1[x]), max(a2[x], a3[x]))
+                    b = max(np.int32(255) - np.int32(top) * np.int32(EDGE_CUT), np.int32(0))
+                    wt = np.uint8((b * b + np.int32(255)) >> np.int32(8))
+                    den_row[x] += np.uint16(wt) * np.uint16(4)
+                    w3[3 * x] = wt
+                    w3[3 * x + 1] = wt
+                    w3[3 * x + 2] = wt
                 for i in range(n):
-                    v = (np.int32(fr[i]) + np.int32(gr[i]) + np.int32(1)) >> np.int32(1)
-                    num_row[i] += np.uint16(((np.int32(w3[i]) * v + np.int32(128)) >> np.int32(8)) * np.int32(2))
+                    v = (
+                        np.int32(f0[i]) + np.int32(f1[i]) + np.int32(f2[i]) + np.int32(f3[i]) + np.int32(2)
+                    ) >> np.int32(2)
+                    num_row[i] += np.uint16(((np.int32(w3[i]) * v + np.int32(128)) >> np.int32(8)) * np.int32(4))
+                y += 4
             else:
+                ar = alpha[y]
+                fr = img[y].ravel()
+                for x in range(w):
+                    b = max(np.int32(255) - np.int32(ar[x]) * np.int32(EDGE_CUT), np.int32(0))
+                    wt = np.uint8((b * b + np.int32(255)) >> np.int32(8))
+                    den_row[x] += np.uint16(wt)
+                    w3[3 * x] = wt
+                    w3[3 * x + 1] = wt
+                    w3[3 * x + 2] = wt
                 for i in range(n):
                     num_row[i] += np.uint16((np.int32(w3[i]) * np.int32(fr[i]) + np.int32(128)) >> np.int32(8))
+                y += 1
         for xs in range(sw):
             a0 = 0
             a1 = 0
@@ -336,16 +348,19 @@ def _np_masked_downsample(img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool,
         full[:h, :w, :3] = v * v * (wt * (1.0 + HDR_GAIN * t * t))[:, :, None]
         full[:h, :w, 3] = wt
         acc[:] = full.reshape(sh, f, sw, f, 4).sum(axis=(1, 3)) / (f * f)
-    else:  # the same row pairs and rounding as the numba kernel
+    else:  # the same row groups and rounding as the numba kernel
         y = np.arange(h)
         y0 = y // f * f
-        lead = y[(y - y0) % 2 == 0]  # first row of each pair
-        mate = np.where(lead + 1 < np.minimum(h, lead // f * f + f), lead + 1, lead)
-        count = np.where(mate != lead, 2, 1)
-        a = np.maximum(alpha[lead], alpha[mate]).astype(np.int32)
+        in_block = y - y0
+        grouped = in_block < (np.minimum(h, y0 + f) - y0) // 4 * 4  # rows inside a full group of four
+        lead = y[~grouped | (in_block % 4 == 0)]  # first row of each group, and every single row
+        count = np.where(grouped[lead], 4, 1)
+        members = np.minimum(lead[:, None] + np.arange(4)[None, :], lead[:, None] + count[:, None] - 1)
+        a = alpha[members].max(axis=1).astype(np.int32)
         b = np.maximum(255 - a * EDGE_CUT, 0)
         wt = (b * b + 255) >> 8
-        v = (img[lead].astype(np.int32) + img[mate] + 1) >> 1
+        total = img[members].astype(np.int32).sum(axis=1)  # a single row is counted four times here
+        v = np.where(count[:, None, None] == 4, (total + 2) >> 2, img[lead])
         rows = np.zeros((lead.size, sw * f, 4), np.float64)
         rows[:, :w, :3] = ((wt[:, :, None] * v + 128) >> 8) * count[:, None, None]
         rows[:, :w, 3] = wt * count[:, None]
