@@ -74,7 +74,11 @@ def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
         if not compiled:
             import numba
 
-            compiled.append(numba.njit(cache=True, fastmath=True, nogil=True)(fn))
+            try:
+                compiled.append(numba.njit(cache=True, fastmath=True, nogil=True)(fn))
+            except RuntimeError as exc:  # no writable cache folder: compile every run instead
+                log.warning("numba cannot cache %s (%s); set NUMBA_CACHE_DIR to a writable folder", fn.__name__, exc)
+                compiled.append(numba.njit(fastmath=True, nogil=True)(fn))
         return compiled[0](*args)
 
     call.__name__ = fn.__name__
