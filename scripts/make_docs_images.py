@@ -31,7 +31,7 @@ PICTURES = [
     ("effect-none.jpg", "none", 0.5, False, "original"),
     ("effect-blur.jpg", "blur", 0.5, False, "--effect blur"),
     ("effect-bokeh.jpg", "bokeh", 0.5, False, "--effect bokeh"),
-    ("effect-bokeh-falloff.jpg", "bokeh", 0.6, True, "--effect bokeh --falloff"),
+    ("effect-bokeh-falloff.jpg", "bokeh", 0.6, True, "--effect bokeh --falloff --strength 0.6"),
     ("effect-replace.jpg", "replace:{backdrop}", 0.5, False, "--effect replace:rocket.jpg"),
     ("effect-color.jpg", "color:#00b140", 0.5, False, "--effect color:#00b140"),
     ("effect-mask.jpg", "mask", 0.5, False, "--effect mask"),
