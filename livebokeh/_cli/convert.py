@@ -66,12 +66,6 @@ def main(args: argparse.Namespace) -> int:
     bar: Any = None
     results: list[ConvertResult] = []
 
-    def say(msg: str) -> None:
-        if bar is not None:
-            bar.write(msg, file=sys.stderr)
-        else:
-            print(msg, file=sys.stderr)
-
     def start(path: Path, total: int | None) -> None:
         nonlocal bar
         if args.quiet:
