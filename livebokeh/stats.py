@@ -224,6 +224,7 @@ class LiveStats:
             "inference_errors": self.inference_errors,
             "masks_rejected": self.masks_rejected,
             "camera_lost": self.camera_lost,
+            "load_average_1min": _load_average(),
         }
 
     def write_json(self, path: str | Path) -> None:
