@@ -199,6 +199,7 @@ class LiveStats:
                 "p50": _round(np.percentile(arr, 50)) if arr.size else None,
                 "p95": _round(np.percentile(arr, 95)) if arr.size else None,
                 "mean": _round(arr.mean()) if arr.size else None,
+                "max": _round(arr.max()) if arr.size else None,
                 "count": int(arr.size),
             }
         rss = peak_rss_mb()
