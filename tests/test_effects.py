@@ -343,6 +343,7 @@ def test_numba_and_numpy_kernels_agree() -> None:
         pytest.skip("numba is not installed")
     img, alpha = _smooth_scene(180, 320)
     results = {}
+    before = "numba" if _kernels.using_numba() else "numpy"
     for name in ("numba", "numpy"):
         _kernels.set_backend(name)
         try:
@@ -352,7 +353,7 @@ def test_numba_and_numpy_kernels_agree() -> None:
                 for f in (False, True)
             ]
         finally:
-            _kernels.set_backend("numba")
+            _kernels.set_backend(before)
     for a, b in zip(results["numba"], results["numpy"], strict=True):
         assert np.abs(a - b).max() <= 2
 
