@@ -260,7 +260,6 @@ def stale_scores(args: argparse.Namespace, clip: MovingClip) -> dict[str, float]
     seg = create_segmenter(args.model, num_threads=args.threads, person_class=args.person_class)
     opts = matte_options(args, temporal=True)
     fresh_matte = Matte(seg, opts, video=True)
-    detector = None
     stale_matte = Matte(seg, _replace(opts, compensate=False), video=True)
     comp_matte = Matte(seg, _replace(opts, compensate=True), video=True)
     keys = ("raw_fresh", "raw_stale", "fresh", "stale", "compensated", "stale_vs_fresh", "compensated_vs_fresh")
@@ -276,13 +275,13 @@ def stale_scores(args: argparse.Namespace, clip: MovingClip) -> dict[str, float]
         if frame.index % every == 0:
             raw_mask = raw_now
             mask = stale_matte.compute(frame)
-            detector = detector or stale_matte._detector
         assert raw_mask is not None and mask is not None
-        if frame.index % every == 0:
-            continue  # the stale path has a fresh mask here; score only frames that wait for one
-        n += 1
+        # applied on every frame, as the compositor does (its smoothing sees every frame) ...
         stale = stale_matte.apply_to(mask, frame)
         comp = comp_matte.apply_to(mask, frame)
+        if frame.index % every == 0:
+            continue  # ... but scored only on the frames that wait for a new mask
+        n += 1
         sums["raw_fresh"] += binary_iou(upsample.bilinear(raw_now, size), gt)
         sums["raw_stale"] += binary_iou(upsample.bilinear(raw_mask, size), gt)
         sums["fresh"] += binary_iou(fresh, gt)

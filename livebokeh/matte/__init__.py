@@ -188,7 +188,13 @@ class Matte:
                 self._warper = MaskWarper()
             alpha = self._warper.warp(alpha, mask.guide, frame_flow_image(frame.image))  # type: ignore[arg-type]
         if self.options.refine and guide is not None:
-            smoother = self._smoother.update if self._smoother is not None else None
+            smoother = None
+            if self._smoother is not None:
+                smooth, key = self._smoother.update, mask.index
+
+                def smoother(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+                    return smooth(a, g, key)
+
             return upsample.guided(alpha, guide, (w, h), out=out, smoother=smoother, subsample=2 if self.video else 1)
         return upsample.bilinear(alpha, (w, h), out=out)
 

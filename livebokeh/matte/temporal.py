@@ -95,9 +95,11 @@ class GuideSmoother:
     The mask is low-resolution, so when a person moves, its soft edge also sweeps over
     background pixels next to them that did not change at all - a visible shimmer
     around a talking head.  Here each pixel of the refined alpha moves towards the new
-    value at a rate set by how much *that pixel of the frame* changed since the last
-    frame (plus a small floor, so a correction in a still region still lands).
-    Costs a few array operations at guide resolution.
+    value at a rate set by how much *that pixel of the frame* changed (plus a small
+    floor, so a correction in a still region still lands).  When the mask is reused
+    for several frames (inference slower than the camera), a new mask is compared with
+    the frame the previous mask was first shown on, so everything that moved while
+    waiting for it is updated at once.  Costs a few array operations at guide resolution.
     """
 
     def __init__(self, floor: float = 0.05, change_grey: float = 30.0) -> None:
@@ -105,20 +107,34 @@ class GuideSmoother:
         self.change = change_grey / 255.0
         self._alpha: np.ndarray | None = None
         self._guide: np.ndarray | None = None
+        self._key: object = None
+        self._key_guide: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the previous frame."""
         self._alpha = None
         self._guide = None
+        self._key = None
+        self._key_guide = None
 
-    def update(self, alpha: np.ndarray, guide: np.ndarray) -> np.ndarray:
-        """Smooth ``alpha`` (float32, guide resolution) given this frame's ``guide`` (float32 grey)."""
+    def update(self, alpha: np.ndarray, guide: np.ndarray, key: object = None) -> np.ndarray:
+        """Smooth ``alpha`` (float32, guide resolution) given this frame's ``guide`` (float32 grey).
+
+        ``key`` identifies the mask ``alpha`` came from (e.g. its frame index); ``None``
+        means a new mask every frame.
+        """
         prev, prev_guide = self._alpha, self._guide
+        new_mask = key is None or key != self._key
+        reference = self._key_guide if new_mask and self._key_guide is not None else prev_guide
         self._guide = guide
-        if prev is None or prev_guide is None or prev.shape != alpha.shape:
+        if new_mask:
+            self._key, self._key_guide = key, guide
+        if prev is None or prev_guide is None or reference is None or prev.shape != alpha.shape:
             self._alpha = alpha
             return alpha
         change = cv2.absdiff(guide, prev_guide)
+        if reference is not prev_guide and reference.shape == guide.shape:
+            change = cv2.max(change, cv2.absdiff(guide, reference))
         rate = cv2.blur(change, (3, 3))
         rate *= np.float32((1.0 - self.floor) / self.change)
         rate += np.float32(self.floor)
