@@ -55,7 +55,32 @@ def _tolerant_streams() -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    """Run one command and return its exit status.
+
+    Ctrl-C or SIGTERM at any moment from here on (building the parser, loading the
+    model, working) ends the command with one line on stderr and exit 130 / 143, never
+    a traceback; commands with their own handlers (live, convert) take over meanwhile.
+    """
     _tolerant_streams()
+    previous_sigterm = None
+    try:
+        previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
+    except ValueError:  # not the main thread: leave signals alone
+        pass
+    try:
+        return _run_command(argv)
+    except KeyboardInterrupt:
+        print("livebokeh: interrupted", file=sys.stderr)
+        return 130
+    except _Terminated:
+        print("livebokeh: terminated", file=sys.stderr)
+        return 143
+    finally:
+        if previous_sigterm is not None:
+            signal.signal(signal.SIGTERM, previous_sigterm)
+
+
+def _run_command(argv: Sequence[str] | None) -> int:
     parser = build_parser()
     args = parser.parse_args(argv)
     logging.basicConfig(
@@ -65,11 +90,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not getattr(args, "func", None):
         parser.print_help()
         return 2
-    previous_sigterm = None
-    try:
-        previous_sigterm = signal.signal(signal.SIGTERM, _on_sigterm)
-    except ValueError:  # not the main thread: leave signals alone
-        pass
     try:
         apply_config(parser, args, argv)
         return int(args.func(args) or 0)

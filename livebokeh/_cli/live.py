@@ -80,6 +80,10 @@ def stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
     def on_signal(signum: int, _frame: Any) -> None:
         if signum == signal.SIGINT and pipeline.stopping:
             raise KeyboardInterrupt
+        if not pipeline.threads_alive:  # still opening camera, model and sinks: unwind from here at once
+            from . import _Terminated
+
+            raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated()
         pipeline.stop("interrupted" if signum == signal.SIGINT else "SIGTERM")
 
     previous = {}
