@@ -101,12 +101,6 @@ def _run_command(argv: Sequence[str] | None) -> int:
         return 130
     except BrokenPipeError:
         return 1
-    except _Terminated:
-        print("livebokeh: terminated", file=sys.stderr)
-        return 143
-    finally:
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
 
 
 def run() -> None:
