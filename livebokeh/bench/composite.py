@@ -26,6 +26,7 @@ import cv2
 import numpy as np
 
 from ..config import EffectOptions
+from ..errors import ConfigError
 from ..effects import Compositor, _kernels
 from ..effects.replace import cover_fit
 
@@ -146,8 +147,9 @@ def main(args: argparse.Namespace) -> int:
     sizes = [s.strip() for s in args.sizes.split(",") if s.strip()]
     unknown = [s for s in sizes if s not in SIZES]
     if unknown:
-        print(f"livebokeh: unknown size {unknown[0]!r}: use {', '.join(SIZES)}", file=__import__("sys").stderr)
-        return 2
+        raise ConfigError(f"size {unknown[0]!r} is unknown: use {', '.join(SIZES)}")
+    if args.rounds < 1 or args.per_round < 1:
+        raise ConfigError("--rounds and --per-round must be at least 1")
     load_before = os.getloadavg()[0]
     with tempfile.TemporaryDirectory(prefix="livebokeh-bench-") as tmp:
         results = {name: bench_size(SIZES[name], args, photo, Path(tmp)) for name in sizes}
