@@ -26,9 +26,9 @@ import cv2
 import numpy as np
 
 from ..config import EffectOptions
-from ..errors import ConfigError
 from ..effects import Compositor, _kernels
 from ..effects.replace import cover_fit
+from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
