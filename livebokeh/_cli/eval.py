@@ -218,7 +218,7 @@ def read_clip(path: Path, max_frames: int) -> tuple[list[np.ndarray], float]:
     if not cap.isOpened():
         raise InputError(f"video {path} cannot be opened: is it a video file?")
     fps = float(cap.get(cv2.CAP_PROP_FPS)) or 30.0
-    frames = []
+    frames: list[np.ndarray] = []
     while len(frames) < max_frames:
         ok, frame = cap.read()
         if not ok:

@@ -38,7 +38,7 @@ class TemporalFilter:
     def __init__(self, settings: TemporalSettings | None = None) -> None:
         self.settings = settings or TemporalSettings()
         self._state: np.ndarray | None = None
-        self._average = np.zeros((1, 1), np.float32)
+        self._average: np.ndarray = np.zeros((1, 1), np.float32)
         self._grey: np.ndarray | None = None
 
     def reset(self) -> None:

@@ -42,7 +42,7 @@ class MaskWarper:
     """Warp masks along DIS optical flow between two small grey frames (one instance per thread)."""
 
     def __init__(self) -> None:
-        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)
+        self._dis = cv2.DISOpticalFlow_create(cv2.DISOPTICAL_FLOW_PRESET_FAST)  # type: ignore[attr-defined]
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
 
     def flow(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
