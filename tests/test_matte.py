@@ -356,3 +356,16 @@ def test_eval_command_on_generated_videos(tmp_path: Path, capsys: pytest.Capture
     assert stale["frames_scored"] == 4
     for key in ("raw_fresh", "fresh", "stale", "compensated"):
         assert 0.0 <= stale[key] <= 1.0
+
+
+@pytest.mark.parametrize("video", [True, False])
+def test_tiny_and_changing_frame_sizes(video: bool) -> None:
+    matte = Matte(_ColourSegmenter(), MatteOptions(crops=False), video=video)
+    rng = np.random.default_rng(2)
+    for i, (h, w) in enumerate([(1, 1), (9, 5), (40, 1200), (144, 256), (120, 160)]):
+        frame = Frame(image=rng.integers(0, 255, (h, w, 3), dtype=np.uint8), timestamp_ns=i, index=i)
+        mask = matte.compute(frame)
+        later = Frame(image=frame.image, timestamp_ns=i + 1, index=i + 1)
+        for f in (frame, later):
+            alpha = matte.apply_to(mask, f)
+            assert alpha.shape == (h, w) and alpha.dtype == np.uint8

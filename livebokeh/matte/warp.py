@@ -15,6 +15,9 @@ import numpy as np
 FLOW_SIDE = 256
 """Long side, in pixels, of the grey images the flow is computed on."""
 
+MIN_FLOW_SIDE = 16
+"""Below this many pixels a side there is no flow (the frame is tiny; the mask is used as is)."""
+
 
 def flow_image(guide: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
     """``uint8`` grey image for the flow from a float32 ``[0, 1]`` guide image (see ``upsample.guide_image``)."""
@@ -46,7 +49,12 @@ class MaskWarper:
         self._grid: tuple[np.ndarray, np.ndarray] | None = None
 
     def flow(self, old: np.ndarray, new: np.ndarray) -> np.ndarray:
-        """Backward flow: for each pixel of ``new``, the offset to where it was in ``old`` (``H x W x 2``)."""
+        """Backward flow: for each pixel of ``new``, the offset to where it was in ``old`` (``H x W x 2``).
+
+        Images too small for the flow's patches (under 16 pixels a side) get zero flow.
+        """
+        if min(new.shape[:2]) < MIN_FLOW_SIDE or old.shape != new.shape:
+            return np.zeros((*new.shape[:2], 2), np.float32)
         return self._dis.calc(new, old, None)
 
     def _grid_for(self, h: int, w: int) -> tuple[np.ndarray, np.ndarray]:
