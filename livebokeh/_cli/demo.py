@@ -23,7 +23,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "demo",
         help="try it: the live pipeline on the bundled sample clip (window, or livebokeh-demo.mp4 without a display)",
-        description=__doc__.splitlines()[0] if __doc__ else None,
+        description="Run the live pipeline (capture, inference and compositor threads) on the bundled sample "
+        f"clip: in the preview window when a display exists, otherwise into {DEMO_OUTPUT} in the current "
+        "folder. Ends with a stats summary.",
     )
     p.add_argument(
         "-o",
