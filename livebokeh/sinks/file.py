@@ -153,4 +153,3 @@ class FileSink(BaseSink):
             self._finish_thread()
             if self._writer is not None:
                 self._writer.abort()
-
