@@ -48,6 +48,7 @@ class Sample:
     output_fps: float
     inference_hz: float
     threads: int
+    cpu_ms_per_frame: float
     frames_composited: int
     frames_dropped: int
 
@@ -87,24 +88,29 @@ def soak(
         next_at = t0 + every
         last_t, last_n = t0, pipeline.stats.frames_composited
         last_inf = pipeline.stats.inference_count
+        last_cpu = time.process_time()
         for _frame, _mask in pipeline:
             now = time.monotonic()
             if now < next_at:
+                continue
+            if now - t0 > duration - 1.0:  # capture is ending: its thread may already be gone
                 continue
             next_at += every
             stats = pipeline.stats
             dt = now - last_t
             n, inf = stats.frames_composited, stats.inference_count
+            cpu = time.process_time()
             sample = Sample(
                 t_s=round(now - t0, 2),
                 rss_mb=round(_rss_mb(), 2),
                 output_fps=round((n - last_n) / dt, 2),
                 inference_hz=round((inf - last_inf) / dt, 2),
                 threads=threading.active_count(),
+                cpu_ms_per_frame=round(1000 * (cpu - last_cpu) / max(1, n - last_n), 2),
                 frames_composited=n,
                 frames_dropped=stats.frames_dropped,
             )
-            last_t, last_n, last_inf = now, n, inf
+            last_t, last_n, last_inf, last_cpu = now, n, inf, cpu
             samples.append(sample)
             if on_sample is not None:
                 on_sample(sample)
@@ -151,6 +157,8 @@ def evaluate(
     fps_start = statistics.median(s.output_fps for s in head)
     fps_end = statistics.median(s.output_fps for s in tail)
     threads = sorted({s.threads for s in steady})
+    cpu_start = statistics.median(s.cpu_ms_per_frame for s in head)
+    cpu_end = statistics.median(s.cpu_ms_per_frame for s in tail)
     report.update(
         rss_mb_start=rss_start,
         rss_mb_end=steady[-1].rss_mb,
@@ -160,6 +168,8 @@ def evaluate(
         fps_end=fps_end,
         fps_ratio=round(fps_end / fps_start, 3) if fps_start > 0 else 0.0,
         threads=threads,
+        cpu_ms_per_frame_start=cpu_start,
+        cpu_ms_per_frame_end=cpu_end,
     )
     if rss_max - rss_start > max_rss_growth_mb:
         failures.append(f"RSS grew by {rss_max - rss_start:.1f} MB after warm-up (limit {max_rss_growth_mb:g} MB)")
@@ -187,7 +197,8 @@ def main(argv: list[str] | None = None) -> int:
     def show(s: Sample) -> None:
         print(
             f"t={s.t_s:7.1f}s rss={s.rss_mb:7.1f} MB out={s.output_fps:5.1f} fps "
-            f"inf={s.inference_hz:5.1f} Hz threads={s.threads} dropped={s.frames_dropped}",
+            f"inf={s.inference_hz:5.1f} Hz threads={s.threads} cpu={s.cpu_ms_per_frame:5.1f} ms/frame "
+            f"dropped={s.frames_dropped}",
             flush=True,
         )
 
