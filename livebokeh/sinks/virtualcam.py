@@ -62,7 +62,10 @@ class VirtualCamSink(BaseSink):
             )
         except Exception as exc:  # noqa: BLE001 - pyvirtualcam raises RuntimeError/ValueError per backend
             detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-            raise SinkError(f"no virtual camera device available ({detail}): {no_device_hint()}") from exc
+            log.debug("pyvirtualcam: %s", detail)
+            if "no v4l2 loopback device" in detail.lower() or "not installed" in detail.lower():
+                raise SinkError(f"no virtual camera device found: {no_device_hint()}") from exc
+            raise SinkError(f"the virtual camera cannot start ({detail}): {no_device_hint()}") from exc
         self.name = f"virtualcam {self._cam.device}"
         log.info("virtual camera %s: %dx%d @ %g fps", self._cam.device, width, height, fps)
 
