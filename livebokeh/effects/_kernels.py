@@ -25,6 +25,7 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import cv2
 import numpy as np
 
 log = logging.getLogger(__name__)
@@ -335,45 +336,39 @@ def _nb_blend_color(img, alpha, color_row, out, a3):  # type: ignore[no-untyped-
             o[i] = np.uint8(v >> np.int32(8))
 
 
-# --------------------------------------------------------------------------- numpy
-# The same arithmetic on whole arrays, for machines without numba.
+# --------------------------------------------------------------------------- numpy / OpenCV
+# Without numba: the same computation with whole-array OpenCV and numpy operations.
+# They allocate temporaries and round a little differently (results within a level
+# or two of the numba kernels).
 
 
 def _np_masked_downsample(img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool, acc: np.ndarray) -> None:
     h, w = alpha.shape
     sh, sw = acc.shape[:2]
-    if hdr:
-        b = np.maximum(255 - alpha.astype(np.int32) * EDGE_CUT, 0)
-        full = np.zeros((sh * f, sw * f, 4), np.float32)
-        wt = (b * b).astype(np.float32) / np.float32(255.0 * 255.0)
-        v = img.astype(np.float32) * np.float32(1.0 / 255.0)
-        lum = (v * v) @ np.asarray([LUMA_B, LUMA_G, LUMA_R], np.float32)
-        t = np.clip((lum - HDR_KNEE) / (1.0 - HDR_KNEE), 0.0, 1.0)
-        full[:h, :w, :3] = v * v * (wt * (1.0 + HDR_GAIN * t * t))[:, :, None]
-        full[:h, :w, 3] = wt
-        acc[:] = full.reshape(sh, f, sw, f, 4).sum(axis=(1, 3)) / (f * f)
-    else:  # the same row groups and rounding as the numba kernel
+    if not hdr:  # the kernel's groups of four rows in each block share their largest alpha
         y = np.arange(h)
-        y0 = y // f * f
-        in_block = y - y0
-        grouped = in_block < (np.minimum(h, y0 + f) - y0) // 4 * 4  # rows inside a full group of four
-        lead = y[~grouped | (in_block % 4 == 0)]  # first row of each group, and every single row
-        count = np.where(grouped[lead], 4, 1)
-        members = np.minimum(lead[:, None] + np.arange(4)[None, :], lead[:, None] + count[:, None] - 1)
-        a = alpha[members].max(axis=1).astype(np.int32)
-        b = np.maximum(255 - a * EDGE_CUT, 0)
-        wt = (b * b + 255) >> 8
-        total = img[members].astype(np.int32).sum(axis=1)  # a single row is counted four times here
-        v = np.where(count[:, None, None] == 4, (total + 2) >> 2, img[lead])
-        rows = np.zeros((lead.size, sw * f, 4), np.float64)
-        rows[:, :w, :3] = ((wt[:, :, None] * v + 128) >> 8) * count[:, None, None]
-        rows[:, :w, 3] = wt * count[:, None]
-        starts = np.searchsorted(lead // f, np.arange(sh))
-        sums = np.add.reduceat(rows, starts, axis=0).reshape(sh, sw, f, 4).sum(axis=2)
-        height = (np.minimum(h, np.arange(sh) * f + f) - np.arange(sh) * f)[:, None]
-        sums[:, :, :3] *= (256.0 / (255.0 * f * height))[:, :, None]
-        sums[:, :, 3] *= 1.0 / (255.0 * f * height)
-        acc[:] = sums
+        in_block = y % f
+        grouped = in_block < (np.minimum(h, y - in_block + f) - (y - in_block)) // 4 * 4
+        lead = np.where(grouped, y - in_block % 4, y)
+        last = np.where(grouped, lead + 3, lead)
+        alpha = alpha[np.minimum(lead[:, None] + np.arange(4), last[:, None])].max(axis=1)
+    b = cv2.subtract(255, cv2.multiply(alpha, EDGE_CUT)).astype(np.float32) * np.float32(1.0 / 255.0)
+    wt = cv2.multiply(b, b)
+    if hdr:
+        v = img.astype(np.float32) * np.float32(1.0 / 255.0)
+        lin = cv2.multiply(v, v)
+        lum = cv2.transform(lin, np.asarray([[LUMA_B, LUMA_G, LUMA_R]], np.float32))
+        t = np.clip((lum - HDR_KNEE) * np.float32(1.0 / (1.0 - HDR_KNEE)), 0.0, 1.0)
+        weighted = cv2.multiply(lin, cv2.merge([wt * (1.0 + HDR_GAIN * t * t)] * 3))
+    else:
+        weighted = cv2.multiply(img.astype(np.float32), cv2.merge([wt] * 3))
+    pad = (0, sh * f - h, 0, sw * f - w)
+    num = cv2.resize(
+        cv2.copyMakeBorder(weighted, *pad, cv2.BORDER_CONSTANT, value=0), (sw, sh), interpolation=cv2.INTER_AREA
+    )
+    den = cv2.resize(cv2.copyMakeBorder(wt, *pad, cv2.BORDER_CONSTANT, value=0), (sw, sh), interpolation=cv2.INTER_AREA)
+    acc[:, :, :3] = num.reshape(sh, sw, 3)
+    acc[:, :, 3] = den.reshape(sh, sw)
 
 
 def _np_normalize(acc0, acc1, t, hdr, fill, eps, out) -> None:  # type: ignore[no-untyped-def]
@@ -401,10 +396,8 @@ def _np_conv_runs(prefix, dys, x0s, x1s, ws, r, out) -> None:  # type: ignore[no
 
 
 def _np_blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
-    a = alpha.astype(np.int32)[:, :, None]
-    a += a >> 7
-    b = bg.astype(np.int32)
-    np.copyto(out, ((b << 8) + (img.astype(np.int32) - b) * a + 128) >> 8, casting="unsafe")
+    front = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
+    cv2.blendLinear(img, bg, front, 1.0 - front, dst=out)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -511,8 +504,13 @@ def blend_lowres(
     if _use_numba:
         _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, _scratch(scratch, "a3", w * 3, np.uint8))
     else:
-        r0 = bgx[y0s, :w].astype(np.int32)
-        bg = r0 + (((bgx[y0s + 1, :w] - r0) * fys[:, None, None].astype(np.int32) + 64) >> 7)
+        if scratch.get("map_rows") is not y0s or scratch["map_y"].shape != alpha.shape:
+            h = alpha.shape[0]
+            scratch["map_x"] = np.broadcast_to(np.arange(w, dtype=np.float32), (h, w)).copy()
+            rows = y0s.astype(np.float32) + fys.astype(np.float32) / 128.0
+            scratch["map_y"] = np.broadcast_to(rows[:, None], (h, w)).copy()
+            scratch["map_rows"] = y0s
+        bg = cv2.remap(bgx, scratch["map_x"], scratch["map_y"], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         _np_blend(img, alpha, bg, out)
 
 
@@ -538,7 +536,7 @@ def blend_color(
     if _use_numba:
         _nb_blend_color(img, alpha, row, out, _scratch(scratch, "a3", w * 3, np.uint8))
     else:
-        _np_blend(img, alpha, row.reshape(1, w, 3), out)
+        _np_blend(img, alpha, np.broadcast_to(row.reshape(1, w, 3), img.shape).copy(), out)
 
 
 def _scratch(scratch: dict[str, np.ndarray], name: str, size: int, dtype: type = np.float32) -> np.ndarray:
