@@ -195,7 +195,10 @@ class Matte:
                 def smoother(a: np.ndarray, g: np.ndarray) -> np.ndarray:
                     return smooth(a, g, key)
 
-            return upsample.guided(alpha, guide, (w, h), out=out, smoother=smoother, subsample=2 if self.video else 1)
+            if self.video:
+                return upsample.guided(alpha, guide, (w, h), out=out, smoother=smoother, subsample=2)
+            colour = upsample.colour_guide(frame.image, self._guide_side)
+            return upsample.guided(alpha, guide, (w, h), out=out, colour=colour)
         return upsample.bilinear(alpha, (w, h), out=out)
 
     def reset(self) -> None:
