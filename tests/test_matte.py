@@ -378,7 +378,7 @@ def test_colour_line_puts_soft_band_on_the_colour_edge() -> None:
     colour[:, edge:] = (0.8, 0.6, 0.1)  # background colour on the right
     src = np.clip((60.0 - np.arange(w, dtype=np.float32)) / 20.0, 0.0, 1.0)  # ramp from x=40 to 60, half at 50
     src = np.repeat(src[None, :], h, axis=0)
-    out = upsample.colour_line(src, colour, 12)
+    out = upsample.colour_line(src, colour, 20)  # the window reaches confident pixels on both sides
     row = out[h // 2]
     assert row[edge - 2] > 0.9 and row[edge + 2] < 0.1
     assert row[30] == pytest.approx(1.0) and row[70] == pytest.approx(0.0)  # confident pixels untouched
