@@ -352,7 +352,7 @@ def _np_masked_downsample(img: np.ndarray, alpha: np.ndarray, f: int, hdr: bool,
         lead = np.where(grouped, y - in_block % 4, y)
         last = np.where(grouped, lead + 3, lead)
         alpha = alpha[np.minimum(lead[:, None] + np.arange(4), last[:, None])].max(axis=1)
-    b = cv2.subtract(255, cv2.multiply(alpha, EDGE_CUT)).astype(np.float32) * np.float32(1.0 / 255.0)
+    b = np.maximum(255 - alpha.astype(np.int16) * EDGE_CUT, 0).astype(np.float32) * np.float32(1.0 / 255.0)
     wt = cv2.multiply(b, b)
     if hdr:
         v = img.astype(np.float32) * np.float32(1.0 / 255.0)
