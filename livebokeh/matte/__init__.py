@@ -155,6 +155,7 @@ class Matte:
                     work = upsample.guide_size((w, h), self._work_side)
                     prob = merge_crops(image, prob, rects, self.segmenter.segment, work, people=people)
                     self.last_crops = len(rects)
+                    log.debug("frame %d: crop pass on %d region(s) %s", frame.index, len(rects), rects)
             self.last_crop_seconds = time.perf_counter() - start
         if chosen is not None:
             prob = keep_region(prob, chosen.box, (w, h))
