@@ -141,6 +141,7 @@ def test_camera_lost_mid_run_shows_a_card_then_reconnects(fast_loss, caplog):
     assert len(cards) >= 10, "the output kept moving while the camera was gone"
     assert live_after, "live frames came back after the reconnect"
     assert source.losses == 1 and source.reconnects == 1 and socket.opens >= 2
+    assert all(cap.released for cap in socket.captures)  # the lost one at once, the new one at the end
     assert summary["camera_lost"] == 1
     assert "camera fake0 lost" in statuses[0]
     assert any("stopped delivering frames" in r.message for r in caplog.records)

@@ -130,7 +130,7 @@ class InferenceGuard:
         elif consecutive == self.warn_after:
             log.warning(
                 "inference failed %d times in a row (%s): keeping the last good mask, then passing frames "
-                "through unchanged after %.0f s",
+                "through unchanged after %g s",
                 consecutive,
                 text,
                 self.stale_after_ns / 1e9,
