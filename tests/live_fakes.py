@@ -35,8 +35,8 @@ class FakeSegmenter:
         self.calls += 1
         if self.fail_after is not None and self.calls > self.fail_after:
             raise RuntimeError("model exploded")
-        if self.gate is not None and self.calls > 1:  # the warm-up call passes
-            self.gate.wait(5.0)
+        if self.gate is not None and threading.current_thread() is not threading.main_thread():
+            self.gate.wait(5.0)  # the inference thread waits; the warm-up (main thread) passes
         if self.delay:
             time.sleep(self.delay)
         return self.mask.copy()

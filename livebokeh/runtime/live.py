@@ -296,21 +296,36 @@ class Pipeline:
         )
 
     def _warm_up(self, size: tuple[int, int]) -> None:
-        """Run every stage once on a blank frame before the clock starts.
+        """Run every stage on two made-up frames before the clock starts.
 
         Compiled kernels, interpreter allocations and first-call caches then cost
-        start-up time instead of dropped frames in the first seconds.
+        start-up time instead of a stall (and dropped frames) in the first seconds.
+        Both mask paths are taken (a mask from the same frame, and a stale one that
+        the matte moves along the motion), and the compositor blends a soft edge.
         """
         assert self.matte is not None and self.compositor is not None and self._alpha_buf is not None
         t0 = time.monotonic()
         w, h = size
-        blank = Frame(image=np.full((h, w, 3), 128, np.uint8), timestamp_ns=time.monotonic_ns(), index=-1)
-        small = blank
+        texture = np.random.default_rng(0).integers(0, 256, size=(h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)
+        base = cv2.resize(texture, (w + 8, h), interpolation=cv2.INTER_LINEAR)
+        now = time.monotonic_ns()
+        frames = [
+            Frame(
+                image=np.ascontiguousarray(base[:, i * 4 : i * 4 + w]), timestamp_ns=now + i * 33_000_000, index=i - 2
+            )
+            for i in range(2)
+        ]
+        first = frames[0]
         if self._shrink_size is not None:
-            small = Frame(image=cv2.resize(blank.image, self._shrink_size), timestamp_ns=blank.timestamp_ns, index=-1)
-        mask = self.matte.compute(small)
-        alpha = self.matte.apply_to(mask, blank, out=self._alpha_buf)
-        self.compositor.apply(blank.image, alpha, out=self._out_bufs[0])
+            image = cv2.resize(first.image, self._shrink_size, interpolation=cv2.INTER_LINEAR)
+            first = Frame(image=image, timestamp_ns=first.timestamp_ns, index=first.index)
+        mask = self.matte.compute(first)
+        out = self._out_bufs[0]
+        for frame in (frames[1], frames[0]):  # a stale mask (moved along the motion), then a fresh one
+            alpha = self.matte.apply_to(mask, frame, out=self._alpha_buf)
+            self.compositor.apply(frame.image, alpha, out=out, timestamp_ns=frame.timestamp_ns)
+        ramp = np.broadcast_to(np.linspace(0, 255, w, dtype=np.float32).astype(np.uint8), (h, w))
+        self.compositor.apply(frames[1].image, np.ascontiguousarray(ramp), out=out, timestamp_ns=frames[1].timestamp_ns)
         self.matte.reset()
         self.stats.startup_s = time.monotonic() - t0
 
