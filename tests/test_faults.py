@@ -156,15 +156,22 @@ def test_camera_lost_mid_run_shows_a_card_then_reconnects(fast_loss, caplog):
 
 def test_cards_are_shown_as_is_and_not_segmented(fast_loss):
     socket = Socket(frames_before_unplug=5)
-    socket_seg = FakeSegmenter()
+    seg = FakeSegmenter()
     source = ReconnectingSource(socket.open_camera, backoff_start=5.0)
-    log = FrameLog(source)
-    pipeline = pipeline_for([log], source=source, segmenter=socket_seg, duration=1.5)
-    pipeline.run()
+    calls_at_first_card: list[int] = []
+
+    class Watch(FrameLog):
+        def write(self, frame: Frame) -> None:
+            super().write(frame)
+            if self.cards and not calls_at_first_card:
+                calls_at_first_card.append(seg.calls)
+
+    log = Watch(source)
+    pipeline_for([log], source=source, segmenter=seg, duration=1.5).run()
     cards = [e for e in log.entries if e[2]]
-    assert cards and socket_seg.calls <= 1 + 5  # warm-up + at most the live frames
-    card = log.cards[0]
-    assert (card[0] == [0, 140, 255]).all()  # untouched by the blur
+    assert len(cards) > 10
+    assert seg.calls - calls_at_first_card[0] <= 1  # at most the inference already in flight
+    assert (log.cards[0][0] == [0, 140, 255]).all()  # untouched by the blur
 
 
 def test_a_camera_that_comes_back_in_another_size_is_scaled(fast_loss):
