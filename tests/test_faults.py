@@ -17,7 +17,6 @@ from live_fakes import FakeCapture, FakeSegmenter, RecordingSink
 from livebokeh.config import MatteOptions
 from livebokeh.errors import CameraOpenError, SinkError
 from livebokeh.frames import Frame
-from livebokeh.runtime import guard as guard_module
 from livebokeh.runtime.guard import CheckedSegmenter, InferenceGuard, MaskRejected
 from livebokeh.runtime.live import LiveOptions, Pipeline
 from livebokeh.sinks import BaseSink, SinkClosed
@@ -333,7 +332,6 @@ def test_garbage_masks_are_rejected(mode):
 
 @pytest.mark.parametrize("mode", ["raise", "nan", "shape"])
 def test_a_failing_model_never_freezes_the_stream(mode, monkeypatch, caplog):
-    monkeypatch.setattr(guard_module, "STALE_AFTER_S", 0.4)
     seg = MoodySegmenter()
     log = FrameLog()
     pipeline = pipeline_for([log], segmenter=seg, duration=30)
@@ -376,6 +374,11 @@ def test_a_failing_model_never_freezes_the_stream(mode, monkeypatch, caplog):
 
 
 def test_guard_policy():
+    keep = InferenceGuard(warn_after=3)  # the default keeps the last good mask however old
+    keep.succeeded()
+    for _ in range(5):
+        keep.failed(RuntimeError("x"))
+    assert keep.failing and not keep.passthrough(now_ns=time.monotonic_ns() + 3600 * 10**9)
     g = InferenceGuard(warn_after=3, stale_after=10.0, max_backoff=0.5)
     assert g.warning() is None and not g.passthrough()
     assert g.failed(RuntimeError("x")) == 0.0
@@ -561,3 +564,16 @@ def test_convert_queues_are_bounded(tmp_path, monkeypatch):
     monkeypatch.setattr(convert_module.queue, "Queue", SpyQueue)
     assert cli_main(["convert", str(src), "-o", str(tmp_path / "out.mp4"), "-q", "--no-config"]) == 0
     assert sizes and all(0 < n <= 16 for n in sizes)
+
+
+def test_by_default_a_failing_model_keeps_the_last_good_mask():
+    seg = FakeSegmenter(fail_after=4)  # warm-up and three good masks, then every call fails
+    pipeline = pipeline_for([RecordingSink(keep=0)], segmenter=seg, duration=1.5)
+    masked_late = []
+    with pipeline:
+        for _frame, mask in pipeline:
+            if pipeline.guard.failing:
+                masked_late.append(mask is not None)
+    assert pipeline.stats.inference_errors >= 3 and masked_late
+    assert all(masked_late)  # the room stays hidden behind the last good matte
+    assert "last good mask" in (pipeline.guard.warning() or "")

@@ -9,9 +9,11 @@ Two parts:
 * :class:`InferenceGuard` is the inference thread's policy: every failure (an
   exception from the model or a rejected mask) is counted and that mask discarded.
   After :data:`WARN_AFTER` failures in a row the HUD and the log say so and the
-  compositor keeps using the last good mask; once that mask is older than
-  ``stale_after`` seconds the compositor passes frames through unchanged instead
-  (a visible warning, never a freeze).  Retries back off up to ``max_backoff``
+  compositor keeps using the last good mask (by default for as long as the model
+  fails: a stale matte still hides the room, passing frames through would suddenly
+  show it to the call); with ``stale_after`` set, frames pass through unchanged once
+  that mask is older than so many seconds.  With no good mask at all, frames pass
+  through (a visible warning, never a freeze).  Retries back off up to ``max_backoff``
   seconds so a broken model does not burn a core.  The first success after a
   failure streak clears the warning.
 """
@@ -33,8 +35,8 @@ __all__ = ["CheckedSegmenter", "InferenceGuard", "MaskRejected"]
 
 WARN_AFTER = 3
 """Failures in a row before the warning shows."""
-STALE_AFTER_S = 2.0
-"""Age of the last good mask after which a failing model means passthrough."""
+STALE_AFTER_S: float | None = None
+"""Age of the last good mask after which a failing model means passthrough (``None``: never)."""
 MAX_BACKOFF_S = 1.0
 RANGE_SLACK = 1e-3
 
@@ -91,10 +93,14 @@ class InferenceGuard:
     """
 
     def __init__(
-        self, *, warn_after: int = WARN_AFTER, stale_after: float = STALE_AFTER_S, max_backoff: float = MAX_BACKOFF_S
+        self,
+        *,
+        warn_after: int = WARN_AFTER,
+        stale_after: float | None = STALE_AFTER_S,
+        max_backoff: float = MAX_BACKOFF_S,
     ) -> None:
         self.warn_after = warn_after
-        self.stale_after_ns = int(stale_after * 1e9)
+        self.stale_after_ns = None if stale_after is None else int(stale_after * 1e9)
         self.max_backoff = max_backoff
         self.failures = 0
         """Masks discarded so far (model raised or returned garbage)."""
@@ -128,13 +134,13 @@ class InferenceGuard:
         if consecutive == 1:
             log.warning("inference failed, mask discarded: %s", text)
         elif consecutive == self.warn_after:
-            log.warning(
-                "inference failed %d times in a row (%s): keeping the last good mask, then passing frames "
-                "through unchanged after %g s",
-                consecutive,
-                text,
-                self.stale_after_ns / 1e9,
+            then = (
+                f", passing frames through unchanged after {self.stale_after_ns / 1e9:g} s"
+                if self.stale_after_ns is not None
+                else ""
             )
+            mode = "keeping the last good mask" if self._last_ok_ns is not None else "passing frames through unchanged"
+            log.warning("inference failed %d times in a row (%s): %s%s", consecutive, text, mode, then)
         else:
             log.debug("inference failed again: %s", text, exc_info=exc)
         if consecutive < self.warn_after:
@@ -147,12 +153,16 @@ class InferenceGuard:
         return self.consecutive >= self.warn_after
 
     def passthrough(self, now_ns: int | None = None) -> bool:
-        """Whether the compositor should show frames unchanged (failing, and the last good mask is too old)."""
+        """Whether the compositor should show frames unchanged (failing with no good mask, or one too old)."""
         if not self.failing:
             return False
         last = self._last_ok_ns
+        if last is None:
+            return True
+        if self.stale_after_ns is None:
+            return False
         now = time.monotonic_ns() if now_ns is None else now_ns
-        return last is None or now - last > self.stale_after_ns
+        return now - last > self.stale_after_ns
 
     def warning(self) -> str | None:
         """A short HUD line while the model is failing, else ``None``."""
