@@ -124,6 +124,7 @@ def _subject_for(stem: str, mapping: dict[str, str]) -> str:
 def _photo_results(args: argparse.Namespace) -> dict[str, Any]:
     masks = args.masks or args.images
     pairs = pair_images_and_masks(args.images, masks)
+    mapping = _subject_map(args.subject_for, args.subject)  # checked before any model runs
     results: dict[str, dict[str, Scores]] = {}
     if args.raw_model == "best":
         candidates = {m: _raw_scores(pairs, m) for m in RAW_CANDIDATES}
@@ -138,7 +139,6 @@ def _photo_results(args: argparse.Namespace) -> dict[str, Any]:
             ours[img_path.stem] = score(read_mask(args.pred / f"{img_path.stem}.png"), read_mask(mask_path))
         results["pred"] = ours
     else:
-        mapping = _subject_map(args.subject_for, args.subject)
         seg = create_segmenter(args.model, num_threads=args.threads, person_class=args.person_class)
         mattes: dict[str, Matte] = {}
         for img_path, mask_path in pairs:
