@@ -2,10 +2,13 @@
 
 :func:`atomic_output` yields a temporary path in the target's folder; on success the
 file is renamed over the target, on any failure (exception, Ctrl-C) it is removed.
+Temporary files still pending when the interpreter exits (a second Ctrl-C that cut the
+clean-up short) are removed then.
 """
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import os
 import tempfile
@@ -28,6 +31,18 @@ def check_target(path: Path, *, overwrite: bool) -> None:
         raise OutputError(f"output folder {folder} is not writable: choose another place or fix its permissions")
 
 
+_PENDING: set[Path] = set()
+"""Temporary outputs being written right now."""
+
+
+@atexit.register
+def _remove_pending() -> None:
+    """At exit, remove temporary outputs whose writer never finished (never leave a half-written file)."""
+    for tmp in list(_PENDING):
+        with contextlib.suppress(OSError):
+            tmp.unlink()
+
+
 def _umask() -> int:
     mask = os.umask(0o022)
     os.umask(mask)
@@ -43,6 +58,7 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
     fd, tmp_name = tempfile.mkstemp(prefix=f".{target.stem}.", suffix=f".part{target.suffix}", dir=folder)
     os.close(fd)
     tmp = Path(tmp_name)
+    _PENDING.add(tmp)
     os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; a finished output gets the usual mode
     try:
         yield tmp
@@ -53,3 +69,5 @@ def atomic_output(path: str | os.PathLike[str], *, overwrite: bool = False) -> I
         with contextlib.suppress(OSError):
             tmp.unlink()
         raise
+    finally:
+        _PENDING.discard(tmp)
