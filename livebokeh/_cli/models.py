@@ -118,11 +118,11 @@ def main(args: argparse.Namespace) -> int:
     if args.json:
         print(json.dumps({"models": rows, "folder": str(models.models_dir()), "ok": bad == 0}))
         return 1 if bad else 0
-    print(f"{'name':<18} {'kind':<17} {'input HxW':<10} {'size':>9}  {'license':<11} status")
+    print(f"{'name':<18} {'kind':<20} {'input HxW':<10} {'size':>9}  {'license':<11} status")
     for r in rows:
         hw = "x".join(str(v) for v in r["input_size"])  # type: ignore[attr-defined]
         size = f"{int(r['size_bytes']) / 1024:.0f} KiB"  # type: ignore[call-overload]
-        print(f"{r['name']:<18} {r['kind']:<17} {hw:<10} {size:>9}  {r['license']:<11} {r['status']}")
+        print(f"{r['name']:<18} {r['kind']:<20} {hw:<10} {size:>9}  {r['license']:<11} {r['status']}")
     print(f"models folder: {models.models_dir()}")
     print("custom models: `livebokeh models --check PATH` says whether a .tflite file is usable with --model PATH")
     return 1 if bad else 0
