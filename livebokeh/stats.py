@@ -257,6 +257,13 @@ def format_summary(s: dict[str, Any]) -> str:
         return f"{name} {v.get('p50')}/{v.get('p95')}" if v.get("count") else f"{name} -"
 
     age = s["mask_age_ms_p50"]
+    faults = []
+    if s.get("inference_errors"):
+        faults.append(f"{s['inference_errors']} masks discarded ({s.get('masks_rejected', 0)} garbage)")
+    if s.get("camera_lost"):
+        faults.append(f"camera lost {s['camera_lost']}x")
+    if s.get("sinks_dropped"):
+        faults.append("sinks dropped: " + ", ".join(s["sinks_dropped"]))
     return "\n".join(
         [
             f"{s['frames_composited']} frames in {s['duration_s']:.1f} s: {s['output_fps']:.1f} fps out, "
@@ -265,4 +272,5 @@ def format_summary(s: dict[str, Any]) -> str:
             f"peak memory {s['peak_rss_mb']} MiB",
             "stage ms p50/p95: " + ", ".join(st(n) for n in STAGES),
         ]
+        + (["faults: " + "; ".join(faults)] if faults else [])
     )

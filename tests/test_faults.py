@@ -591,3 +591,14 @@ def test_temporary_outputs_left_pending_are_removed_at_exit(tmp_path):
     tmp.write_bytes(b"half a video")
     safe_write._remove_pending()  # what the interpreter runs at exit
     assert list(tmp_path.iterdir()) == []
+
+
+def test_the_summary_lists_the_faults_of_the_run():
+    from livebokeh.stats import LiveStats, format_summary
+
+    stats = LiveStats()
+    assert "faults" not in format_summary(stats.summary())
+    stats.inference_errors, stats.masks_rejected, stats.camera_lost = 5, 2, 1
+    stats.sinks_dropped.append("virtualcam")
+    last = format_summary(stats.summary()).splitlines()[-1]
+    assert last == "faults: 5 masks discarded (2 garbage); camera lost 1x; sinks dropped: virtualcam"
