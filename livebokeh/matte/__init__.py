@@ -48,6 +48,16 @@ WORKING_SIDE = 1536
 the models see at most a few hundred pixels, and shrinking 12 MP once is far cheaper than
 shrinking it for every model and crop."""
 
+VIDEO_POSE_PEOPLE = 2
+"""In video, at most this many people per frame get the pose-landmark pass (about 15 ms each)."""
+
+PHOTO_POSE_PEOPLE = 6
+"""In photos, at most this many people get the pose-landmark pass."""
+
+VIDEO_POSE_MAX_SIDE = 1.6
+"""In video, only people whose pose ROI is at most this many frame heights get the pose-landmark
+pass every frame: whole bodies, which the selfie model smears; close-ups keep the selfie result."""
+
 DETECT_EVERY = 10
 """In video, run the person detectors on every N-th computed mask; between, their boxes follow the optical flow."""
 
@@ -77,6 +87,7 @@ class Matte:
         self._people_grey: np.ndarray | None = None
         self._rects: list = []
         self._computed = 0
+        self._pose: object | None = None
         self._tracker = SubjectTracker()
         self._temporal = TemporalFilter() if video and self.options.temporal else None
         self._smoother = GuideSmoother() if video and self.options.temporal else None
@@ -87,7 +98,9 @@ class Matte:
         self.last_crop_seconds = 0.0
         """Time the last :meth:`compute` spent on detectors and the crop pass (0 when none ran)."""
         self.last_crops = 0
-        """How many crops the last :meth:`compute` segmented."""
+        """How many crops the last :meth:`compute` segmented (selfie crops plus per-person pose ROIs)."""
+        self.last_pose_people = 0
+        """How many people the last :meth:`compute` segmented with the pose-landmark model."""
 
     # -- inference side ---------------------------------------------------------------
 
@@ -113,7 +126,46 @@ class Matte:
             self._box_warper = MaskWarper()  # inference thread's own; apply_to has another
         flow = self._box_warper.flow(self._people_grey, flow_grey)
         size = (image.shape[1], image.shape[0])
-        return [replace(p, body=shift_box(p.body, flow, size)) for p in self._people]
+        moved = []
+        for p in self._people:
+            body = shift_box(p.body, flow, size)
+            dx, dy = body[0] - p.body[0], body[1] - p.body[1]
+            moved.append(replace(p, body=body, roi=p.roi.shifted(dx, dy) if p.roi is not None else None))
+        return moved
+
+    def _pose_pass(self, image: np.ndarray, prob: np.ndarray, people: list, chosen: object | None) -> np.ndarray:
+        """Per-person segmentation of whole-body people, merged over ``prob`` (returned at work size)."""
+        from ..segmentation.people import (
+            MAX_ROI_SIDE,
+            PoseSegmenter,
+            full_body_people,
+            merge_person_masks,
+            person_masks,
+        )
+        from .subject import match_person
+
+        h, w = image.shape[:2]
+        self.last_pose_people = 0
+        if self.options.subject == "main":
+            if chosen is None:
+                return prob
+            target = match_person(chosen.box, people)  # type: ignore[attr-defined]
+            people = [target] if target is not None else []
+        max_side = VIDEO_POSE_MAX_SIDE if self.video else MAX_ROI_SIDE
+        limit = VIDEO_POSE_PEOPLE if self.video else PHOTO_POSE_PEOPLE
+        selected = full_body_people(people, (h, w), max_side=max_side, limit=limit)
+        if not selected:
+            return prob
+        if self._pose is None:
+            self._pose = PoseSegmenter()
+        work = upsample.guide_size((w, h), self._work_side)
+        if prob.shape[:2] != (work[1], work[0]):
+            prob = cv2.resize(prob, work, interpolation=cv2.INTER_LINEAR)
+        masks = person_masks(image, selected, self._pose, work)  # type: ignore[arg-type]
+        self.last_pose_people = len(masks)
+        if masks:
+            log.debug("pose-landmark pass on %d person(s)", len(masks))
+        return merge_person_masks(prob, masks, only=self.options.subject == "main")
 
     def _steady(self, rects: list) -> list:
         """Keep last frame's crop where the new one is nearly the same, so crops do not jitter."""
@@ -131,7 +183,7 @@ class Matte:
         h, w = image.shape[:2]
         opts = self.options
         prob = self._segment(image, frame.timestamp_ns)
-        self.last_crop_seconds, self.last_crops = 0.0, 0
+        self.last_crop_seconds, self.last_crops, self.last_pose_people = 0.0, 0, 0
         guide = frame_flow_image(full) if self.video else None
         people: list = []
         chosen = None
@@ -156,6 +208,8 @@ class Matte:
                     prob = merge_crops(image, prob, rects, self.segmenter.segment, work, people=people)
                     self.last_crops = len(rects)
                     log.debug("frame %d: crop pass on %d region(s) %s", frame.index, len(rects), rects)
+                prob = self._pose_pass(image, prob, people, chosen)
+                self.last_crops += self.last_pose_people
             self.last_crop_seconds = time.perf_counter() - start
         if chosen is not None:
             prob = keep_region(prob, chosen.box, (w, h))

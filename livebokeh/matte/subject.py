@@ -86,6 +86,16 @@ def candidates(people: list[Person], alpha: np.ndarray, frame_size: tuple[int, i
     return out
 
 
+def match_person(box: Box, people: list[Person]) -> Person | None:
+    """The detected person whose body box best overlaps ``box`` (IoU above 0.3), if any."""
+    best, best_iou = None, 0.3
+    for p in people:
+        iou = _box_iou(box, p.body)
+        if iou > best_iou:
+            best, best_iou = p, iou
+    return best
+
+
 class SubjectTracker:
     """Chooses the main subject and keeps that choice stable over a stream."""
 

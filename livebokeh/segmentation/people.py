@@ -18,6 +18,7 @@ frame pixels, with an estimated whole-body box for each.
 from __future__ import annotations
 
 import logging
+import math
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
@@ -89,6 +90,8 @@ class Person:
     score: float
     face: tuple[float, float, float, float] | None = None
     sources: list[str] = field(default_factory=list)
+    roi: PersonRoi | None = None
+    """The upright square around the whole body, when the pose detector found this person."""
 
     @property
     def height(self) -> float:
@@ -235,11 +238,13 @@ class PersonDetector:
                 face = d.box
                 body = body_from_pose(d, hw) if d.kind == "pose-detection" else body_from_face(face, hw)
                 match = _match(people, face)
+                roi = roi_from_pose(d) if d.kind == "pose-detection" else None
                 if match is None:
-                    people.append(Person(body=body, score=d.score, face=face, sources=[d.kind]))
+                    people.append(Person(body=body, score=d.score, face=face, sources=[d.kind], roi=roi))
                 else:
                     if d.kind == "pose-detection":
                         match.body = body
+                        match.roi = roi
                     match.score = max(match.score, d.score)
                     match.sources.append(d.kind)
         people.sort(key=lambda p: -p.area)
@@ -409,3 +414,221 @@ def merge_crops(
         np.maximum(weight[wy0:wy1, wx0:wx1], feather, out=weight[wy0:wy1, wx0:wx1])
     best = np.where(allowed.astype(bool), best, np.minimum(best, canvas))
     return canvas * (1.0 - weight) + best * weight
+
+
+# --- per-person segmentation: the pose-landmark model on a rotated crop around one person ----
+
+POSE_INPUT = 256
+"""Side of the pose-landmark model's square input (and of its segmentation output)."""
+
+ROI_SCALE = 1.25
+"""The ROI's side is this many times the pose detector's body-circle diameter (MediaPipe's own margin)."""
+
+
+@dataclass(frozen=True, slots=True)
+class PersonRoi:
+    """A square, rotated region around one person, in frame pixels.
+
+    ``centre`` is the mid-hip, ``side`` the square's side and ``rotation`` the angle
+    (radians, counter-clockwise in image view) that turns the person upright: the
+    region's "up" points from the hip towards the top of the body circle.
+    """
+
+    centre: tuple[float, float]
+    side: float
+    rotation: float
+
+    def shifted(self, dx: float, dy: float) -> PersonRoi:
+        """The same region moved by ``(dx, dy)`` pixels."""
+        return PersonRoi((self.centre[0] + dx, self.centre[1] + dy), self.side, self.rotation)
+
+    def scaled(self, sx: float, sy: float) -> PersonRoi:
+        """The region in an image scaled by ``(sx, sy)`` (near-uniform scales only)."""
+        return PersonRoi((self.centre[0] * sx, self.centre[1] * sy), self.side * (sx + sy) / 2, self.rotation)
+
+    def bounds(self) -> tuple[float, float, float, float]:
+        """Axis-aligned box ``(x0, y0, x1, y1)`` around the rotated square."""
+        half = self.side / 2 * (abs(math.cos(self.rotation)) + abs(math.sin(self.rotation)))
+        cx, cy = self.centre
+        return cx - half, cy - half, cx + half, cy + half
+
+
+def roi_from_pose(det: Detection, scale: float = ROI_SCALE) -> PersonRoi:
+    """The upright ROI of a ``pose-detection`` result: centred on the hip, turned so the body points up."""
+    hip, top = det.keypoints[0], det.keypoints[1]
+    dx, dy = float(top[0] - hip[0]), float(top[1] - hip[1])
+    radius = math.hypot(dx, dy)
+    rotation = math.pi / 2 - math.atan2(-dy, dx)
+    return PersonRoi((float(hip[0]), float(hip[1])), 2.0 * radius * scale, rotation)
+
+
+def roi_matrix(roi: PersonRoi, size: int = POSE_INPUT) -> np.ndarray:
+    """Affine ``2x3`` map from ROI pixels (``size`` x ``size``, person upright) to frame pixels.
+
+    Its inverse (:func:`cv2.invertAffineTransform`) maps frame pixels into the ROI.
+    """
+    c, s = math.cos(roi.rotation), math.sin(roi.rotation)
+    k = roi.side / size
+    m = np.array([[c * k, -s * k, 0.0], [s * k, c * k, 0.0]], np.float64)
+    half = (size - 1) / 2.0
+    m[:, 2] = np.array(roi.centre, np.float64) - m[:, :2] @ np.array([half, half])
+    return m
+
+
+def crop_roi(image: np.ndarray, roi: PersonRoi, size: int = POSE_INPUT) -> np.ndarray:
+    """The ROI of ``image`` resampled to ``size`` x ``size``, person upright (outside the frame: black).
+
+    A ROI much larger than ``size`` is taken from a pre-shrunk copy so the resampling does not alias.
+    """
+    shrink = size * 1.5 / roi.side
+    if shrink < 0.75:
+        h, w = image.shape[:2]
+        nw, nh = max(1, round(w * shrink)), max(1, round(h * shrink))
+        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
+        roi = roi.scaled(nw / w, nh / h)
+    to_roi = cv2.invertAffineTransform(roi_matrix(roi, size))
+    return cv2.warpAffine(image, to_roi, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
+
+
+def roi_to_frame(prob: np.ndarray, roi: PersonRoi, frame_size: tuple[int, int]) -> np.ndarray:
+    """Paste a ROI-space map back into a frame of ``frame_size`` (w, h); 0 outside the ROI."""
+    m = roi_matrix(roi, prob.shape[0])
+    return cv2.warpAffine(
+        prob, m, frame_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
+    )
+
+
+class PoseSegmenter:
+    """MediaPipe's pose-landmark network used for its segmentation output: one person, one rotated crop."""
+
+    def __init__(self, name: str = "pose-landmark", *, num_threads: int = 1, runtime: str | None = None) -> None:
+        info = models.resolve(name)
+        if info.kind != "person-segmentation":
+            raise ModelLoadError(f"model {name!r} is a {info.kind} model, not a person-segmentation model")
+        self._interp, self.runtime = make_interpreter(str(info.path), num_threads, runtime)
+        inp = self._interp.get_input_details()[0]
+        self.size = int(inp["shape"][1])
+        self._input_index = int(inp["index"])
+        outs = {d["name"]: d for d in self._interp.get_output_details()}
+        seg = [d for d in outs.values() if len(d["shape"]) == 4 and int(d["shape"][1]) == self.size]
+        flag = [d for d in outs.values() if len(d["shape"]) == 2 and int(d["shape"][1]) == 1]
+        if not seg or not flag:
+            raise ModelLoadError(f"model {name!r} has no {self.size}x{self.size} segmentation output")
+        self._seg_index = int(seg[0]["index"])
+        self._flag_index = int(flag[0]["index"])
+        self.invokes = 0
+
+    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+        """Person probability ``(size, size)`` in ROI space, and the model's pose-presence score in [0, 1]."""
+        crop = crop_roi(image, roi, self.size)
+        x = cv2.cvtColor(crop, cv2.COLOR_BGR2RGB).astype(np.float32) * (1.0 / 255.0)
+        self._interp.set_tensor(self._input_index, x[None])
+        self._interp.invoke()
+        self.invokes += 1
+        logits = self._interp.get_tensor(self._seg_index)[0, :, :, 0]
+        prob = 1.0 / (1.0 + np.exp(-np.clip(logits, -30.0, 30.0)))
+        flag = float(self._interp.get_tensor(self._flag_index).reshape(-1)[0])
+        if not 0.0 <= flag <= 1.0:  # a logit, depending on the export
+            flag = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, flag))))
+        return prob.astype(np.float32), flag
+
+    def segment_person(
+        self, image: np.ndarray, roi: PersonRoi, out_size: tuple[int, int]
+    ) -> tuple[np.ndarray, float]:
+        """Person probability for one person at ``out_size`` (w, h) over the whole frame, and presence."""
+        prob, flag = self.segment_roi(image, roi)
+        h, w = image.shape[:2]
+        ow, oh = out_size
+        return roi_to_frame(prob, roi.scaled(ow / w, oh / h), out_size), flag
+
+    def close(self) -> None:
+        self._interp = None
+
+
+MAX_ROI_SIDE = 2.0
+"""A person gets the pose-landmark pass only if their ROI side is at most this many frame
+heights: a close-up (webcam framing: hip far below the frame, huge body circle) is left
+to the selfie model, which is better there."""
+
+
+def full_body_people(
+    people: list[Person], frame_hw: tuple[int, int], *, max_side: float = MAX_ROI_SIDE, limit: int = 6
+) -> list[Person]:
+    """People worth a per-person segmentation: a pose ROI whose hip is inside the frame and that is not huge.
+
+    At most ``limit`` of them, largest first.
+    """
+    h, w = frame_hw
+    out = []
+    for p in people:
+        if p.roi is None:
+            continue
+        cx, cy = p.roi.centre
+        if not (0.0 <= cx < w and 0.0 <= cy < h) or p.roi.side > max_side * h:
+            continue
+        out.append(p)
+    out.sort(key=lambda p: -p.roi.side)  # type: ignore[union-attr]
+    return out[:limit]
+
+
+@dataclass(slots=True)
+class PersonMask:
+    """One person's probability over the whole (working-size) frame and where their ROI covers it."""
+
+    person: Person
+    prob: np.ndarray
+    coverage: np.ndarray
+    presence: float
+
+
+MIN_PRESENCE = 0.5
+"""A pose-landmark result whose pose-presence score is below this is ignored (no person in the ROI)."""
+
+
+def person_masks(
+    image: np.ndarray, people: list[Person], segmenter: PoseSegmenter, work_size: tuple[int, int]
+) -> list[PersonMask]:
+    """Run the pose-landmark model on each person's ROI; results at ``work_size`` (w, h), absent ones dropped."""
+    h, w = image.shape[:2]
+    ww, wh = work_size
+    ones = np.ones((segmenter.size, segmenter.size), np.float32)
+    out = []
+    for p in people:
+        assert p.roi is not None
+        prob, presence = segmenter.segment_roi(image, p.roi)
+        if presence < MIN_PRESENCE:
+            log.debug("pose ROI %s ignored: presence %.2f", p.roi, presence)
+            continue
+        roi = p.roi.scaled(ww / w, wh / h)
+        out.append(PersonMask(p, roi_to_frame(prob, roi, work_size), roi_to_frame(ones, roi, work_size), presence))
+    return out
+
+
+def merge_person_masks(canvas: np.ndarray, masks: list[PersonMask], *, only: bool = False) -> np.ndarray:
+    """Put per-person masks over ``canvas`` (same size).
+
+    Inside a person's ROI their own mask replaces the first pass: it knows the whole
+    body, where the selfie model smears full-body people into the background.  Parts
+    of the first pass inside the ROI that do not touch that person (someone else
+    standing in the ROI) are kept.  ``only``: the result is the people's masks alone
+    (``--subject main``: the main person defines what stays sharp).
+    """
+    if not masks:
+        return canvas
+    union = np.max([m.prob for m in masks], axis=0) if len(masks) > 1 else masks[0].prob
+    if only:
+        return np.ascontiguousarray(union, dtype=np.float32)
+    cover = np.max([m.coverage for m in masks], axis=0) if len(masks) > 1 else masks[0].coverage
+    count, labels = cv2.connectedComponents((canvas >= 0.5).astype(np.uint8), connectivity=8)
+    inside = np.zeros_like(canvas)
+    if count > 1:
+        person = union >= 0.5
+        total = np.bincount(labels.ravel(), minlength=count).astype(np.float32)
+        shared = np.bincount(labels[person].ravel(), minlength=count).astype(np.float32)
+        other = shared < 0.3 * np.maximum(total, 1.0)  # blobs that are mostly not this person: someone else
+        other[0] = False
+        keep = cv2.dilate(other[labels].astype(np.uint8), np.ones((5, 5), np.uint8)).astype(bool)
+        inside = np.where(keep, np.maximum(canvas, union), union)
+    else:
+        inside = union
+    return np.ascontiguousarray(cover * inside + (1.0 - cover) * canvas, dtype=np.float32)
