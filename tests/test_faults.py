@@ -602,3 +602,21 @@ def test_the_summary_lists_the_faults_of_the_run():
     stats.sinks_dropped.append("virtualcam")
     last = format_summary(stats.summary()).splitlines()[-1]
     assert last == "faults: 5 masks discarded (2 garbage); camera lost 1x; sinks dropped: virtualcam"
+
+
+def test_a_driver_that_raises_instead_of_failing_the_read_counts_as_lost():
+    class Raising:
+        name, size, fps = "camera fake1", (160, 96), 30.0
+
+        def read(self):  # type: ignore[no-untyped-def]
+            raise cv2.error("VIDIOC_DQBUF: No such device")
+
+        def close(self) -> None:
+            self.closed = True
+
+    cam = Raising()
+    source = ReconnectingSource(lambda: Socket().open_camera(), first=cam, backoff_start=5.0)  # type: ignore[arg-type]
+    image = source.read()
+    assert image is not None and source.is_card(image) and source.lost and source.losses == 1
+    assert cam.closed and source.status == "camera fake1 lost: reconnecting"
+    source.close()

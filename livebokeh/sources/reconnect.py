@@ -100,11 +100,11 @@ class ReconnectingSource(BaseSource):
         self.measured_fps: float | None = None
         """Rate the camera really delivered over the last few seconds (``None`` until measured)."""
         self.slow_reported = False
-        w, h = self._size
-        self._cards = [np.zeros((h, w, 3), np.uint8) for _ in range(CARD_RING)]
+        # Card and rescale buffers are made on first need (a lost camera is rare; 1080p buffers are 6 MB each).
+        self._cards: list[np.ndarray] = []
         self._card_i = 0
         self._card_text = ("", "")
-        self._resized = [np.empty((h, w, 3), np.uint8) for _ in range(CARD_RING)]
+        self._resized: list[np.ndarray] = []
         self._resized_i = 0
         self._lock = threading.Lock()
         self._stop = threading.Event()
@@ -147,8 +147,8 @@ class ReconnectingSource(BaseSource):
             return self._card_frame()
         try:
             image = camera.read()
-        except SourceError as exc:
-            self._lose(camera, str(exc))
+        except (SourceError, cv2.error, OSError) as exc:  # some drivers raise instead of failing the read
+            self._lose(camera, str(exc) if isinstance(exc, SourceError) else f"{self.name} failed: {exc}")
             return self._card_frame()
         if image is None:
             return None
@@ -159,6 +159,9 @@ class ReconnectingSource(BaseSource):
 
     def _fit(self, image: np.ndarray) -> np.ndarray:
         """A frame of another size (a camera that came back in another mode) scaled to the stream's size."""
+        if not self._resized:
+            w, h = self._size
+            self._resized = [np.empty((h, w, 3), np.uint8) for _ in range(CARD_RING)]
         out = self._resized[self._resized_i]
         self._resized_i = (self._resized_i + 1) % len(self._resized)
         if image.ndim == 2:
@@ -196,6 +199,9 @@ class ReconnectingSource(BaseSource):
         wait_s = max(0.0, self._next_try - time.monotonic())
         detail = f"reconnecting (attempt {self._attempts + 1} in {wait_s:.0f} s)" if wait_s >= 1 else "reconnecting..."
         text = (f"{self.name} lost", detail)
+        if not self._cards:
+            w, h = self._size
+            self._cards = [np.zeros((h, w, 3), np.uint8) for _ in range(CARD_RING)]
         if text != self._card_text:  # redraw into the next buffer only when the words change
             self._card_text = text
             self._card_i = (self._card_i + 1) % len(self._cards)
