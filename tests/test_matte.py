@@ -2,20 +2,40 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import cv2
 import numpy as np
 import pytest
 
+from livebokeh import models
 from livebokeh.config import MatteOptions
+from livebokeh.errors import ModelLoadError
 from livebokeh.evaluation import InstabilityMeter, binary_iou, make_moving_clip, still_pixels
 from livebokeh.frames import Frame, Mask
 from livebokeh.matte import Matte, upsample
 from livebokeh.matte.subject import SubjectTracker, candidates, drop_stray_blobs, keep_region
 from livebokeh.matte.temporal import TemporalFilter
 from livebokeh.matte.warp import MaskWarper, flow_image
-from livebokeh.segmentation.people import _SPECS, Person, anchors, crop_regions, merge_crops
+from livebokeh.segmentation.people import (
+    _SPECS,
+    ROI_SCALE,
+    Detection,
+    Person,
+    PersonMask,
+    PersonRoi,
+    PoseSegmenter,
+    anchors,
+    crop_regions,
+    crop_roi,
+    full_body_people,
+    merge_crops,
+    merge_person_masks,
+    roi_from_pose,
+    roi_matrix,
+    roi_to_frame,
+)
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -382,3 +402,137 @@ def test_colour_line_puts_soft_band_on_the_colour_edge() -> None:
     row = out[h // 2]
     assert row[edge - 2] > 0.9 and row[edge + 2] < 0.1
     assert row[30] == pytest.approx(1.0) and row[70] == pytest.approx(0.0)  # confident pixels untouched
+
+
+# --- per-person segmentation (pose-landmark on an upright ROI) -----------------------------------
+
+
+def _pose_detection(hip: tuple[float, float], top: tuple[float, float]) -> Detection:
+    kps = np.array([hip, top, hip, top], np.float32)
+    return Detection((0.0, 0.0, 1.0, 1.0), kps, 0.9, "pose-detection")
+
+
+def test_roi_transform_round_trips_a_point() -> None:
+    # a person lying to the right: the body circle's top keypoint is right of the hip
+    roi = roi_from_pose(_pose_detection((300.0, 200.0), (380.0, 200.0)))
+    assert roi.side == pytest.approx(2 * 80 * ROI_SCALE)
+    m = roi_matrix(roi, 256)
+    inv = cv2.invertAffineTransform(m)
+    point = np.array([123.0, 45.0, 1.0])
+    in_roi = inv @ point
+    assert m @ np.append(in_roi, 1.0) == pytest.approx(point[:2])
+    # the ROI's centre is the hip, and its "up" (top-centre pixel) points at the top keypoint
+    assert m @ np.array([127.5, 127.5, 1.0]) == pytest.approx([300.0, 200.0])
+    top = m @ np.array([127.5, 0.0, 1.0])
+    assert top[0] > 300.0 + roi.side / 2 - 1 and abs(top[1] - 200.0) < 1e-6
+
+
+def _lying_person(h: int = 240, w: int = 320) -> tuple[np.ndarray, np.ndarray]:
+    """A frame with a red 'person' lying horizontally (head to the right), and its mask."""
+    image = np.full((h, w, 3), 30, np.uint8)
+    mask = np.zeros((h, w), np.uint8)
+    cv2.ellipse(mask, (160, 150), (60, 14), 0, 0, 360, 255, -1)
+    cv2.circle(mask, (228, 150), 10, 255, -1)  # the head
+    image[mask > 0] = (40, 40, 230)
+    return image, mask
+
+
+def test_rotated_roi_crop_is_upright_and_mask_lands_back_on_the_person() -> None:
+    image, truth = _lying_person()
+    roi = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
+    crop = crop_roi(image, roi, 256)
+    person = crop[:, :, 2] > 128
+    ys, xs = np.nonzero(person)
+    assert ys.max() - ys.min() > 2 * (xs.max() - xs.min())  # upright: taller than wide
+    assert ys.mean() < 128  # the head end (right of the hip in the frame) is up in the crop
+    back = roi_to_frame(person.astype(np.float32), roi, (image.shape[1], image.shape[0]))
+    assert binary_iou((back * 255).astype(np.uint8), truth) > 0.9
+
+
+class _RedPose:
+    """A stand-in pose-landmark model: 'person' is the red part of the ROI crop."""
+
+    size = 64
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+        self.calls += 1
+        crop = crop_roi(image, roi, self.size)
+        return (crop[:, :, 2] > 128).astype(np.float32), 1.0
+
+
+class _BlindSegmenter(_ColourSegmenter):
+    """A first pass that sees nobody (the selfie model on a far, lying person)."""
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        return np.zeros((64, 64), np.float32)
+
+
+class _FixedDetector:
+    def __init__(self, people: list[Person]) -> None:
+        self.people = people
+
+    def detect(self, image: np.ndarray) -> list[Person]:
+        return [replace(p) for p in self.people]
+
+
+def test_matte_pose_pass_finds_a_person_the_first_pass_missed() -> None:
+    image, truth = _lying_person()
+    roi = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
+    person = Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, roi=roi, sources=["pose-detection"])
+    for subject in ("all", "main"):
+        matte = Matte(_BlindSegmenter(), MatteOptions(subject=subject), video=False, detector=_FixedDetector([person]))
+        pose = _RedPose()
+        matte._pose = pose
+        frame = Frame(image=image, timestamp_ns=0, index=0)
+        alpha = matte.apply_to(matte.compute(frame), frame)
+        assert pose.calls == 1 and matte.last_pose_people == 1
+        assert binary_iou(alpha, truth) > 0.8, subject
+
+
+def test_video_pose_pass_skips_close_ups() -> None:
+    image, _ = _lying_person()
+    h = image.shape[0]
+    close_up = Person(body=(0.0, 0.0, 320.0, 240.0), score=0.9, roi=PersonRoi((160.0, 200.0), 3.0 * h, 0.0))
+    matte = Matte(_BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=_FixedDetector([close_up]))
+    pose = _RedPose()
+    matte._pose = pose
+    matte.compute(Frame(image=image, timestamp_ns=0, index=0))
+    assert pose.calls == 0 and matte.last_pose_people == 0
+    # a hip outside the frame (only the upper body is visible) is also left to the selfie model
+    assert full_body_people([replace(close_up, roi=PersonRoi((160.0, 300.0), 0.5 * h, 0.0))], (h, 320)) == []
+
+
+def test_merge_person_masks_keeps_someone_else_in_the_roi() -> None:
+    canvas = np.zeros((100, 100), np.float32)
+    canvas[20:80, 20:50] = 0.9  # the person, smeared wider by the first pass ...
+    canvas[30:60, 85:95] = 0.8  # ... and someone else standing inside the ROI
+    own = np.zeros_like(canvas)
+    own[20:80, 25:40] = 1.0
+    cover = np.zeros_like(canvas)
+    cover[5:95, 5:98] = 1.0
+    pm = PersonMask(Person(body=(0, 0, 1, 1), score=1.0), own, cover, 1.0)
+    out = merge_person_masks(canvas, [pm])
+    assert out[50, 30] > 0.9 and out[50, 45] < 0.5  # the person's own mask replaces the smear
+    assert out[45, 90] > 0.7  # the other person stays
+    main = merge_person_masks(canvas, [pm], only=True)
+    assert main[45, 90] == 0.0
+
+
+def test_pose_landmark_model_loads_through_manifest_with_hash_check(tmp_path: Path) -> None:
+    info = models.resolve("pose-landmark")
+    assert info.kind == "person-segmentation"
+    seg = PoseSegmenter()
+    prob, presence = seg.segment_roi(np.zeros((120, 160, 3), np.uint8), PersonRoi((80.0, 60.0), 100.0, 0.3))
+    assert prob.shape == (seg.size, seg.size) and prob.dtype == np.float32
+    assert 0.0 <= prob.min() and prob.max() <= 1.0 and 0.0 <= presence <= 1.0
+    data = bytearray(info.path.read_bytes())
+    data[len(data) // 2] ^= 0xFF
+    damaged = tmp_path / info.file
+    damaged.write_bytes(bytes(data))
+    with pytest.raises(ModelLoadError, match="damaged"):
+        models.verify(replace(info, path=damaged))
+    with pytest.raises(ModelLoadError, match="not a person-segmentation"):
+        PoseSegmenter("selfie")
