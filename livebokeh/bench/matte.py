@@ -33,7 +33,7 @@ CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.thread_time, "wall": time.
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "matte",
-        help="ms/frame of edge-aware upsampling + smoothing vs plain bilinear, one thread; crop-pass cost",
+        help="ms/frame of edge-aware upsampling + smoothing vs plain bilinear, one thread; crop- and pose-pass cost",
         description=__doc__.split("\n\n")[0] if __doc__ else None,
     )
     p.add_argument("--sizes", default="1080p", help="frame sizes (default 1080p; also 720p)")
@@ -120,9 +120,18 @@ def bench_size(
 
 
 def bench_crops(image: np.ndarray | None, rounds: int, clock: Callable[[], float]) -> dict[str, float]:
-    """Median ms of one full-frame segmentation, the person detectors, and one crop pass, on a 1080p frame."""
+    """Median ms of one full-frame segmentation, the person detectors, one crop pass and one pose pass (1080p)."""
     from ..segmentation import create_segmenter
-    from ..segmentation.people import PersonDetector, crop_rect, merge_crops
+    from ..segmentation.people import (
+        Person,
+        PersonDetector,
+        PersonRoi,
+        PoseSegmenter,
+        crop_rect,
+        merge_crops,
+        merge_person_masks,
+        person_masks,
+    )
 
     frames, _ = _scene(SIZES["1080p"], image)
     frame = frames[0]
@@ -132,10 +141,20 @@ def bench_crops(image: np.ndarray | None, rounds: int, clock: Callable[[], float
     first = seg.segment(frame)
     rect = crop_rect((w * 0.45, h * 0.45, w * 0.55, h * 0.85), (h, w))  # a person 40% of the frame tall
     work = upsample.guide_size((w, h), 384)
+    pose = PoseSegmenter()
+    # a whole-body person 60% of the frame tall: the pose-landmark pass (video runs it on at most 2 people)
+    body = (w * 0.4, h * 0.2, w * 0.6, h * 0.8)
+    person = Person(body=body, score=1.0, roi=PersonRoi((w * 0.5, h * 0.5), 0.6 * h * 1.25, 0.0))
+    first_work = cv2.resize(first, work, interpolation=cv2.INTER_LINEAR)
+
+    def pose_pass(i: int) -> object:
+        return merge_person_masks(first_work, person_masks(frame, [person], pose, work))
+
     variants: dict[str, Callable[[int], object]] = {
         "segment full frame": lambda i: seg.segment(frame),
         "detectors (face-full + pose)": lambda i: det.detect(frame),
         "crop pass, one person": lambda i: merge_crops(frame, first, [rect], seg.segment, work),
+        "pose-landmark pass, one person": pose_pass,
     }
     samples: dict[str, list[float]] = {k: [] for k in variants}
     for fn in variants.values():
@@ -145,6 +164,7 @@ def bench_crops(image: np.ndarray | None, rounds: int, clock: Callable[[], float
             samples[name].append(_time(fn, 2, clock))
     det.close()
     seg.close()
+    pose.close()
     return {k: statistics.median(v) for k, v in samples.items()}
 
 
@@ -177,5 +197,8 @@ def main(args: argparse.Namespace) -> int:
         print(f"crop pass on a 1080p frame, one thread, {args.clock} ms")
         for k, v in crops.items():
             print(f"  {k:<40} {v:>7.2f}")
-        print("  (runs only when a person is small in the frame; detectors every 10th mask in video, boxes follow the optical flow between)")
+        print(
+            "  (video: the crop pass runs only for people under half the frame height, the pose-landmark pass only"
+            " for whole-body people, at most 2; detectors every 10th mask, boxes follow the optical flow between)"
+        )
     return 0

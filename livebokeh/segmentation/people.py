@@ -482,10 +482,17 @@ def crop_roi(image: np.ndarray, roi: PersonRoi, size: int = POSE_INPUT) -> np.nd
     """
     shrink = size * 1.5 / roi.side
     if shrink < 0.75:
+        # shrink only the part of the frame the ROI covers
         h, w = image.shape[:2]
-        nw, nh = max(1, round(w * shrink)), max(1, round(h * shrink))
-        image = cv2.resize(image, (nw, nh), interpolation=cv2.INTER_AREA)
-        roi = roi.scaled(nw / w, nh / h)
+        bx0, by0, bx1, by1 = roi.bounds()
+        x0, y0 = max(0, int(bx0)), max(0, int(by0))
+        x1, y1 = min(w, int(math.ceil(bx1)) + 1), min(h, int(math.ceil(by1)) + 1)
+        if x1 - x0 < 2 or y1 - y0 < 2:
+            return np.zeros((size, size, image.shape[2]), image.dtype)
+        part = image[y0:y1, x0:x1]
+        nw, nh = max(1, round((x1 - x0) * shrink)), max(1, round((y1 - y0) * shrink))
+        image = cv2.resize(part, (nw, nh), interpolation=cv2.INTER_AREA)
+        roi = roi.shifted(-x0, -y0).scaled(nw / (x1 - x0), nh / (y1 - y0))
     to_roi = cv2.invertAffineTransform(roi_matrix(roi, size))
     return cv2.warpAffine(image, to_roi, (size, size), flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
