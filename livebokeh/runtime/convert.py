@@ -201,6 +201,7 @@ def open_input(path: Path) -> Any:
         ctx = vstream.codec_context
         if ctx is None or ctx.codec is None or not ctx.width or not ctx.height:
             tag = getattr(ctx, "codec_tag", "") if ctx is not None else ""
+            tag = tag if isinstance(tag, str) and tag.isprintable() and tag.strip() else ""  # not raw NUL bytes
             raise InputError(
                 f"input {path}: its video codec {tag or '(unknown)'} cannot be decoded by this PyAV build: "
                 "convert it to H.264 first"

@@ -30,15 +30,37 @@ def read_image(path: str | Path) -> np.ndarray:
         raise InputError(f"input {p} cannot be read: {exc.strerror or exc}") from exc
     if data.size == 0:
         raise InputError(f"input {p} is empty (0 bytes): give a JPEG, PNG, WebP, BMP or TIFF image")
+    level = _quiet_opencv()  # OpenCV's own warnings ("buffer is incomplete") would be a second, raw line
     try:
         image = cv2.imdecode(data, cv2.IMREAD_COLOR)
     except cv2.error as exc:
+        if "MAX_IMAGE_PIXELS" in str(exc):
+            raise InputError(
+                f"input {p} declares a picture too large to decode (over 1 gigapixel): "
+                "the file is damaged or not a photo"
+            ) from exc
         raise InputError(f"input {p} cannot be decoded as an image: {str(exc).strip().splitlines()[-1]}") from exc
+    finally:
+        _restore_opencv(level)
     if image is None:
         raise InputError(f"input {p} is not a readable image: give a JPEG, PNG, WebP, BMP or TIFF file")
     if image.shape[0] * image.shape[1] > MAX_PIXELS:
         raise InputError(f"input {p} is {image.shape[1]}x{image.shape[0]}, larger than {MAX_PIXELS // 1_000_000} MP")
     return np.ascontiguousarray(image)
+
+
+def _quiet_opencv() -> int | None:
+    try:
+        level = int(cv2.utils.logging.getLogLevel())
+        cv2.utils.logging.setLogLevel(cv2.utils.logging.LOG_LEVEL_ERROR)
+        return level
+    except AttributeError:  # an OpenCV build without the logging module
+        return None
+
+
+def _restore_opencv(level: int | None) -> None:
+    if level is not None:
+        cv2.utils.logging.setLogLevel(level)
 
 
 def list_images(folder: Path) -> list[Path]:
