@@ -372,3 +372,12 @@ def test_a_loop_without_with_closes_the_pipeline_on_break():
             break
     assert pipeline.threads_alive == []
     assert pipeline.sinks == []  # closed
+
+
+def test_only_large_frames_are_shrunk_before_inference():
+    from livebokeh.runtime.live import preshrink_size
+
+    assert preshrink_size((1920, 1080), (144, 256)) == (960, 540)
+    assert preshrink_size((1080, 1920), (256, 256)) == (540, 960)
+    assert preshrink_size((3840, 2160), (144, 256)) == (960, 540)
+    assert preshrink_size((1280, 720), (144, 256)) is None

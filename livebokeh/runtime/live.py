@@ -69,9 +69,9 @@ class LiveOptions:
     as fast as the compositor takes them (capture then waits instead of dropping
     frames).  ``mirror`` flips the virtual camera; ``overwrite`` lets a file
     sink replace a file.  ``queue_frames`` is how far the compositor may lag before
-    the oldest frame is dropped.  ``preshrink`` lets the inference thread halve large
-    frames cheaply (bilinear, to a long side of at most ``PRESHRINK_SIDE``) before the
-    matte and segmenter work on them.  ``stop_timeout`` bounds the join of all threads at shutdown.
+    the oldest frame is dropped.  ``preshrink`` lets the inference thread shrink frames of
+    1920 px and more cheaply (to a long side of ``PRESHRINK_SIDE``) before the matte and
+    segmenter work on them.  ``stop_timeout`` bounds the join of all threads at shutdown.
     ``reconnect`` keeps a camera run going when the camera is lost: a "camera lost" card is
     shown while it is reopened with backoff (see :mod:`livebokeh.sources.reconnect`).
     """
@@ -107,20 +107,30 @@ class LiveOptions:
 
 
 PRESHRINK_SIDE = 960
-"""Long side the inference thread shrinks large frames to (still well above the model input
-and the matte's low-resolution work sizes, so masks do not change; the segmenter's own
-area resize from there costs a quarter of what it costs from 1080p)."""
+"""Long side the inference thread shrinks large frames to: well above the model input and
+the matte's low-resolution work sizes, so masks do not change.  Measured on the 2-core dev
+machine (min of 3): one inference on 1080p costs 13.0 ms from the full frame and 7.7 ms
+from a 960x540 half-size copy (the copy included); at 720p shrinking costs more than it
+saves (6.9 ms full, 7.5 ms shrunk), hence the factor-of-two threshold."""
 
 
 def preshrink_size(size: tuple[int, int], model_hw: tuple[int, int]) -> tuple[int, int] | None:
-    """``(width, height)`` to shrink frames of ``size`` to before inference, or ``None`` to leave them."""
+    """``(width, height)`` to shrink frames of ``size`` to before inference, or ``None`` to leave them.
+
+    Only frames at least twice ``PRESHRINK_SIDE`` (and twice the model input) are shrunk.
+    """
     w, h = size
     long_side = max(w, h)
     target = max(PRESHRINK_SIDE, 2 * max(model_hw))
-    if long_side < 1.25 * target:
+    if long_side < 2 * target:
         return None
     scale = target / long_side
     return max(2, round(w * scale)), max(2, round(h * scale))
+
+
+def shrink_interpolation(size: tuple[int, int], target: tuple[int, int]) -> int:
+    """Bilinear for a reduction up to 2x (it averages 2x2 pixels there), area averaging beyond."""
+    return cv2.INTER_LINEAR if 2 * target[0] >= size[0] else cv2.INTER_AREA
 
 
 class MaskCache:
@@ -224,6 +234,7 @@ class Pipeline:
         self.last_alpha: np.ndarray | None = None
         """Full-resolution ``uint8`` alpha applied to the latest frame (``None`` in passthrough)."""
         self._shrink_size: tuple[int, int] | None = None
+        self._shrink_interp = cv2.INTER_LINEAR
         self.on_sink_dropped: Callable[[str], None] | None = None
         """Called with a one-line message when a sink fails and is dropped (the CLI prints it)."""
 
@@ -267,6 +278,8 @@ class Pipeline:
         self.stats.size = size
         if opts.preshrink:
             self._shrink_size = preshrink_size(size, self.segmenter.input_size_for((size[1], size[0], 3)))
+            if self._shrink_size is not None:
+                self._shrink_interp = shrink_interpolation(size, self._shrink_size)
         w, h = size
         self._out_bufs = [np.empty((h, w, 3), np.uint8) for _ in range(3)]
         self._alpha_buf = np.empty((h, w), np.uint8)
@@ -317,7 +330,7 @@ class Pipeline:
         ]
         first = frames[0]
         if self._shrink_size is not None:
-            image = cv2.resize(first.image, self._shrink_size, interpolation=cv2.INTER_LINEAR)
+            image = cv2.resize(first.image, self._shrink_size, interpolation=self._shrink_interp)
             first = Frame(image=image, timestamp_ns=first.timestamp_ns, index=first.index)
         mask = self.matte.compute(first)
         out = self._out_bufs[0]
@@ -456,7 +469,7 @@ class Pipeline:
             t0 = time.monotonic_ns()
             last_ns = t0
             if shrink is not None:
-                small = cv2.resize(frame.image, shrink, interpolation=cv2.INTER_LINEAR)
+                small = cv2.resize(frame.image, shrink, interpolation=self._shrink_interp)
                 frame = Frame(image=small, timestamp_ns=frame.timestamp_ns, index=frame.index)
             try:
                 mask = compute(frame)
