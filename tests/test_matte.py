@@ -453,6 +453,7 @@ class _RedPose:
     """A stand-in pose-landmark model: 'person' is the red part of the ROI crop."""
 
     size = 64
+    last_track = None
 
     def __init__(self) -> None:
         self.calls = 0

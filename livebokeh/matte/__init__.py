@@ -88,6 +88,7 @@ class Matte:
         self._rects: list = []
         self._computed = 0
         self._pose: object | None = None
+        self._tracks: list = []  # video: next-frame ROIs of the people the pose pass segmented
         self._tracker = SubjectTracker()
         self._temporal = TemporalFilter() if video and self.options.temporal else None
         self._smoother = GuideSmoother() if video and self.options.temporal else None
@@ -133,6 +134,34 @@ class Matte:
             moved.append(replace(p, body=body, roi=p.roi.shifted(dx, dy) if p.roi is not None else None))
         return moved
 
+    def _with_tracks(self, people: list, frame_hw: tuple[int, int]) -> list:
+        """Video: people with the ROIs the pose landmarks predicted for this frame.
+
+        A tracked ROI replaces the detector's for the same person (it follows turns and
+        poses the detector misses, as MediaPipe's own tracking does), and a tracked
+        person the detector lost this frame is kept as a person of its own.
+        """
+        if not self._tracks:
+            return people
+        from ..segmentation.people import Person
+
+        h, w = frame_hw
+        out = list(people)
+        for roi in self._tracks:
+            cx, cy = roi.centre
+            near = [
+                i
+                for i, p in enumerate(out)
+                if p.roi is not None and np.hypot(p.roi.centre[0] - cx, p.roi.centre[1] - cy) < 0.25 * roi.side
+            ]
+            if near:
+                out[near[0]] = replace(out[near[0]], roi=roi)
+                continue
+            r = roi.side / 2.5  # the body circle inside the ROI
+            body = (max(0.0, cx - r), max(0.0, cy - r), min(float(w), cx + r), min(float(h), cy + r))
+            out.append(Person(body=body, score=0.5, sources=["pose-track"], roi=roi))
+        return out
+
     def _pose_pass(self, image: np.ndarray, prob: np.ndarray, people: list, chosen: object | None) -> np.ndarray:
         """Per-person segmentation of whole-body people, merged over ``prob`` (returned at work size)."""
         from ..segmentation.people import (
@@ -146,6 +175,7 @@ class Matte:
 
         h, w = image.shape[:2]
         self.last_pose_people = 0
+        self._tracks = []
         if self.options.subject == "main":
             if chosen is None:
                 return prob
@@ -163,6 +193,8 @@ class Matte:
             prob = cv2.resize(prob, work, interpolation=cv2.INTER_LINEAR)
         masks = person_masks(image, selected, self._pose, work)  # type: ignore[arg-type]
         self.last_pose_people = len(masks)
+        if self.video:
+            self._tracks = [m.track for m in masks if m.track is not None]
         if masks:
             log.debug("pose-landmark pass on %d person(s)", len(masks))
         return merge_person_masks(prob, masks, only=self.options.subject == "main")
@@ -190,6 +222,8 @@ class Matte:
         if opts.crops or opts.subject == "main":
             start = time.perf_counter()
             people = self._find_people(image, guide)
+            if self.video and opts.crops:
+                people = self._with_tracks(people, (h, w))
             if opts.subject == "main":
                 chosen = self._tracker.choose(candidates(people, prob, (w, h)))
             if opts.crops:
@@ -266,6 +300,7 @@ class Matte:
         self._people = []
         self._people_grey = None
         self._rects = []
+        self._tracks = []
         self._computed = 0
 
 

@@ -455,7 +455,11 @@ class PersonRoi:
 
 def roi_from_pose(det: Detection, scale: float = ROI_SCALE) -> PersonRoi:
     """The upright ROI of a ``pose-detection`` result: centred on the hip, turned so the body points up."""
-    hip, top = det.keypoints[0], det.keypoints[1]
+    return roi_from_points(det.keypoints[0], det.keypoints[1], scale)
+
+
+def roi_from_points(hip: np.ndarray, top: np.ndarray, scale: float = ROI_SCALE) -> PersonRoi:
+    """The upright ROI around a body given its centre (hip) and a point on the top of its circle."""
     dx, dy = float(top[0] - hip[0]), float(top[1] - hip[1])
     radius = math.hypot(dx, dy)
     rotation = math.pi / 2 - math.atan2(-dy, dx)
@@ -523,7 +527,13 @@ class PoseSegmenter:
             raise ModelLoadError(f"model {name!r} has no {self.size}x{self.size} segmentation output")
         self._seg_index = int(seg[0]["index"])
         self._flag_index = int(flag[0]["index"])
+        # landmarks: 39 x (x, y, z, visibility, presence) in ROI pixels; 33 and 34 are the
+        # auxiliary "body centre" and "body top" points MediaPipe tracks its ROI with
+        marks = [d for d in outs.values() if len(d["shape"]) == 2 and int(d["shape"][1]) == 39 * 5]
+        self._marks_index = int(marks[0]["index"]) if marks else None
         self.invokes = 0
+        self.last_track: PersonRoi | None = None
+        """The ROI for the same person in the next frame, from the landmarks of the last call (None if unknown)."""
 
     def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
         """Person probability ``(size, size)`` in ROI space, and the model's pose-presence score in [0, 1]."""
@@ -537,6 +547,13 @@ class PoseSegmenter:
         flag = float(self._interp.get_tensor(self._flag_index).reshape(-1)[0])
         if not 0.0 <= flag <= 1.0:  # a logit, depending on the export
             flag = 1.0 / (1.0 + math.exp(-max(-30.0, min(30.0, flag))))
+        self.last_track = None
+        if self._marks_index is not None:
+            marks = self._interp.get_tensor(self._marks_index).reshape(39, 5)
+            m = roi_matrix(roi, self.size)
+            centre, top = (m[:, :2] @ marks[33:35, :2].T).T.astype(np.float64) + m[:, 2]
+            if np.all(np.isfinite(centre)) and np.all(np.isfinite(top)):
+                self.last_track = roi_from_points(centre, top)
         return prob.astype(np.float32), flag
 
     def segment_person(
@@ -586,6 +603,8 @@ class PersonMask:
     prob: np.ndarray
     coverage: np.ndarray
     presence: float
+    track: PersonRoi | None = None
+    """Where this person's ROI is in the next frame (from the pose landmarks), for video tracking."""
 
 
 MIN_PRESENCE = 0.5
@@ -607,7 +626,9 @@ def person_masks(
             log.debug("pose ROI %s ignored: presence %.2f", p.roi, presence)
             continue
         roi = p.roi.scaled(ww / w, wh / h)
-        out.append(PersonMask(p, roi_to_frame(prob, roi, work_size), roi_to_frame(ones, roi, work_size), presence))
+        track = segmenter.last_track
+        full = roi_to_frame(prob, roi, work_size)
+        out.append(PersonMask(p, full, roi_to_frame(ones, roi, work_size), presence, track))
     return out
 
 
