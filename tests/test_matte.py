@@ -537,3 +537,19 @@ def test_pose_landmark_model_loads_through_manifest_with_hash_check(tmp_path: Pa
         models.verify(replace(info, path=damaged))
     with pytest.raises(ModelLoadError, match="not a person-segmentation"):
         PoseSegmenter("selfie")
+
+
+def test_video_follows_a_tracked_person_the_detector_lost() -> None:
+    image, truth = _lying_person()
+    track = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
+    matte = Matte(_BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=_FixedDetector([]))
+    pose = _RedPose()
+    pose.last_track = track.shifted(5.0, 0.0)  # where the landmarks say the person will be next
+    matte._pose = pose
+    matte._tracks = [track]  # the pose pass of the previous frame found this person
+    frame = Frame(image=image, timestamp_ns=0, index=0)
+    alpha = matte.apply_to(matte.compute(frame), frame)
+    assert pose.calls == 1 and binary_iou(alpha, truth) > 0.8
+    assert matte._tracks == [pose.last_track]
+    matte.reset()
+    assert matte._tracks == []
