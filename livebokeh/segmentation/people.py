@@ -20,7 +20,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import cv2
 import numpy as np
@@ -466,6 +466,24 @@ def roi_from_points(hip: np.ndarray, top: np.ndarray, scale: float = ROI_SCALE) 
     return PersonRoi((float(hip[0]), float(hip[1])), 2.0 * radius * scale, rotation)
 
 
+FACE_TO_HIP = 3.5
+"""A standing person's mid-hip lies about this many face heights below the face centre."""
+
+FACE_TO_RADIUS = 4.5
+"""The body circle around the mid-hip has a radius of about this many face heights."""
+
+
+def roi_from_face(face: tuple[float, float, float, float], scale: float = ROI_SCALE) -> PersonRoi:
+    """An upright whole-body ROI guessed from a face box, for people the pose detector missed.
+
+    The pose-landmark model's presence score then says whether a body is really there.
+    """
+    x0, y0, x1, y1 = face
+    fh = y1 - y0
+    cx, cy = (x0 + x1) / 2, (y0 + y1) / 2 + FACE_TO_HIP * fh
+    return PersonRoi((cx, cy), 2.0 * FACE_TO_RADIUS * fh * scale, 0.0)
+
+
 def roi_matrix(roi: PersonRoi, size: int = POSE_INPUT) -> np.ndarray:
     """Affine ``2x3`` map from ROI pixels (``size`` x ``size``, person upright) to frame pixels.
 
@@ -585,6 +603,8 @@ def full_body_people(
     h, w = frame_hw
     out = []
     for p in people:
+        if p.roi is None and p.face is not None:
+            p = replace(p, roi=roi_from_face(p.face))
         if p.roi is None:
             continue
         cx, cy = p.roi.centre
