@@ -479,3 +479,44 @@ def test_real_video_with_audio(tmp_path: Path) -> None:
     assert len(b["pts"]) == len(a["pts"]) == result.frames
     assert b["pts"] == pytest.approx(a["pts"], abs=1e-3)
     assert b["audio"][0]["payload"] == a["audio"][0]["payload"]
+
+
+def _colour_clip(path: Path, *, width: int, height: int, bt709: bool) -> Path:
+    """Saturated colour bars, optionally tagged BT.709 (decoders then convert with that matrix)."""
+    bars = np.zeros((height, width, 3), np.uint8)
+    colours = [(0, 0, 255), (0, 255, 0), (255, 0, 0), (0, 200, 255), (255, 255, 255), (40, 40, 40)]
+    for i, c in enumerate(colours):
+        bars[:, i * width // len(colours) : (i + 1) * width // len(colours)] = c
+    pix_fmt = "yuv444p" if width % 2 or height % 2 else "yuv420p"
+    with av.open(str(path), "w") as out:
+        s = out.add_stream("libx264", rate=10, options={"crf": "10"})
+        s.width, s.height, s.pix_fmt = width, height, pix_fmt
+        if bt709:
+            s.codec_context.colorspace = 1
+            s.codec_context.color_primaries = 1
+            s.codec_context.color_trc = 1
+            s.codec_context.color_range = 1
+        for i in range(5):
+            f = av.VideoFrame.from_ndarray(bars, format="bgr24")
+            if bt709:
+                f.colorspace, f.color_range = 1, 1
+            f.pts = i
+            out.mux(s.encode(f.reformat(format=pix_fmt)))
+        out.mux(s.encode(None))
+    return path
+
+
+@pytest.mark.parametrize("bt709,size", [(False, (96, 64)), (True, (96, 64)), (False, (97, 63))])
+def test_colours_survive_the_round_trip(bt709: bool, size: tuple[int, int], tmp_path: Path) -> None:
+    src = _colour_clip(tmp_path / "bars.mp4", width=size[0], height=size[1], bt709=bt709)
+    out = tmp_path / "o.mp4"
+    with VideoConverter(segmenter=_CountingSegmenter(), effect=EffectOptions(effect="none")) as conv:
+        conv.convert(src, out)
+
+    def first_bgr(p: Path) -> np.ndarray:
+        with av.open(str(p)) as c:
+            return next(c.decode(video=0)).to_ndarray(format="bgr24").astype(np.int16)
+
+    a, b = first_bgr(src), first_bgr(out)
+    assert np.abs(a - b).mean() < 2.0
+    assert np.percentile(np.abs(a - b), 99) <= 8

@@ -42,6 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--crf", type=int, default=None, help="quality (default visually lossless)")
     p.add_argument("--preset", default=None, help="encoder preset (default: the encoder's)")
     p.add_argument("--encoder-threads", type=int, default=None, help="encoder threads (default: encoder decides)")
+    p.add_argument("--encoder-thread-type", choices=("frame", "slice"), default=None, help="encoder threading")
     p.add_argument("--effect", default="blur", help="effect for the convert side (default blur)")
     p.add_argument("--model", default="auto", help="model for the convert side (default auto)")
     p.add_argument("--mask-every", type=int, default=1, help="mask every N frames on the convert side (default 1)")
@@ -67,6 +68,7 @@ def plain_transcode(src: Path, dst: Path, encode: EncodeOptions) -> tuple[int, f
             size=(vs.codec_context.width, vs.codec_context.height),
             time_base=vs.time_base,
             threads=encode.threads,
+            thread_type=encode.thread_type,
         )
         routes = {a.index: sink.add_audio(a) for a in container.streams.audio}
         try:
@@ -136,7 +138,13 @@ def main(args: argparse.Namespace) -> int:
     """Run the benchmark and print a table (or JSON)."""
     from ..config import EffectOptions, SegmenterOptions
 
-    encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset, threads=args.encoder_threads)
+    encode = EncodeOptions(
+        codec=args.codec,
+        crf=args.crf,
+        preset=args.preset,
+        threads=args.encoder_threads,
+        thread_type=args.encoder_thread_type,
+    )
     out: dict[str, Any] = {}
     with tempfile.TemporaryDirectory(prefix="livebokeh-bench-") as tmpdir:
         tmp = Path(tmpdir)
@@ -176,6 +184,7 @@ def main(args: argparse.Namespace) -> int:
         "crf": encode.crf,
         "preset": encode.preset,
         "encoder_threads": encode.threads,
+        "encoder_thread_type": encode.thread_type or "frame",
         "effect": args.effect,
         "model": args.model,
         "mask_every": args.mask_every,

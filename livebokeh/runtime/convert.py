@@ -43,7 +43,14 @@ from ..frames import Frame, Mask
 from ..matte import Matte
 from ..safe_write import check_target
 from ..segmentation import SegmenterProtocol, create_segmenter
-from ..sinks.video import CONTAINERS, VideoFileSink, container_for
+from ..sinks.video import (
+    CONTAINERS,
+    VideoFileSink,
+    bgr_to_video_frame,
+    choose_pix_fmt,
+    container_for,
+    default_codec,
+)
 
 log = logging.getLogger(__name__)
 
@@ -65,6 +72,7 @@ class EncodeOptions:
     crf: int | None = None
     preset: str | None = None
     threads: int | None = None
+    thread_type: str | None = None
 
     def __post_init__(self) -> None:
         if self.crf is not None and not 0 <= self.crf <= 63:
@@ -241,6 +249,7 @@ class _VideoItem:
     mask: Mask | None = None
     alpha: np.ndarray | None = None
     out: np.ndarray | None = None
+    vframe: Any = None
 
 
 @dataclass(slots=True)
@@ -443,6 +452,7 @@ class VideoConverter:
             "color_primaries": int(ctx.color_primaries or 0),
             "color_trc": int(ctx.color_trc or 0),
         }
+        codec = self.encode.codec or default_codec(dst)
         if on_start is not None:
             on_start(estimate_frames(vstream))
 
@@ -527,6 +537,10 @@ class VideoConverter:
                     if turns:
                         item.out = cv2.rotate(item.out, _ROTATE[(4 - turns) % 4])
                         item.alpha = cv2.rotate(item.alpha, _ROTATE[(4 - turns) % 4])
+                    # The colour conversion for the encoder happens here, off the encoding thread.
+                    h, w = item.out.shape[:2]
+                    item.vframe = bgr_to_video_frame(item.out, pix_fmt=choose_pix_fmt(codec, w, h), color=color)
+                    item.out = None
                 if not _put(q_done, item, stop):
                     return
 
@@ -561,7 +575,7 @@ class VideoConverter:
                         sink.write_audio(routes[item.packet.stream.index], item.packet)
                     continue
                 if sink is None:
-                    h, w = item.out.shape[:2]
+                    w, h = item.vframe.width, item.vframe.height
                     sink = VideoFileSink(
                         dst,
                         fps=rate,
@@ -573,6 +587,7 @@ class VideoConverter:
                         time_base=time_base,
                         rotation=item.rotation,
                         threads=self.encode.threads,
+                        thread_type=self.encode.thread_type,
                         color=color,
                     )
                     for a in audio_streams:
@@ -585,7 +600,7 @@ class VideoConverter:
                     for packet in pending_audio:
                         sink.write_audio(routes[packet.stream.index], packet)
                     pending_audio.clear()
-                sink.write(item.out, item.pts)
+                sink.write_av(item.vframe, item.pts)
                 if isinstance(mask_sink, VideoFileSink):
                     mask_sink.write_gray(item.alpha, item.pts)
                 elif mask_sink is not None:
@@ -642,6 +657,7 @@ class VideoConverter:
                 pix_fmt="gray" if codec == "libx264" else None,
                 rotation=rotation,
                 threads=self.encode.threads,
+                thread_type=self.encode.thread_type,
             )
         return _MaskPngFolder(path, overwrite=overwrite)
 
