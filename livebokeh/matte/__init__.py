@@ -162,42 +162,30 @@ class Matte:
             out.append(Person(body=body, score=0.5, sources=["pose-track"], roi=roi))
         return out
 
-    def _pose_pass(self, image: np.ndarray, prob: np.ndarray, people: list, chosen: object | None) -> np.ndarray:
-        """Per-person segmentation of whole-body people, merged over ``prob`` (returned at work size)."""
-        from ..segmentation.people import (
-            MAX_ROI_SIDE,
-            PoseSegmenter,
-            full_body_people,
-            merge_person_masks,
-            person_masks,
-        )
+    def _person_masks(self, image: np.ndarray, people: list, chosen: object | None) -> list:
+        """Per-person masks (pose-landmark model) of the whole-body people, at work size."""
+        from ..segmentation.people import MAX_ROI_SIDE, PoseSegmenter, full_body_people, person_masks
         from .subject import match_person
 
         h, w = image.shape[:2]
-        self.last_pose_people = 0
         self._tracks = []
         if self.options.subject == "main":
-            if chosen is None:
-                return prob
-            target = match_person(chosen.box, people)  # type: ignore[attr-defined]
+            target = match_person(chosen.box, people) if chosen is not None else None  # type: ignore[attr-defined]
             people = [target] if target is not None else []
         max_side = VIDEO_POSE_MAX_SIDE if self.video else MAX_ROI_SIDE
         limit = VIDEO_POSE_PEOPLE if self.video else PHOTO_POSE_PEOPLE
         selected = full_body_people(people, (h, w), max_side=max_side, limit=limit)
         if not selected:
-            return prob
+            return []
         if self._pose is None:
             self._pose = PoseSegmenter()
         work = upsample.guide_size((w, h), self._work_side)
-        if prob.shape[:2] != (work[1], work[0]):
-            prob = cv2.resize(prob, work, interpolation=cv2.INTER_LINEAR)
         masks = person_masks(image, selected, self._pose, work)  # type: ignore[arg-type]
-        self.last_pose_people = len(masks)
         if self.video:
             self._tracks = [m.track for m in masks if m.track is not None]
         if masks:
             log.debug("pose-landmark pass on %d person(s)", len(masks))
-        return merge_person_masks(prob, masks, only=self.options.subject == "main")
+        return masks
 
     def _steady(self, rects: list) -> list:
         """Keep last frame's crop where the new one is nearly the same, so crops do not jitter."""
@@ -227,23 +215,30 @@ class Matte:
             if opts.subject == "main":
                 chosen = self._tracker.choose(candidates(people, prob, (w, h)))
             if opts.crops:
-                from ..segmentation.people import blob_boxes, crop_regions, merge_crops
+                from ..segmentation.people import blob_boxes, crop_rect, crop_regions, merge_crops, merge_person_masks
 
                 if opts.subject == "main":
                     boxes = [chosen.box] if chosen is not None else []
                 else:
                     boxes = [p.body for p in people] + blob_boxes(prob, (h, w))
                 max_height = VIDEO_CROP_MAX_HEIGHT if self.video else 1.0
+                masks = self._person_masks(image, people, chosen)
                 rects = crop_regions(boxes, (h, w), self.segmenter.input_size_for, max_height=max_height)
+                if masks:  # a person the pose model segmented needs no selfie crop: its result would be replaced
+                    done = [crop_rect(m.person.body, (h, w)) for m in masks]
+                    rects = [r for r in rects if not any(_rect_iou(r, d) > 0.5 for d in done)]
                 if self.video:
                     rects = self._steady(rects)
+                work = upsample.guide_size((w, h), self._work_side)
                 if rects:
-                    work = upsample.guide_size((w, h), self._work_side)
                     prob = merge_crops(image, prob, rects, self.segmenter.segment, work, people=people)
-                    self.last_crops = len(rects)
                     log.debug("frame %d: crop pass on %d region(s) %s", frame.index, len(rects), rects)
-                prob = self._pose_pass(image, prob, people, chosen)
-                self.last_crops += self.last_pose_people
+                if masks:
+                    if prob.shape[:2] != (work[1], work[0]):
+                        prob = cv2.resize(prob, work, interpolation=cv2.INTER_LINEAR)
+                    prob = merge_person_masks(prob, masks, only=opts.subject == "main")
+                self.last_pose_people = len(masks)
+                self.last_crops = len(rects) + len(masks)
             self.last_crop_seconds = time.perf_counter() - start
         if chosen is not None:
             prob = keep_region(prob, chosen.box, (w, h))
