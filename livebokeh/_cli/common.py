@@ -102,7 +102,8 @@ def add_matte_args(parser: argparse.ArgumentParser) -> None:
         "--crops",
         action=argparse.BooleanOptionalAction,
         default=_MATTE.crops,
-        help="find people with the face/pose detectors and segment small ones again on a crop (--no-crops: off)",
+        help="find people with the face/pose detectors; segment small ones again on a crop and whole-body ones "
+        "with the per-person pose model (--no-crops: off)",
     )
 
 
