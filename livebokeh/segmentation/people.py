@@ -13,6 +13,13 @@ stored in the model, so they are rebuilt here from the published anchor settings
 
 :class:`PersonDetector` runs one or more of them and returns :class:`Person` boxes in
 frame pixels, with an estimated whole-body box for each.
+
+Two second passes refine the selfie model's mask around people it sees too small:
+:func:`merge_crops` segments a square crop around a small person again with the same
+model, and :class:`PoseSegmenter` runs the ``pose-landmark`` model (MediaPipe's pose
+network, used here for its per-person segmentation output) on an upright, rotated ROI
+around one whole-body person (:class:`PersonRoi`: centred on the hip, turned so the body
+points up), whose mask :func:`merge_person_masks` puts back over the frame.
 """
 
 from __future__ import annotations
