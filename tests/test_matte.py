@@ -504,6 +504,11 @@ def test_video_pose_pass_skips_close_ups() -> None:
     assert pose.calls == 0 and matte.last_pose_people == 0
     # a hip outside the frame (only the upper body is visible) is also left to the selfie model
     assert full_body_people([replace(close_up, roi=PersonRoi((160.0, 300.0), 0.5 * h, 0.0))], (h, 320)) == []
+    # a degenerate detection (both keypoints on one spot) is skipped, a whole body in the frame is kept
+    degenerate = roi_from_pose(_pose_detection((100.0, 100.0), (100.0, 100.0)))
+    assert full_body_people([replace(close_up, roi=degenerate)], (h, 320)) == []
+    whole = replace(close_up, roi=PersonRoi((160.0, 120.0), 0.9 * h, 0.0))
+    assert full_body_people([whole], (h, 320)) == [whole]
 
 
 def test_merge_person_masks_keeps_someone_else_in_the_roi() -> None:

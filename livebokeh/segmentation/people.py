@@ -603,7 +603,7 @@ to the selfie model, which is better there."""
 def full_body_people(
     people: list[Person], frame_hw: tuple[int, int], *, max_side: float = MAX_ROI_SIDE, limit: int = 6
 ) -> list[Person]:
-    """People worth a per-person segmentation: a pose ROI whose hip is inside the frame and that is not huge.
+    """People worth a per-person segmentation: a pose ROI whose hip is inside the frame, at least 16 px and not huge.
 
     At most ``limit`` of them, largest first.
     """
@@ -615,8 +615,8 @@ def full_body_people(
         if p.roi is None:
             continue
         cx, cy = p.roi.centre
-        if not (0.0 <= cx < w and 0.0 <= cy < h) or p.roi.side > max_side * h:
-            continue
+        if not (0.0 <= cx < w and 0.0 <= cy < h) or not 16.0 <= p.roi.side <= max_side * h:
+            continue  # hip outside the frame (a close-up), a huge body, or a degenerate one
         out.append(p)
     out.sort(key=lambda p: -p.roi.side)  # type: ignore[union-attr]
     return out[:limit]
