@@ -134,6 +134,7 @@ def _photo_results(args: argparse.Namespace) -> dict[str, Any]:
         results[f"raw ({args.raw_model})"] = _raw_scores(pairs, args.raw_model)
     ours: dict[str, Scores] = {}
     crop_seconds: list[float] = []
+    pose_people: list[int] = []
     if args.pred is not None:
         for img_path, mask_path in pairs:
             ours[img_path.stem] = score(read_mask(args.pred / f"{img_path.stem}.png"), read_mask(mask_path))
@@ -153,6 +154,7 @@ def _photo_results(args: argparse.Namespace) -> dict[str, Any]:
             alpha = matte.apply_to(matte.compute(frame), frame)
             if matte.last_crops:
                 crop_seconds.append(matte.last_crop_seconds)
+            pose_people.append(matte.last_pose_people)
             ours[img_path.stem] = score(alpha, read_mask(mask_path))
         seg.close()
         results["livebokeh"] = ours
@@ -171,6 +173,8 @@ def _photo_results(args: argparse.Namespace) -> dict[str, Any]:
         "crop_pass": {
             "images_with_crops": len(crop_seconds),
             "median_seconds": float(np.median(crop_seconds)) if crop_seconds else 0.0,
+            "images_with_pose_pass": sum(1 for n in pose_people if n),
+            "pose_people": int(sum(pose_people)),
         },
         "per_image": {name: {k: v.as_dict() for k, v in per.items()} for name, per in results.items()},
     }
@@ -205,7 +209,8 @@ def _print_photos(res: dict[str, Any], per_image: bool) -> None:
     if crops.get("images_with_crops"):
         print(
             f"crop pass ran on {crops['images_with_crops']} images; detectors + crops took "
-            f"{crops['median_seconds'] * 1e3:.1f} ms median per image"
+            f"{crops['median_seconds'] * 1e3:.1f} ms median per image (pose-landmark pass on "
+            f"{crops.get('images_with_pose_pass', 0)} images, {crops.get('pose_people', 0)} people)"
         )
 
 
