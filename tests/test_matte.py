@@ -485,6 +485,7 @@ def test_matte_pose_pass_finds_a_person_the_first_pass_missed() -> None:
     person = Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, roi=roi, sources=["pose-detection"])
     for subject in ("all", "main"):
         matte = Matte(_BlindSegmenter(), MatteOptions(subject=subject), video=False, detector=_FixedDetector([person]))
+        matte.search = False  # only the detected person's pose pass is counted here
         pose = _RedPose()
         matte._pose = pose
         frame = Frame(image=image, timestamp_ns=0, index=0)

@@ -59,6 +59,10 @@ VIDEO_POSE_MAX_SIDE = 1.6
 """In video, only people whose pose ROI is at most this many frame heights get the pose-landmark
 pass every frame: whole bodies, which the selfie model smears; close-ups keep the selfie result."""
 
+PHOTO_SEARCH = True
+"""Photos: look for a person the detectors missed (upside down, lying) with the pose-landmark
+model's rotation search around the frame centre (about 9 invokes, ~130 ms here)."""
+
 DETECT_EVERY = 10
 """In video, run the person detectors on every N-th computed mask; between, their boxes follow the optical flow."""
 
@@ -103,6 +107,10 @@ class Matte:
         """How many crops the last :meth:`compute` segmented (selfie crops plus per-person pose ROIs)."""
         self.last_pose_people = 0
         """How many people the last :meth:`compute` segmented with the pose-landmark model."""
+        self.search = PHOTO_SEARCH and not video
+        """Photos: run the rotation search for a person the detectors missed (see :meth:`_search`)."""
+        self.last_found: object | None = None
+        """What the rotation search found in the last :meth:`compute` (a ``people.Found``), if anything."""
 
     # -- inference side ---------------------------------------------------------------
 
@@ -134,6 +142,31 @@ class Matte:
             dx, dy = body[0] - p.body[0], body[1] - p.body[1]
             moved.append(replace(p, body=body, roi=p.roi.shifted(dx, dy) if p.roi is not None else None))
         return moved
+
+    def _search(self, image: np.ndarray, people: list) -> list:
+        """Photos: ``people`` plus a person found by the rotation search at the frame centre, if new.
+
+        Skipped when someone is a close-up (their face-guessed ROI is over ``MAX_ROI_SIDE``
+        frame heights): the selfie model handles that framing.  A found person that a
+        pose-detector person already covers is not added again.
+        """
+        from ..segmentation.people import MAX_ROI_SIDE, Person, PoseSegmenter, roi_from_face, search_person
+        from .subject import _box_iou
+
+        h = image.shape[0]
+        faces = [p.face for p in people if p.face is not None and p.sources[0].startswith("face")]
+        if any(roi_from_face(f).side > MAX_ROI_SIDE * h for f in faces):
+            return people
+        if self._pose is None:
+            self._pose = PoseSegmenter()
+        found = search_person(image, self._pose)  # type: ignore[arg-type]
+        self.last_found = found
+        if found is None:
+            return people
+        if any("pose-detection" in p.sources and _box_iou(p.body, found.body) > 0.5 for p in people):
+            return people  # the detector already has this person
+        log.debug("rotation search found a person at %s (presence %.2f)", found.body, found.presence)
+        return [*people, Person(body=found.body, score=found.presence, sources=["roi-search"], roi=found.roi)]
 
     def _with_tracks(self, people: list, frame_hw: tuple[int, int]) -> list:
         """Video: people with the ROIs the pose landmarks predicted for this frame.
@@ -211,9 +244,14 @@ class Matte:
         if opts.crops or opts.subject == "main":
             start = time.perf_counter()
             people = self._find_people(image, guide)
+            self.last_found = None
+            if self.search and opts.crops:
+                people = self._search(image, people)
             if self.video and opts.crops:
                 people = self._with_tracks(people, (h, w))
             if opts.subject == "main":
+                if not self.video:
+                    self._tracker.reset()  # photos are independent: no choice carried over
                 chosen = self._tracker.choose(candidates(people, prob, (w, h)))
             if opts.crops:
                 from ..segmentation.people import blob_boxes, crop_rect, crop_regions, merge_crops, merge_person_masks

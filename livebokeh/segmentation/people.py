@@ -687,3 +687,86 @@ def merge_person_masks(canvas: np.ndarray, masks: list[PersonMask], *, only: boo
     else:
         inside = union
     return np.ascontiguousarray(cover * inside + (1.0 - cover) * canvas, dtype=np.float32)
+
+
+# --- finding a person the detectors missed: a rotation search scored by pose presence ----
+
+SEARCH_ANGLES = 8
+"""Rotations tried by :func:`search_person` (evenly spaced over a full turn)."""
+
+SEARCH_SIDE = 1.1
+"""Side of the searched ROI, in units of the frame's shorter side."""
+
+SEARCH_PRESENCE = 0.85
+"""The best rotation's pose-presence score must reach this for the search to report a person."""
+
+
+@dataclass(frozen=True, slots=True)
+class Found:
+    """A person found by :func:`search_person`: the ROI the model saw them upright in, its presence score."""
+
+    roi: PersonRoi
+    presence: float
+    body: tuple[float, float, float, float]
+    """Box (frame pixels) around the model's mask of the person (probability >= 0.5)."""
+
+
+def _mask_box(prob: np.ndarray, roi: PersonRoi, frame_hw: tuple[int, int]) -> tuple[float, float, float, float] | None:
+    """Frame-pixel box around the ``>= 0.5`` part of a ROI-space probability map, or None if empty."""
+    ys, xs = np.nonzero(prob >= 0.5)
+    if xs.size == 0:
+        return None
+    m = roi_matrix(roi, prob.shape[0])
+    pts = np.stack([xs, ys], axis=1).astype(np.float64) @ m[:, :2].T + m[:, 2]
+    h, w = frame_hw
+    x0, y0 = np.clip(pts.min(axis=0), 0, [w, h])
+    x1, y1 = np.clip(pts.max(axis=0), 0, [w, h])
+    if x1 - x0 < 2 or y1 - y0 < 2:
+        return None
+    return float(x0), float(y0), float(x1), float(y1)
+
+
+def search_person(
+    image: np.ndarray,
+    segmenter: PoseSegmenter,
+    centre: tuple[float, float] | None = None,
+    side: float | None = None,
+    *,
+    angles: int = SEARCH_ANGLES,
+    min_presence: float = SEARCH_PRESENCE,
+) -> Found | None:
+    """Look for one person in a square region at every rotation, as the pose-landmark model sees them.
+
+    The SSD detectors are trained on mostly upright people and miss someone upside
+    down, tumbling or lying.  Here the pose-landmark model itself is run on the region
+    (default: the frame's centre, ``SEARCH_SIDE`` x its shorter side) turned by each of
+    ``angles`` rotations; the rotation with the highest pose-presence score wins if that
+    score reaches ``min_presence``.  The ROI is then refined once from the model's own
+    body-centre and body-top landmarks (as MediaPipe's tracking does) and the refined
+    result kept when its presence is at least as high; a person whose refined ROI is a
+    close-up (over ``MAX_ROI_SIDE`` frame heights) is not reported.  Costs ``angles + 1`` invokes.
+    """
+    h, w = image.shape[:2]
+    if centre is None:
+        centre = (w / 2.0, h / 2.0)
+    if side is None:
+        side = SEARCH_SIDE * min(h, w)
+    best: tuple[float, PersonRoi, np.ndarray, PersonRoi | None] | None = None
+    for k in range(angles):
+        roi = PersonRoi(centre, side, 2.0 * math.pi * k / angles)
+        prob, presence = segmenter.segment_roi(image, roi)
+        if best is None or presence > best[0]:
+            best = (presence, roi, prob, segmenter.last_track)
+    if best is None or best[0] < min_presence:
+        return None
+    presence, roi, prob, track = best
+    if track is not None and track.side > MAX_ROI_SIDE * h:
+        return None  # a close-up: the selfie model is better there
+    if track is not None and track.side >= 16.0:
+        prob2, presence2 = segmenter.segment_roi(image, track)
+        if presence2 >= presence:
+            presence, roi, prob = presence2, track, prob2
+    body = _mask_box(prob, roi, (h, w))
+    if body is None:
+        return None
+    return Found(roi, presence, body)
