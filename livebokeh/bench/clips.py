@@ -40,12 +40,18 @@ def make_clip(
     pts_step: list[int] | None = None,
     sample_rate: int = 48000,
     audio_codec: str | None = None,
+    scene: str = "pan",
 ) -> Path:
     """Write a test clip to ``path`` and return it.
 
+    ``scene`` is ``"pan"`` (the camera pans over a fine texture: hard for an encoder,
+    and blurring it makes motion search harder still) or ``"call"`` (a still camera on
+    a textured room, as in a recorded call or lecture, with the figure moving).
     ``pts_step`` gives a variable frame rate: frame ``i`` lasts ``pts_step[i % len]``
     ticks of a 1/1000 s time base (``fps`` then only sets the nominal rate).
     """
+    if scene not in ("pan", "call"):
+        raise ValueError(f"scene {scene!r} is unknown: use pan or call")
     path = Path(path)
     n = max(1, round(seconds * fps))
     back = _backdrop(width, height, seed=width * 7 + height)
@@ -72,8 +78,11 @@ def make_clip(
         pts = 0
         frame_img = np.empty((height, width, 3), np.uint8)
         for i in range(n):
-            ox = int((back.shape[1] - width) * (0.5 + 0.5 * math.sin(i / 60.0)))
-            oy = int((back.shape[0] - height) * (0.5 + 0.5 * math.cos(i / 80.0)))
+            if scene == "pan":
+                ox = int((back.shape[1] - width) * (0.5 + 0.5 * math.sin(i / 60.0)))
+                oy = int((back.shape[0] - height) * (0.5 + 0.5 * math.cos(i / 80.0)))
+            else:
+                ox = oy = 0
             np.copyto(frame_img, back[oy : oy + height, ox : ox + width])
             cx = int(width * (0.3 + 0.4 * (i % (4 * fps)) / (4 * fps)))
             cv2.ellipse(
