@@ -201,7 +201,7 @@ def main(args: argparse.Namespace) -> int:
         "mask_every": args.mask_every,
         "repeat": args.repeat,
         "scene": None if args.input else args.scene,
-        "model_load_s": round(load_s, 3),
+        "startup_s": round(load_s, 3),
     }
     if args.json:
         print(json.dumps(out, indent=2))
