@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
@@ -21,6 +22,7 @@ from livebokeh.matte.warp import MaskWarper, flow_image
 from livebokeh.segmentation.people import (
     _SPECS,
     ROI_SCALE,
+    SEARCH_ANGLES,
     Detection,
     Person,
     PersonMask,
@@ -35,6 +37,7 @@ from livebokeh.segmentation.people import (
     roi_from_pose,
     roi_matrix,
     roi_to_frame,
+    search_person,
 )
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
@@ -559,3 +562,66 @@ def test_video_follows_a_tracked_person_the_detector_lost() -> None:
     assert matte._tracks == [pose.last_track]
     matte.reset()
     assert matte._tracks == []
+
+
+class _UprightOnlyPose(_RedPose):
+    """A stand-in pose-landmark model that only 'sees' the red person when the crop shows them upright, head up."""
+
+    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+        self.calls += 1
+        crop = crop_roi(image, roi, self.size)
+        person = crop[:, :, 2] > 128
+        ys, xs = np.nonzero(person)
+        if ys.size == 0:
+            return person.astype(np.float32), 0.0
+        upright = ys.max() - ys.min() > 2 * (xs.max() - xs.min()) and ys.min() < self.size - 1 - ys.max()
+        return person.astype(np.float32), 0.99 if upright else 0.1
+
+
+def test_rotation_search_finds_a_lying_person_at_the_right_angle() -> None:
+    image, truth = _lying_person()
+    pose = _UprightOnlyPose()
+    found = search_person(image, pose)  # type: ignore[arg-type]
+    assert found is not None and pose.calls == SEARCH_ANGLES
+    assert abs(math.cos(found.roi.rotation)) < 0.2  # turned a quarter: the body lies horizontally
+    x0, y0, x1, y1 = found.body
+    ys, xs = np.nonzero(truth)
+    assert abs(x0 - xs.min()) < 8 and abs(x1 - xs.max()) < 8 and abs(y0 - ys.min()) < 8 and abs(y1 - ys.max()) < 8
+    # nobody there: nothing is reported
+    assert search_person(np.full_like(image, 30), _UprightOnlyPose()) is None  # type: ignore[arg-type]
+
+
+def test_photo_matte_keeps_a_person_only_the_rotation_search_found() -> None:
+    image, truth = _lying_person()
+    frame = Frame(image=image, timestamp_ns=0, index=0)
+    for search in (True, False):
+        matte = Matte(_BlindSegmenter(), MatteOptions(subject="main"), video=False, detector=_FixedDetector([]))
+        matte.search = search
+        matte._pose = _UprightOnlyPose()
+        alpha = matte.apply_to(matte.compute(frame), frame)
+        if search:
+            assert matte.last_found is not None and binary_iou(alpha, truth) > 0.8
+        else:
+            assert binary_iou(alpha, truth) < 0.1
+
+
+def test_rotation_search_finds_a_real_person_upside_down() -> None:
+    """A frame of the bundled sample clip, shrunk onto a plain canvas and turned 180 degrees."""
+    av = pytest.importorskip("av")
+    from livebokeh.sources.sample import sample_path
+
+    with av.open(str(sample_path())) as clip:
+        first = next(clip.decode(video=0)).to_ndarray(format="bgr24")
+    h, w = first.shape[:2]
+    small = cv2.resize(first, (int(w * 0.6), int(h * 0.6)), interpolation=cv2.INTER_AREA)
+    canvas = np.full((h, w, 3), 128, np.uint8)
+    y0, x0 = (h - small.shape[0]) // 2, (w - small.shape[1]) // 2
+    canvas[y0 : y0 + small.shape[0], x0 : x0 + small.shape[1]] = small
+    upside_down = np.ascontiguousarray(canvas[::-1, ::-1])
+    pose = PoseSegmenter()
+    found = search_person(upside_down, pose)
+    assert found is not None and found.presence >= 0.85
+    bx0, by0, bx1, by1 = found.body
+    cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
+    assert x0 <= cx <= w - x0 and y0 <= cy <= h - y0  # on the pasted person, not the canvas
+    assert search_person(np.full_like(canvas, 128), pose) is None

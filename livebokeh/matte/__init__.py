@@ -63,6 +63,10 @@ PHOTO_SEARCH = True
 """Photos: look for a person the detectors missed (upside down, lying) with the pose-landmark
 model's rotation search around the frame centre (about 9 invokes, ~130 ms here)."""
 
+PHOTO_POSE_THREADS = 2
+"""Photos: threads for the pose-landmark model (the search and per-person passes are its
+heaviest users; one photo at a time has the cores to itself)."""
+
 DETECT_EVERY = 10
 """In video, run the person detectors on every N-th computed mask; between, their boxes follow the optical flow."""
 
@@ -158,7 +162,7 @@ class Matte:
         if any(roi_from_face(f).side > MAX_ROI_SIDE * h for f in faces):
             return people
         if self._pose is None:
-            self._pose = PoseSegmenter()
+            self._pose = PoseSegmenter(num_threads=PHOTO_POSE_THREADS)
         found = search_person(image, self._pose)  # type: ignore[arg-type]
         self.last_found = found
         if found is None:
@@ -212,7 +216,7 @@ class Matte:
         if not selected:
             return []
         if self._pose is None:
-            self._pose = PoseSegmenter()
+            self._pose = PoseSegmenter(num_threads=1 if self.video else PHOTO_POSE_THREADS)
         work = upsample.guide_size((w, h), self._work_side)
         masks = person_masks(image, selected, self._pose, work)  # type: ignore[arg-type]
         if self.video:

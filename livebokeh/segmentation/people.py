@@ -751,22 +751,33 @@ def search_person(
         centre = (w / 2.0, h / 2.0)
     if side is None:
         side = SEARCH_SIDE * min(h, w)
+    # every rotation crops the same region: shrink the frame once so that crop_roi need not
+    f = min(1.0, 1.5 * segmenter.size / side)
+    small = image
+    if f < 0.75:
+        small = cv2.resize(image, (max(1, round(w * f)), max(1, round(h * f))), interpolation=cv2.INTER_AREA)
+        f = small.shape[1] / w
+    else:
+        f = 1.0
+    sh = small.shape[0]
+    centre_s, side_s = (centre[0] * f, centre[1] * f), side * f
     best: tuple[float, PersonRoi, np.ndarray, PersonRoi | None] | None = None
     for k in range(angles):
-        roi = PersonRoi(centre, side, 2.0 * math.pi * k / angles)
-        prob, presence = segmenter.segment_roi(image, roi)
+        roi = PersonRoi(centre_s, side_s, 2.0 * math.pi * k / angles)
+        prob, presence = segmenter.segment_roi(small, roi)
         if best is None or presence > best[0]:
             best = (presence, roi, prob, segmenter.last_track)
     if best is None or best[0] < min_presence:
         return None
     presence, roi, prob, track = best
-    if track is not None and track.side > MAX_ROI_SIDE * h:
+    if track is not None and track.side > MAX_ROI_SIDE * sh:
         return None  # a close-up: the selfie model is better there
-    if track is not None and track.side >= 16.0:
-        prob2, presence2 = segmenter.segment_roi(image, track)
+    if track is not None and track.side >= 16.0 * f:
+        prob2, presence2 = segmenter.segment_roi(small, track)
         if presence2 >= presence:
             presence, roi, prob = presence2, track, prob2
-    body = _mask_box(prob, roi, (h, w))
+    body = _mask_box(prob, roi, small.shape[:2])
     if body is None:
         return None
-    return Found(roi, presence, body)
+    inv = 1.0 / f
+    return Found(roi.scaled(inv, inv), presence, (body[0] * inv, body[1] * inv, body[2] * inv, body[3] * inv))
