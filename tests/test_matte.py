@@ -16,7 +16,7 @@ from livebokeh.errors import ModelLoadError
 from livebokeh.evaluation import InstabilityMeter, binary_iou, make_moving_clip, still_pixels
 from livebokeh.frames import Frame, Mask
 from livebokeh.matte import Matte, upsample
-from livebokeh.matte.subject import SubjectTracker, candidates, drop_stray_blobs, keep_region
+from livebokeh.matte.subject import SubjectTracker, candidates, centrality_weight, drop_stray_blobs, keep_region
 from livebokeh.matte.temporal import TemporalFilter
 from livebokeh.matte.warp import MaskWarper, flow_image
 from livebokeh.segmentation.people import (
@@ -203,6 +203,18 @@ def test_small_far_face_is_not_chosen_over_large_central_one() -> None:
     alpha = np.zeros((144, 256), np.float32)
     chosen = SubjectTracker().choose(candidates([far, central], alpha, size))
     assert chosen is not None and chosen.box == central.body
+
+
+def test_body_cut_by_the_frame_side_loses_to_a_central_full_body() -> None:
+    size = (640, 360)
+    central = Person(body=(240.0, 60.0, 400.0, 300.0), score=0.8)
+    side = Person(body=(0.0, 0.0, 320.0, 360.0), score=0.9)  # bigger, but the left edge cuts it
+    alpha = np.zeros((144, 256), np.float32)
+    found = candidates([side, central], alpha, size)
+    chosen = SubjectTracker().choose(found)
+    assert chosen is not None and chosen.box == central.body
+    # the same box moved off the edge (same size, same distance from the centre) would win
+    assert centrality_weight((4.0 + 14, 0.0, 324.0 + 14, 360.0), size) > centrality_weight(central.body, size)
 
 
 def test_subject_choice_does_not_jump_between_similar_people() -> None:

@@ -152,7 +152,9 @@ class Matte:
 
         Skipped when someone is a close-up (their face-guessed ROI is over ``MAX_ROI_SIDE``
         frame heights): the selfie model handles that framing.  A found person that a
-        pose-detector person already covers is not added again.
+        pose-detector person already covers is not added again.  With ``subject="main"`` one
+        that matches a person seen only by the face detector replaces that person's guessed
+        body box and ROI; otherwise only a person overlapping nobody found is added.
         """
         from ..segmentation.people import MAX_ROI_SIDE, Person, PoseSegmenter, roi_from_face, search_person
         from .subject import _box_iou
@@ -169,6 +171,18 @@ class Matte:
             return people
         if any("pose-detection" in p.sources and _box_iou(p.body, found.body) > 0.5 for p in people):
             return people  # the detector already has this person
+        if self.options.subject != "main":
+            # everyone is kept anyway: only a person nobody has found yet is worth adding (the
+            # search region is the frame centre, not fitted to someone already detected there)
+            if any(_box_iou(p.body, found.body) > 0.3 for p in people):
+                return people
+            return [*people, Person(body=found.body, score=found.presence, sources=["roi-search"], roi=found.roi)]
+        same = [i for i, p in enumerate(people) if _box_iou(p.body, found.body) > 0.5]
+        if same:  # someone seen only by the face detector: the search places their body better
+            i = same[0]
+            people = list(people)
+            people[i] = replace(people[i], body=found.body, roi=found.roi, sources=[*people[i].sources, "roi-search"])
+            return people
         log.debug("rotation search found a person at %s (presence %.2f)", found.body, found.presence)
         return [*people, Person(body=found.body, score=found.presence, sources=["roi-search"], roi=found.roi)]
 

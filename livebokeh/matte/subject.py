@@ -26,6 +26,14 @@ CENTRE_SIGMA = 0.2
 SWITCH_RATIO = 1.5
 """A new candidate must score this many times the tracked one to take its place."""
 
+EDGE_PENALTY = 0.5
+"""A candidate cut by the left or right side of the frame has its weight multiplied by this, once
+per side: someone at the side is usually a passer-by or spectator, and a blob spanning the whole
+width is a crowd.  (Top and bottom cuts are ordinary framing and are not penalised.)"""
+
+EDGE_MARGIN = 0.02
+"""A box within this fraction of the frame width from a side counts as cut by it."""
+
 STRAY_AREA = 0.15
 """A blob smaller than this fraction of the largest blob is stray unless a person is near it."""
 
@@ -48,11 +56,17 @@ def _box_iou(a: Box, b: Box) -> float:
 
 
 def centrality_weight(box: Box, frame_size: tuple[int, int]) -> float:
-    """Area fraction of ``box`` times a Gaussian of its centre's distance from the frame centre."""
+    """Area fraction of ``box`` times a Gaussian of its centre's distance from the frame centre.
+
+    Halved (``EDGE_PENALTY``) for each side of the frame, left or right, that cuts the box.
+    """
     w, h = frame_size
     cx, cy = (box[0] + box[2]) / 2 / w - 0.5, (box[1] + box[3]) / 2 / h - 0.5
     area = max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]) / (w * h)
-    return area * float(np.exp(-(cx * cx + cy * cy) / (2 * CENTRE_SIGMA**2)))
+    weight = area * float(np.exp(-(cx * cx + cy * cy) / (2 * CENTRE_SIGMA**2)))
+    margin = EDGE_MARGIN * w
+    cuts = int(box[0] <= margin) + int(box[2] >= w - margin)
+    return weight * EDGE_PENALTY**cuts
 
 
 def blobs(alpha: np.ndarray, threshold: float = 0.5) -> tuple[int, np.ndarray, np.ndarray]:
