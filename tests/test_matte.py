@@ -579,6 +579,10 @@ def test_video_follows_a_tracked_person_the_detector_lost() -> None:
 class _UprightOnlyPose(_RedPose):
     """A stand-in pose-landmark model that only 'sees' the red person when the crop shows them upright, head up."""
 
+    def __init__(self, presence: float = 0.9) -> None:
+        super().__init__()
+        self.presence = presence
+
     def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
         self.calls += 1
         crop = crop_roi(image, roi, self.size)
@@ -587,7 +591,7 @@ class _UprightOnlyPose(_RedPose):
         if ys.size == 0:
             return person.astype(np.float32), 0.0
         upright = ys.max() - ys.min() > 2 * (xs.max() - xs.min()) and ys.min() < self.size - 1 - ys.max()
-        return person.astype(np.float32), 0.99 if upright else 0.1
+        return person.astype(np.float32), self.presence if upright else 0.1
 
 
 def test_rotation_search_finds_a_lying_person_at_the_right_angle() -> None:
@@ -601,6 +605,10 @@ def test_rotation_search_finds_a_lying_person_at_the_right_angle() -> None:
     assert abs(x0 - xs.min()) < 8 and abs(x1 - xs.max()) < 8 and abs(y0 - ys.min()) < 8 and abs(y1 - ys.max()) < 8
     # nobody there: nothing is reported
     assert search_person(np.full_like(image, 30), _UprightOnlyPose()) is None  # type: ignore[arg-type]
+    # a certain answer ends the search early, at the same angle
+    sure = _UprightOnlyPose(presence=1.0)
+    early = search_person(image, sure)  # type: ignore[arg-type]
+    assert early is not None and sure.calls < SEARCH_ANGLES and early.roi == found.roi
 
 
 def test_photo_matte_keeps_a_person_only_the_rotation_search_found() -> None:

@@ -701,6 +701,16 @@ SEARCH_PRESENCE = 0.85
 """The best rotation's pose-presence score must reach this for the search to report a person."""
 
 
+SEARCH_STOP = 0.99
+"""The search stops at the first rotation whose presence reaches this (upright people: at once)."""
+
+
+def _search_order(angles: int) -> list[int]:
+    """Rotation indices, most likely first: upright, upside down, the quarter turns, then the rest."""
+    first = [0, angles // 2, angles // 4, 3 * angles // 4] if angles % 4 == 0 else [0]
+    return first + [k for k in range(angles) if k not in first]
+
+
 @dataclass(frozen=True, slots=True)
 class Found:
     """A person found by :func:`search_person`: the ROI the model saw them upright in, its presence score."""
@@ -740,11 +750,12 @@ def search_person(
     The SSD detectors are trained on mostly upright people and miss someone upside
     down, tumbling or lying.  Here the pose-landmark model itself is run on the region
     (default: the frame's centre, ``SEARCH_SIDE`` x its shorter side) turned by each of
-    ``angles`` rotations; the rotation with the highest pose-presence score wins if that
-    score reaches ``min_presence``.  The ROI is then refined once from the model's own
-    body-centre and body-top landmarks (as MediaPipe's tracking does) and the refined
-    result kept when its presence is at least as high; a person whose refined ROI is a
-    close-up (over ``MAX_ROI_SIDE`` frame heights) is not reported.  Costs ``angles + 1`` invokes.
+    ``angles`` rotations (upright first, stopping early at a presence of ``SEARCH_STOP``);
+    the rotation with the highest pose-presence score wins if that score reaches
+    ``min_presence``.  The ROI is then refined once from the model's own body-centre and
+    body-top landmarks (as MediaPipe's tracking does) and the refined result kept when its
+    presence is at least as high; a person whose refined ROI is a close-up (over
+    ``MAX_ROI_SIDE`` frame heights) is not reported.  Costs at most ``angles + 1`` invokes.
     """
     h, w = image.shape[:2]
     if centre is None:
@@ -762,11 +773,13 @@ def search_person(
     sh = small.shape[0]
     centre_s, side_s = (centre[0] * f, centre[1] * f), side * f
     best: tuple[float, PersonRoi, np.ndarray, PersonRoi | None] | None = None
-    for k in range(angles):
+    for k in _search_order(angles):
         roi = PersonRoi(centre_s, side_s, 2.0 * math.pi * k / angles)
         prob, presence = segmenter.segment_roi(small, roi)
         if best is None or presence > best[0]:
             best = (presence, roi, prob, segmenter.last_track)
+        if presence >= SEARCH_STOP:
+            break  # as sure as the model gets: the refinement below fixes the angle
     if best is None or best[0] < min_presence:
         return None
     presence, roi, prob, track = best
