@@ -171,20 +171,24 @@ class Matte:
             return people
         if any("pose-detection" in p.sources and _box_iou(p.body, found.body) > 0.5 for p in people):
             return people  # the detector already has this person
+        result = (found.prob, found.presence)  # the pose pass need not run this ROI again
         if self.options.subject != "main":
             # everyone is kept anyway: only a person nobody has found yet is worth adding (the
             # search region is the frame centre, not fitted to someone already detected there)
             if any(_box_iou(p.body, found.body) > 0.3 for p in people):
                 return people
-            return [*people, Person(body=found.body, score=found.presence, sources=["roi-search"], roi=found.roi)]
-        same = [i for i, p in enumerate(people) if _box_iou(p.body, found.body) > 0.5]
-        if same:  # someone seen only by the face detector: the search places their body better
-            i = same[0]
-            people = list(people)
-            people[i] = replace(people[i], body=found.body, roi=found.roi, sources=[*people[i].sources, "roi-search"])
-            return people
+        else:
+            same = [i for i, p in enumerate(people) if _box_iou(p.body, found.body) > 0.5]
+            if same:  # someone seen only by the face detector: the search places their body better
+                people = list(people)
+                p = people[same[0]]
+                people[same[0]] = replace(
+                    p, body=found.body, roi=found.roi, roi_result=result, sources=[*p.sources, "roi-search"]
+                )
+                return people
         log.debug("rotation search found a person at %s (presence %.2f)", found.body, found.presence)
-        return [*people, Person(body=found.body, score=found.presence, sources=["roi-search"], roi=found.roi)]
+        person = Person(body=found.body, score=found.presence, sources=["roi-search"], roi=found.roi, roi_result=result)
+        return [*people, person]
 
     def _with_tracks(self, people: list, frame_hw: tuple[int, int]) -> list:
         """Video: people with the ROIs the pose landmarks predicted for this frame.

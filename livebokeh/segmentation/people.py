@@ -99,6 +99,9 @@ class Person:
     sources: list[str] = field(default_factory=list)
     roi: PersonRoi | None = None
     """The upright square around the whole body, when the pose detector found this person."""
+    roi_result: tuple[np.ndarray, float] | None = None
+    """The pose-landmark model's ``(probability, presence)`` for exactly ``roi``, when already run
+    (by the rotation search); whoever changes ``roi`` must clear it."""
 
     @property
     def height(self) -> float:
@@ -529,9 +532,7 @@ def crop_roi(image: np.ndarray, roi: PersonRoi, size: int = POSE_INPUT) -> np.nd
 def roi_to_frame(prob: np.ndarray, roi: PersonRoi, frame_size: tuple[int, int]) -> np.ndarray:
     """Paste a ROI-space map back into a frame of ``frame_size`` (w, h); 0 outside the ROI."""
     m = roi_matrix(roi, prob.shape[0])
-    return cv2.warpAffine(
-        prob, m, frame_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT
-    )
+    return cv2.warpAffine(prob, m, frame_size, flags=cv2.INTER_LINEAR, borderMode=cv2.BORDER_CONSTANT)
 
 
 class PoseSegmenter:
@@ -581,9 +582,7 @@ class PoseSegmenter:
                 self.last_track = roi_from_points(centre, top)
         return prob.astype(np.float32), flag
 
-    def segment_person(
-        self, image: np.ndarray, roi: PersonRoi, out_size: tuple[int, int]
-    ) -> tuple[np.ndarray, float]:
+    def segment_person(self, image: np.ndarray, roi: PersonRoi, out_size: tuple[int, int]) -> tuple[np.ndarray, float]:
         """Person probability for one person at ``out_size`` (w, h) over the whole frame, and presence."""
         prob, flag = self.segment_roi(image, roi)
         h, w = image.shape[:2]
@@ -648,12 +647,15 @@ def person_masks(
     out = []
     for p in people:
         assert p.roi is not None
-        prob, presence = segmenter.segment_roi(image, p.roi)
+        if p.roi_result is not None:
+            (prob, presence), track = p.roi_result, None
+        else:
+            prob, presence = segmenter.segment_roi(image, p.roi)
+            track = segmenter.last_track
         if presence < MIN_PRESENCE:
             log.debug("pose ROI %s ignored: presence %.2f", p.roi, presence)
             continue
         roi = p.roi.scaled(ww / w, wh / h)
-        track = segmenter.last_track
         full = roi_to_frame(prob, roi, work_size)
         out.append(PersonMask(p, full, roi_to_frame(ones, roi, work_size), presence, track))
     return out
@@ -719,6 +721,8 @@ class Found:
     presence: float
     body: tuple[float, float, float, float]
     """Box (frame pixels) around the model's mask of the person (probability >= 0.5)."""
+    prob: np.ndarray
+    """The model's person probability in ROI space (``size`` x ``size``, person upright)."""
 
 
 def _mask_box(prob: np.ndarray, roi: PersonRoi, frame_hw: tuple[int, int]) -> tuple[float, float, float, float] | None:
@@ -793,4 +797,4 @@ def search_person(
     if body is None:
         return None
     inv = 1.0 / f
-    return Found(roi.scaled(inv, inv), presence, (body[0] * inv, body[1] * inv, body[2] * inv, body[3] * inv))
+    return Found(roi.scaled(inv, inv), presence, (body[0] * inv, body[1] * inv, body[2] * inv, body[3] * inv), prob)
