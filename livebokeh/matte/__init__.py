@@ -5,7 +5,8 @@
 * :meth:`Matte.compute` (inference side) runs the segmenter on a frame and does all
   low-resolution work that depends only on that frame and earlier masks: the person
   detectors, the crop pass and the per-person pose-landmark pass for whole-body people
-  (``segmentation.people``), main-subject choice and stray-blob removal
+  (``segmentation.people``; for photos also a rotation search at the frame centre for a
+  person the detectors missed, e.g. upside down), main-subject choice and stray-blob removal
   (``subject``), and temporal smoothing (``temporal``).
 * :meth:`Matte.apply_to` (compositor side) takes the newest mask and the frame it is
   about to be applied to, moves the mask if it is older than the frame (``warp``), and

@@ -19,7 +19,9 @@ Two second passes refine the selfie model's mask around people it sees too small
 model, and :class:`PoseSegmenter` runs the ``pose-landmark`` model (MediaPipe's pose
 network, used here for its per-person segmentation output) on an upright, rotated ROI
 around one whole-body person (:class:`PersonRoi`: centred on the hip, turned so the body
-points up), whose mask :func:`merge_person_masks` puts back over the frame.
+points up), whose mask :func:`merge_person_masks` puts back over the frame.  :func:`search_person`
+finds a person the detectors missed (upside down, tumbling, lying) by running the
+pose-landmark model on one region at several rotations and keeping the most confident.
 """
 
 from __future__ import annotations
