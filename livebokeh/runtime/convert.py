@@ -616,6 +616,9 @@ class VideoConverter:
             if sink is None or sink.frames_written == 0:
                 raise InputError(f"input {src} has no decodable video frames")
             result.corrupt_skipped = counters["corrupt"]
+            if mask_sink is not None:
+                mask_sink.close()
+            sink.close()
             usage = resource.getrusage(resource.RUSAGE_SELF)
             n = max(1, sink.frames_written)
             result.cpu_ms_per_frame = {
@@ -623,9 +626,6 @@ class VideoConverter:
                 "encode": round((time.thread_time() - cpu_main) * 1000 / n, 2),
                 "process": round((usage.ru_utime + usage.ru_stime - cpu_all) * 1000 / n, 2),
             }
-            if mask_sink is not None:
-                mask_sink.close()
-            sink.close()
         except BaseException as exc:
             stop.set()
             for stage in stages:
