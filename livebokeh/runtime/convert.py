@@ -18,6 +18,7 @@ only when complete (see :class:`~livebokeh.sinks.video.VideoFileSink`).
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import queue
@@ -683,13 +684,16 @@ def run_convert(
     report = ConvertReport()
     for src, dst, mask in plan:
         started = time.perf_counter()
+        start_cb: Callable[[int | None], None] | None = None
+        if on_start is not None:
+            start_cb = functools.partial(on_start, src)
         try:
             result = converter.convert(
                 src,
                 dst,
                 mask_out=mask,
                 overwrite=overwrite,
-                on_start=(lambda total, _src=src: on_start(_src, total)) if on_start is not None else None,
+                on_start=start_cb,
                 on_frame=on_frame,
                 stop=stop,
             )

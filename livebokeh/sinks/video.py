@@ -118,7 +118,8 @@ def bgr_to_video_frame(image: np.ndarray, *, pix_fmt: str = "yuv420p", color: di
         and color.get("colorspace", 2) in _BT601
         and color.get("color_range", 0) in (0, 1)
     ):
-        return av.VideoFrame.from_ndarray(cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420), format="yuv420p")
+        yuv: np.ndarray = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
     vframe = av.VideoFrame.from_ndarray(image, format="bgr24")
     if color.get("colorspace"):
         vframe.colorspace = color["colorspace"]
