@@ -24,7 +24,8 @@ COMMANDS = ("photo", "convert", "live", "demo", "eval", "models", "bench", "doct
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="livebokeh", description="Blur or replace the background behind people in photos, video files and live video."
+        prog="livebokeh",
+        description="Blur or replace the background behind people in photos, video files and live video.",
     )
     parser.add_argument("--version", action="version", version=f"livebokeh {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")

@@ -29,7 +29,9 @@ def main(args: argparse.Namespace) -> int:
 
     effect = effect_options(args)
     plan = plan_outputs(expand_inputs(args.inputs), args.output, args.out_dir, args.mask_out)
-    processor = PhotoProcessor(effect=effect, matte=matte_options(args, temporal=False), segmenter=segmenter_options(args))
+    processor = PhotoProcessor(
+        effect=effect, matte=matte_options(args, temporal=False), segmenter=segmenter_options(args)
+    )
     bar = None
     if len(plan) > 1 and not args.quiet:
         from tqdm import tqdm

@@ -91,7 +91,9 @@ class PhotoProcessor:
     ) -> None:
         if segmenter is None or isinstance(segmenter, SegmenterOptions):
             seg_opts = segmenter or SegmenterOptions()
-            segmenter = create_segmenter(seg_opts.model, num_threads=seg_opts.threads, person_class=seg_opts.person_class)
+            segmenter = create_segmenter(
+                seg_opts.model, num_threads=seg_opts.threads, person_class=seg_opts.person_class
+            )
         self.segmenter = segmenter
         self.matte = Matte(segmenter, matte or MatteOptions(), video=False)
         self.compositor = Compositor(effect or EffectOptions())
