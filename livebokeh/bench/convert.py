@@ -1,7 +1,9 @@
 """``livebokeh bench convert``: ``livebokeh convert`` against a plain PyAV transcode, same run.
 
 The baseline decodes the same input and encodes it with the same encoder settings
-through the same writer (audio copied too), with no processing in between.  The ratio
+through the same writer (audio copied too), with no processing in between.  Its frames
+reach the encoder without the input's picture types, so the encoder picks frame types
+itself on both sides (forcing them makes x264 skip that work and encode differently).  The ratio
 ``convert fps / transcode fps`` says how much of the encoder's speed the masking and
 compositing cost.  Test clips (1080p and 720p, textured moving scene with an AAC track)
 are generated in a temp folder unless ``--input`` is given.
@@ -20,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import av
+from av.video.frame import PictureType
 
 from ..runtime.convert import EncodeOptions, VideoConverter, estimate_frames, open_input
 from ..sinks.video import VideoFileSink
@@ -83,6 +86,10 @@ def plain_transcode(src: Path, dst: Path, encode: EncodeOptions) -> tuple[int, f
                     sink.write_audio(routes[packet.stream.index], packet)
                     continue
                 for frame in vs.decode(packet):
+                    # A decoded frame keeps the input's picture type (I/P/B), and libx264 obeys it,
+                    # skipping its own frame-type decision.  Clear it, as the ffmpeg tool does, so
+                    # the encoder decides here exactly as it does for convert's new frames.
+                    frame.pict_type = PictureType.NONE
                     sink.write_av(frame, frame.pts)
         except BaseException:
             sink.abort()
