@@ -520,3 +520,22 @@ def test_colours_survive_the_round_trip(bt709: bool, size: tuple[int, int], tmp_
     a, b = first_bgr(src), first_bgr(out)
     assert np.abs(a - b).mean() < 2.0
     assert np.percentile(np.abs(a - b), 99) <= 8
+
+
+def test_decode_and_encode_conversions_round_trip_unchanged_pixels() -> None:
+    from livebokeh.sinks.video import bgr_to_video_frame, video_frame_to_bgr
+
+    rng = np.random.default_rng(5)
+    # in-gamut colours (moderate chroma), so nothing is clipped on the way through BGR
+    y = rng.integers(60, 180, size=(64, 96), dtype=np.uint8)
+    uv = rng.integers(118, 138, size=(32, 96), dtype=np.uint8)  # U then V planes, 48x32 each
+    i420 = np.concatenate([y, uv])
+    frame = av.VideoFrame.from_ndarray(i420, format="yuv420p")
+    bgr = video_frame_to_bgr(frame)
+    assert bgr.shape == (64, 96, 3) and bgr.dtype == np.uint8
+    back = bgr_to_video_frame(bgr).to_ndarray().astype(np.int16)
+    assert np.abs(back[:64] - y).mean() < 0.2  # luma comes back as it was (swscale + OpenCV: ~1 level off)
+    assert np.abs(back[64:] - uv).mean() < 0.2
+    # BT.709 is left to swscale on both sides (OpenCV's conversion is BT.601 only)
+    tagged = video_frame_to_bgr(frame, color={"colorspace": 1, "color_range": 1})
+    assert np.array_equal(tagged, frame.to_ndarray(format="bgr24"))

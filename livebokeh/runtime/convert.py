@@ -51,6 +51,7 @@ from ..sinks.video import (
     choose_pix_fmt,
     container_for,
     default_codec,
+    video_frame_to_bgr,
 )
 
 log = logging.getLogger(__name__)
@@ -500,7 +501,7 @@ class VideoConverter:
                     if (vf.width, vf.height) != (w, h):
                         image = vf.to_ndarray(format="bgr24", width=w, height=h)
                     else:
-                        image = vf.to_ndarray(format="bgr24")
+                        image = video_frame_to_bgr(vf, pix_fmt=choose_pix_fmt(codec, w, h), color=color)
                     turns = (int(vf.rotation or 0) // 90) % 4
                     if turns:  # segment and composite upright; turned back before encoding
                         image = cv2.rotate(image, _ROTATE[turns])
