@@ -576,6 +576,39 @@ def test_video_follows_a_tracked_person_the_detector_lost() -> None:
     assert matte._tracks == []
 
 
+class _EmptyPose(_RedPose):
+    """A stand-in pose-landmark model that finds nobody (presence 0) in any ROI."""
+
+    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+        self.calls += 1
+        return np.zeros((self.size, self.size), np.float32), 0.0
+
+
+def test_video_pose_pass_retries_an_empty_detection_only_at_the_next_detection() -> None:
+    from livebokeh.matte import DETECT_EVERY
+
+    image, _ = _lying_person()
+    roi = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
+    false_hit = Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, roi=roi, sources=["pose-detection"])
+    matte = Matte(_BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=_FixedDetector([false_hit]))
+    pose = _EmptyPose()
+    matte._pose = pose
+    for i in range(2 * DETECT_EVERY):
+        matte.compute(Frame(image=image, timestamp_ns=i * 33_000_000, index=i))
+        assert matte.last_pose_people == 0
+    assert pose.calls == 2  # once per detector run, not once per frame
+    matte.reset()
+    matte.compute(Frame(image=image, timestamp_ns=0, index=0))
+    assert pose.calls == 3
+    # a real person (the pose model sees them) still gets the pass every frame
+    matte = Matte(_BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=_FixedDetector([false_hit]))
+    seen = _RedPose()
+    matte._pose = seen
+    for i in range(3):
+        matte.compute(Frame(image=image, timestamp_ns=i * 33_000_000, index=i))
+    assert seen.calls == 3
+
+
 class _UprightOnlyPose(_RedPose):
     """A stand-in pose-landmark model that only 'sees' the red person when the crop shows them upright, head up."""
 

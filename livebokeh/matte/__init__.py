@@ -99,6 +99,8 @@ class Matte:
         self._computed = 0
         self._pose: object | None = None
         self._tracks: list = []  # video: next-frame ROIs of the people the pose pass segmented
+        self._rejected: list = []  # video: bodies the pose pass found no person in, until the next detection
+        self._fresh = False  # video: the people of this compute() come from a detector run, not the flow
         self._tracker = SubjectTracker()
         self._temporal = TemporalFilter() if video and self.options.temporal else None
         self._smoother = GuideSmoother() if video and self.options.temporal else None
@@ -134,7 +136,9 @@ class Matte:
         if fresh or flow_grey is None or self._people_grey is None or self._people_grey.shape != flow_grey.shape:
             self._people = self._detector.detect(image)  # type: ignore[attr-defined]
             self._people_grey = flow_grey
+            self._fresh = True
             return self._people
+        self._fresh = False
         if not self._people:
             return []
         if self._box_warper is None:
@@ -232,7 +236,14 @@ class Matte:
         max_side = VIDEO_POSE_MAX_SIDE if self.video else MAX_ROI_SIDE
         limit = VIDEO_POSE_PEOPLE if self.video else PHOTO_POSE_PEOPLE
         selected = full_body_people(people, (h, w), max_side=max_side, limit=limit)
+        rejected: list = []
+        if self.video and not self._fresh and self._rejected:
+            # A detection the pose model judged empty (a false positive: a poster, a coat) is not
+            # tried again every frame while it only follows the flow; the next detection retries it.
+            rejected = [p for p in selected if any(_box_iou4(p.body, b) > 0.5 for b in self._rejected)]
+            selected = [p for p in selected if not any(p is r for r in rejected)]
         if not selected:
+            self._rejected = [p.body for p in rejected]
             return []
         if self._pose is None:
             self._pose = PoseSegmenter(num_threads=1 if self.video else PHOTO_POSE_THREADS)
@@ -240,6 +251,9 @@ class Matte:
         masks = person_masks(image, selected, self._pose, work)  # type: ignore[arg-type]
         if self.video:
             self._tracks = [m.track for m in masks if m.track is not None]
+            kept = [m.person for m in masks]
+            rejected += [p for p in selected if not any(p is k for k in kept) and p.roi_result is None]
+            self._rejected = [p.body for p in rejected]
         if masks:
             log.debug("pose-landmark pass on %d person(s)", len(masks))
         return masks
@@ -358,12 +372,23 @@ class Matte:
         self._people_grey = None
         self._rects = []
         self._tracks = []
+        self._rejected = []
+        self._fresh = False
         self._computed = 0
 
 
 def _rect_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:
     ix = max(0, min(a[2], b[2]) - max(a[0], b[0]))
     iy = max(0, min(a[3], b[3]) - max(a[1], b[1]))
+    inter = ix * iy
+    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
+    return inter / union if union > 0 else 0.0
+
+
+def _box_iou4(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> float:
+    """Intersection over union of two ``(x0, y0, x1, y1)`` boxes."""
+    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
+    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
     inter = ix * iy
     union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
     return inter / union if union > 0 else 0.0
