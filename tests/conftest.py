@@ -31,3 +31,9 @@ def textured_image() -> np.ndarray:
     """A 240x320 BGR image with texture everywhere, so any blur changes it."""
     rng = np.random.default_rng(0)
     return rng.integers(0, 256, size=(240, 320, 3), dtype=np.uint8)
+
+
+@pytest.fixture(autouse=True)
+def _no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Keep a developer's own ~/.config/livebokeh/config.toml out of every test."""
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
