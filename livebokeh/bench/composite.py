@@ -18,7 +18,6 @@ import logging
 import os
 import statistics
 import tempfile
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -29,13 +28,12 @@ from ..config import EffectOptions
 from ..effects import Compositor, _kernels
 from ..effects.replace import cover_fit
 from ..errors import ConfigError
+from . import CLOCKS, SIZES
 
 log = logging.getLogger(__name__)
 
-SIZES = {"1080p": (1920, 1080), "720p": (1280, 720)}
 # Everything timed runs on the calling thread, so its CPU time is the work done;
 # elapsed time also counts the time other processes held the CPU.
-CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.thread_time, "wall": time.perf_counter}
 EFFECTS = ("blur", "bokeh", "blur+falloff", "bokeh+falloff", "replace", "color", "mask", "none")
 
 

@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import sys
 import tempfile
@@ -26,9 +25,8 @@ from av.video.frame import PictureType
 
 from ..runtime.convert import EncodeOptions, VideoConverter, estimate_frames, open_input
 from ..sinks.video import VideoFileSink
+from . import SIZES
 from .clips import make_clip
-
-SIZES = {"1080p": (1920, 1080), "720p": (1280, 720)}
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -109,13 +107,13 @@ def _bench_one(
     conv_cpu: list[float] = []
     frames = 0
     for _ in range(max(1, repeat)):
-        cpu0 = _cpu_seconds()
+        cpu0 = time.process_time()
         n, secs = plain_transcode(src, tmp / f"base-{label}.mp4", encode)
-        base_cpu.append((_cpu_seconds() - cpu0) * 1000 / max(1, n))
+        base_cpu.append((time.process_time() - cpu0) * 1000 / max(1, n))
         base_fps.append(n / secs)
-        cpu0 = _cpu_seconds()
+        cpu0 = time.process_time()
         result = converter.convert(src, tmp / f"conv-{label}.mp4", overwrite=True)
-        conv_cpu.append((_cpu_seconds() - cpu0) * 1000 / max(1, result.frames))
+        conv_cpu.append((time.process_time() - cpu0) * 1000 / max(1, result.frames))
         conv_fps.append(result.frames / result.seconds)
         frames = result.frames
         if result.frames != n:
@@ -139,12 +137,6 @@ def _bench_one(
         "convert_cpu_ms_per_frame": round(statistics.median(conv_cpu), 1),
         "cpu_ratio": round(statistics.median(base_cpu) / statistics.median(conv_cpu), 3),
     }
-
-
-def _cpu_seconds() -> float:
-    """User + system CPU time of this process, all threads."""
-    usage = resource.getrusage(resource.RUSAGE_SELF)
-    return usage.ru_utime + usage.ru_stime
 
 
 def main(args: argparse.Namespace) -> int:

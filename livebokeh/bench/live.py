@@ -31,8 +31,9 @@ from ..runtime.live import LiveOptions, Pipeline
 from ..segmentation import create_segmenter
 from ..sources.synthetic import SyntheticSource
 from ..stats import CpuMeter, peak_rss_mb
+from . import SIZES as BENCH_SIZES
 
-SIZES = {"1080p": (1920, 1080), "720p": (1280, 720), "480p": (854, 480)}
+SIZES = {**BENCH_SIZES, "480p": (854, 480)}
 CAMERA_FPS = 30.0
 OFFERED_FPS = 240.0
 

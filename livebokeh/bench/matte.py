@@ -15,7 +15,6 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import time
 from collections.abc import Callable
 from pathlib import Path
 
@@ -25,9 +24,7 @@ import numpy as np
 from ..matte import upsample
 from ..matte.temporal import GuideSmoother, TemporalFilter
 from ..matte.warp import MaskWarper, frame_flow_image
-
-SIZES = {"1080p": (1920, 1080), "720p": (1280, 720)}
-CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.thread_time, "wall": time.perf_counter}
+from . import CLOCKS, SIZES
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

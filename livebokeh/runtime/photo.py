@@ -13,6 +13,7 @@ from ..effects import Compositor
 from ..errors import InputError, LivebokehError, OutputError
 from ..frames import Frame
 from ..matte import Matte
+from ..safe_write import check_target
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.images import write_image
 from ..sources.images import IMAGE_SUFFIXES, list_images, read_image
@@ -127,8 +128,8 @@ def run_photo(
         start = time.perf_counter()
         try:
             for dest in (target, mask_path):
-                if dest is not None and dest.exists() and not overwrite:
-                    raise OutputError(f"output {dest} already exists: pass --overwrite to replace it")
+                if dest is not None:  # refuse before the work, not after it
+                    check_target(dest, overwrite=overwrite)
             image = read_image(path)
             out, alpha = processor.process(image)
             if target is not None:
