@@ -13,11 +13,15 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+import threading
+from dataclasses import dataclass, field
 
+import cv2
 import numpy as np
 
 from .errors import FrameFormatError
+
+_LEVELS_LOCK = threading.Lock()
 
 
 @dataclass(slots=True)
@@ -27,11 +31,58 @@ class Frame:
     image: np.ndarray
     timestamp_ns: int
     index: int
+    _levels: list[np.ndarray] = field(default_factory=list, init=False, repr=False, compare=False)
+    _sized: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
 
     @property
     def size(self) -> tuple[int, int]:
         """``(width, height)`` in pixels."""
         return self.image.shape[1], self.image.shape[0]
+
+    def reduced(self, min_side: int) -> np.ndarray:
+        """The image halved (2 x 2 area average) as often as its long side stays at least ``min_side``.
+
+        Every consumer of a small copy (segmenter input, optical flow, guide image, working
+        copy) takes its level from here, so a frame is shrunk once, in cheap exact halvings,
+        however many of them look at it; levels are kept with the frame.  The image must not
+        change after the first call.
+        """
+        levels = self._levels
+        if not levels:
+            with _LEVELS_LOCK:
+                if not levels:
+                    levels.append(self.image)
+        level = levels[0]
+        k = 0
+        while max(level.shape[0], level.shape[1]) // 2 >= min_side and min(level.shape[0], level.shape[1]) >= 2:
+            k += 1
+            if k < len(levels):
+                level = levels[k]
+                continue
+            h, w = level.shape[:2]
+            level = cv2.resize(level, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+            with _LEVELS_LOCK:  # two threads may shrink the same frame: keep the first copy
+                if len(levels) == k:
+                    levels.append(level)
+                else:
+                    level = levels[k]
+        return level
+
+    def resized(self, size: tuple[int, int]) -> np.ndarray:
+        """The image area-averaged to ``size`` = ``(width, height)``, from the nearest :meth:`reduced` level.
+
+        Kept with the frame, so the model input and the optical-flow image, often the same
+        size, are made once.
+        """
+        small = self._sized.get(size)
+        if small is None:
+            level = self.reduced(max(size))
+            if (level.shape[1], level.shape[0]) == size:
+                small = level
+            else:
+                small = cv2.resize(level, size, interpolation=cv2.INTER_AREA)
+            self._sized[size] = small
+        return small
 
 
 @dataclass(slots=True)

@@ -29,7 +29,7 @@ from ..segmentation import SegmenterProtocol
 from . import upsample
 from .subject import SubjectTracker, candidates, drop_stray_blobs, keep_region
 from .temporal import GuideSmoother, TemporalFilter
-from .warp import MaskWarper, frame_flow_image, shift_box
+from .warp import MaskWarper, flow_grey, shift_box
 
 __all__ = ["Matte"]
 
@@ -50,6 +50,12 @@ WORKING_SIDE = 1536
 the models see at most a few hundred pixels, and shrinking 12 MP once is far cheaper than
 shrinking it for every model and crop."""
 
+VIDEO_WORKING_SIDE = 640
+"""Video frames are detected and cropped from the frame's smallest halving (``Frame.reduced``)
+with a long side of at least this (1080p -> 960 x 540, 720p -> 640 x 360): a person small
+enough to need a crop still spans a few hundred pixels there, and the halving is shared with
+the model input, the optical flow and the guide image, so a frame is shrunk once."""
+
 VIDEO_POSE_PEOPLE = 2
 """In video, at most this many people per frame get the pose-landmark pass (about 15 ms each)."""
 
@@ -67,6 +73,10 @@ model's rotation search around the frame centre (about 9 invokes, ~130 ms here).
 PHOTO_POSE_THREADS = 2
 """Photos: threads for the pose-landmark model (the search and per-person passes are its
 heaviest users; one photo at a time has the cores to itself)."""
+
+BOX_FLOW_SIDE = 128
+"""Long side of the grey images whose optical flow moves the people's boxes between detector runs:
+a box moves by the median flow inside it, which needs no finer grid (a third of the cost at 256)."""
 
 DETECT_EVERY = 10
 """In video, run the person detectors on every N-th computed mask; between, their boxes follow the optical flow."""
@@ -270,17 +280,22 @@ class Matte:
     def compute(self, frame: Frame) -> Mask:
         """Segment one frame (inference side): crops, subject choice, temporal smoothing."""
         full = frame.image
-        image = _working_copy(full, WORKING_SIDE)
+        if self.video:
+            image = frame.reduced(VIDEO_WORKING_SIDE)
+            mh, mw = self.segmenter.input_size_for(full.shape)
+            prob = self._segment(frame.resized((mw, mh)), frame.timestamp_ns)
+        else:
+            image = _working_copy(full, WORKING_SIDE)
+            prob = self._segment(image, frame.timestamp_ns)
         h, w = image.shape[:2]
         opts = self.options
-        prob = self._segment(image, frame.timestamp_ns)
         self.last_crop_seconds, self.last_crops, self.last_pose_people = 0.0, 0, 0
-        guide = frame_flow_image(full) if self.video else None
+        guide = flow_grey(frame) if self.video else None
         people: list = []
         chosen = None
         if opts.crops or opts.subject == "main":
             start = time.perf_counter()
-            people = self._find_people(image, guide)
+            people = self._find_people(image, flow_grey(frame, BOX_FLOW_SIDE) if self.video else None)
             self.last_found = None
             if self.search and opts.crops:
                 people = self._search(image, people)
@@ -342,11 +357,14 @@ class Matte:
         guide: np.ndarray | None = None
         stale = mask.index != frame.index and mask.guide is not None
         if self.options.refine:
-            guide = upsample.guide_image(frame.image, self._guide_side)
+            if self.video:
+                guide = upsample.frame_guide(frame, self._guide_side)
+            else:
+                guide = upsample.guide_image(frame.image, self._guide_side)
         if stale and self.options.compensate:
             if self._warper is None:
                 self._warper = MaskWarper()
-            alpha = self._warper.warp(alpha, mask.guide, frame_flow_image(frame.image))  # type: ignore[arg-type]
+            alpha = self._warper.warp(alpha, mask.guide, flow_grey(frame))  # type: ignore[arg-type]
         if self.options.refine and guide is not None:
             smoother = None
             if self._smoother is not None:

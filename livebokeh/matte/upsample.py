@@ -16,6 +16,8 @@ from collections.abc import Callable
 import cv2
 import numpy as np
 
+from ..frames import Frame
+
 VIDEO_GUIDE_SIDE = 480
 """Long side of the guide image for video: the filter's cost is fixed, not per full-res pixel."""
 
@@ -51,6 +53,11 @@ def guide_image(image: np.ndarray, max_side: int) -> np.ndarray:
         small = cv2.resize(small, (gw, gh), interpolation=cv2.INTER_AREA)
     grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
     return grey.astype(np.float32) * np.float32(1.0 / 255.0)
+
+
+def frame_guide(frame: Frame, max_side: int) -> np.ndarray:
+    """:func:`guide_image` of a :class:`~livebokeh.frames.Frame`, made from its shared reduced copy."""
+    return guide_image(frame.reduced(max_side), max_side)
 
 
 def colour_guide(image: np.ndarray, max_side: int) -> np.ndarray:

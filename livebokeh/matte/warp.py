@@ -12,6 +12,8 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
+from ..frames import Frame
+
 FLOW_SIDE = 256
 """Long side, in pixels, of the grey images the flow is computed on."""
 
@@ -39,6 +41,18 @@ def frame_flow_image(image: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
     if (small.shape[1], small.shape[0]) != size:
         small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
     return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+
+
+def flow_grey(frame: Frame, side: int = FLOW_SIDE) -> np.ndarray:
+    """:func:`frame_flow_image` of a :class:`~livebokeh.frames.Frame`, from its shared reduced copy.
+
+    Same size as ``frame_flow_image(frame.image)``; the inference and compositor sides
+    both call this, so the flow between a mask's frame and a later one compares like with like.
+    """
+    h, w = frame.image.shape[:2]
+    scale = min(1.0, side / max(h, w))
+    size = (max(8, round(w * scale)), max(8, round(h * scale)))
+    return cv2.cvtColor(frame.resized(size), cv2.COLOR_BGR2GRAY)
 
 
 class MaskWarper:
