@@ -29,6 +29,7 @@ from livebokeh.segmentation.people import (
     PersonRoi,
     PoseSegmenter,
     anchors,
+    close_up,
     crop_regions,
     crop_roi,
     full_body_people,
@@ -525,6 +526,63 @@ def test_video_pose_pass_skips_close_ups() -> None:
     assert full_body_people([replace(close_up, roi=degenerate)], (h, 320)) == []
     whole = replace(close_up, roi=PersonRoi((160.0, 120.0), 0.9 * h, 0.0))
     assert full_body_people([whole], (h, 320)) == [whole]
+
+
+class _CountingSegmenter(_ColourSegmenter):
+    """Counts its calls; the first pass (a landscape frame) sees nobody, so no mask blob asks for a crop."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return np.zeros((64, 64), np.float32) if image.shape[1] > image.shape[0] else super().segment(image)
+
+
+def test_photo_crop_pass_skips_close_ups() -> None:
+    image, _ = _lying_person()
+    h = image.shape[0]
+    box = (100.0, 60.0, 220.0, 180.0)  # a crop around it would show it at 2x the first pass's resolution
+    close = Person(body=box, score=0.9, roi=PersonRoi((160.0, 300.0), 3.0 * h, 0.0), sources=["pose-detection"])
+    face = Person(body=box, score=0.9, face=(130.0, 20.0, 190.0, 100.0), sources=["face-full"])
+    assert close_up(close, (h, 320)) and close_up(face, (h, 320))
+    assert not close_up(replace(close, roi=PersonRoi((160.0, 120.0), 0.9 * h, 0.0)), (h, 320))
+    counts = {}
+    for name, person in (("close-up", close), ("face close-up", face), ("plain box", replace(close, roi=None))):
+        seg = _CountingSegmenter()
+        matte = Matte(seg, MatteOptions(), video=False, detector=_FixedDetector([person]))
+        matte.search = False
+        matte._pose = _RedPose()
+        frame = Frame(image=image, timestamp_ns=0, index=0)
+        matte.apply_to(matte.compute(frame), frame)
+        counts[name] = seg.calls
+    # a close-up gets no crop (the crop would only cut the person off: the selfie model is made for
+    # that framing); the same box without a close-up ROI is segmented again on a crop
+    assert counts == {"close-up": 1, "face close-up": 1, "plain box": 2}
+
+
+def test_photo_colour_step_only_where_the_model_saw_the_photo_coarsely() -> None:
+    seg = _ColourSegmenter()  # 64 x 64 model pixels
+    for h, w, coarse in ((300, 400, True), (124, 110, False)):
+        matte = Matte(seg, MatteOptions(crops=False), video=False)
+        frame = Frame(image=_scene(w // 3, h, w), timestamp_ns=0, index=0)
+        mask = matte.compute(frame)
+        alpha = matte.apply_to(mask, frame)
+        guide = upsample.guide_image(frame.image, upsample.PHOTO_GUIDE_SIDE)
+        colour = upsample.colour_guide(frame.image, upsample.PHOTO_GUIDE_SIDE) if coarse else None
+        # 400 x 300 from 64 x 64: the colour-line step restores the edge; 110 x 124 from 64 x 64 (1.9 guide
+        # pixels per model pixel): the model's own edge is kept, only the guided filter runs
+        assert np.array_equal(alpha, upsample.guided(mask.alpha, guide, (w, h), colour=colour)), (h, w)
+    # a crop segmented finely inside a coarse first pass: the step runs around it, not inside it
+    image, _ = _lying_person()
+    plain = Person(body=(140.0, 100.0, 180.0, 140.0), score=0.9, sources=["face-full"])  # crop: 64 px over 48
+    matte = Matte(_CountingSegmenter(), MatteOptions(), video=False, detector=_FixedDetector([plain]))
+    matte.search = False
+    frame = Frame(image=image, timestamp_ns=0, index=0)
+    mask = matte.compute(frame)
+    assert matte.last_crops == 1
+    where = matte._colour_where(mask, upsample.guide_image(image, upsample.PHOTO_GUIDE_SIDE), (320, image.shape[0]))
+    assert isinstance(where, np.ndarray) and not where[120, 160] and where[5, 5]
 
 
 def test_merge_person_masks_keeps_someone_else_in_the_roi() -> None:

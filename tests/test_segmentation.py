@@ -63,6 +63,29 @@ def test_auto_picks_landscape_model_for_wide_frames_and_square_for_others() -> N
     assert seg.segment(_portrait_like(720, 1280)).shape == (144, 256)
 
 
+def test_still_photos_keep_the_square_model_up_to_16_9() -> None:
+    seg = TFLiteSegmenter("auto")
+    still = seg.for_stills()
+    assert still.input_size_for((200, 300, 3)) == (256, 256)  # 3:2 photo: the square model's 256 rows
+    assert still.input_size_for((800, 1280, 3)) == (256, 256)  # 16:10
+    assert still.input_size_for((720, 1280, 3)) == (144, 256)  # 16:9: the landscape model's own shape
+    assert still.segment(_portrait_like(200, 300)).shape == (256, 256)
+    assert seg.input_size_for((200, 300, 3)) == (144, 256)  # the stream choice is unchanged
+    assert seg.segment(_portrait_like(200, 300)).shape == (144, 256)
+
+
+def test_photo_matte_segments_with_the_still_choice_video_with_the_stream_choice() -> None:
+    from livebokeh.config import MatteOptions
+    from livebokeh.frames import Frame
+    from livebokeh.matte import Matte
+
+    seg = TFLiteSegmenter("auto")
+    frame = Frame(image=_portrait_like(200, 300), timestamp_ns=0, index=0)
+    opts = MatteOptions(crops=False, temporal=False)
+    assert Matte(seg, opts, video=False).compute(frame).alpha.shape == (256, 256)
+    assert Matte(seg, opts, video=True).compute(frame).alpha.shape == (144, 256)
+
+
 def test_interpreter_is_created_once_and_reused() -> None:
     seg = TFLiteSegmenter("selfie")
     interp = next(iter(seg._models.values())).interpreter

@@ -100,6 +100,9 @@ class Matte:
         detector: object | None = None,
     ) -> None:
         self.segmenter = segmenter
+        for_stills = None if video else getattr(segmenter, "for_stills", None)
+        self._seg: SegmenterProtocol = for_stills() if callable(for_stills) else segmenter
+        """What this matte segments with: photos use the segmenter's still-photo view where it has one."""
         self.options = options or MatteOptions()
         self.video = video
         self._detector = detector
@@ -128,13 +131,14 @@ class Matte:
         """Photos: run the rotation search for a person the detectors missed (see :meth:`_search`)."""
         self.last_found: object | None = None
         """What the rotation search found in the last :meth:`compute` (a ``people.Found``), if anything."""
+        self._detail: tuple[np.ndarray, np.ndarray | float] | None = None  # photos: (alpha, _density() of it)
 
     # -- inference side ---------------------------------------------------------------
 
     def _segment(self, image: np.ndarray, timestamp_ns: int) -> np.ndarray:
         if self.video:
             return self.segmenter.segment_for_video(image, timestamp_ns)
-        return self.segmenter.segment(image)
+        return self._seg.segment(image)
 
     def _find_people(self, image: np.ndarray, flow_grey: np.ndarray | None) -> list:
         """People in ``image``: detected afresh, or (video, between detections) moved along the optical flow."""
@@ -293,6 +297,8 @@ class Matte:
         guide = flow_grey(frame) if self.video else None
         people: list = []
         chosen = None
+        rects: list = []
+        masks: list = []
         if opts.crops or opts.subject == "main":
             start = time.perf_counter()
             people = self._find_people(image, flow_grey(frame, BOX_FLOW_SIDE) if self.video else None)
@@ -306,15 +312,23 @@ class Matte:
                     self._tracker.reset()  # photos are independent: no choice carried over
                 chosen = self._tracker.choose(candidates(people, prob, (w, h)))
             if opts.crops:
-                from ..segmentation.people import blob_boxes, crop_rect, crop_regions, merge_crops, merge_person_masks
+                from ..segmentation.people import (
+                    blob_boxes,
+                    close_up,
+                    crop_rect,
+                    crop_regions,
+                    merge_crops,
+                    merge_person_masks,
+                )
 
                 if opts.subject == "main":
                     boxes = [chosen.box] if chosen is not None else []
                 else:
-                    boxes = [p.body for p in people] + blob_boxes(prob, (h, w))
+                    boxes = [p.body for p in people if self.video or not close_up(p, (h, w))]
+                    boxes += blob_boxes(prob, (h, w))
                 max_height = VIDEO_CROP_MAX_HEIGHT if self.video else 1.0
                 masks = self._person_masks(image, people, chosen)
-                rects = crop_regions(boxes, (h, w), self.segmenter.input_size_for, max_height=max_height)
+                rects = crop_regions(boxes, (h, w), self._seg.input_size_for, max_height=max_height)
                 if masks:  # a person the pose model segmented needs no selfie crop: its result would be replaced
                     done = [crop_rect(m.person.body, (h, w)) for m in masks]
                     rects = [r for r in rects if not any(_rect_iou(r, d) > 0.5 for d in done)]
@@ -322,7 +336,7 @@ class Matte:
                     rects = self._steady(rects)
                 work = upsample.guide_size((w, h), self._work_side)
                 if rects:
-                    prob = merge_crops(image, prob, rects, self.segmenter.segment, work, people=people)
+                    prob = merge_crops(image, prob, rects, self._seg.segment, work, people=people)
                     log.debug("frame %d: crop pass on %d region(s) %s", frame.index, len(rects), rects)
                 if masks:
                     if prob.shape[:2] != (work[1], work[0]):
@@ -337,12 +351,53 @@ class Matte:
         if self._temporal is not None and guide is not None:
             prob = self._temporal.update(prob, guide)
         self._computed += 1
-        return Mask(
-            alpha=np.ascontiguousarray(prob, dtype=np.float32),
-            timestamp_ns=frame.timestamp_ns,
-            index=frame.index,
-            guide=guide,
-        )
+        alpha = np.ascontiguousarray(prob, dtype=np.float32)
+        if not self.video:
+            self._detail = (alpha, self._density(alpha.shape[:2], (h, w), full.shape[1], rects, masks))
+        return Mask(alpha=alpha, timestamp_ns=frame.timestamp_ns, index=frame.index, guide=guide)
+
+    def _density(
+        self, shape: tuple[int, ...], image_hw: tuple[int, int], full_width: int, rects: list, masks: list
+    ) -> np.ndarray | float:
+        """Photos: how finely each part of a mask of ``shape`` was segmented, in model pixels per frame pixel.
+
+        The first pass sees the whole working copy (``image_hw``) at the model's input size; a
+        crop or a pose-landmark ROI sees its own region at its own, and where one was merged in,
+        the finer of the two holds.  A scalar when the mask is the first pass alone.
+        """
+        h, w = image_hw
+        per_frame_px = w / full_width
+        mh, mw = self._seg.input_size_for((h, w, 3))
+        first = min(mh / h, mw / w) * per_frame_px
+        if not rects and not masks:
+            return first
+        density = np.full(shape[:2], first, np.float32)
+        sy, sx = shape[0] / h, shape[1] / w
+        for x0, y0, x1, y1 in rects:
+            ch, cw = self._seg.input_size_for((y1 - y0, x1 - x0, 3))
+            part = density[int(y0 * sy) : int(np.ceil(y1 * sy)), int(x0 * sx) : int(np.ceil(x1 * sx))]
+            np.maximum(part, min(ch / (y1 - y0), cw / (x1 - x0)) * per_frame_px, out=part)
+        for m in masks:
+            d = getattr(self._pose, "size", 256) / m.person.roi.side * per_frame_px
+            np.maximum(density, np.where(m.coverage > 0.5, np.float32(d), np.float32(0.0)), out=density)
+        return density
+
+    def _colour_where(self, mask: Mask, guide: np.ndarray, frame_size: tuple[int, int]) -> np.ndarray | bool:
+        """Photos: where the colour-line step runs (guide-sized map, or one answer for the whole mask).
+
+        Only where the guide holds at least ``COLOUR_MIN_UPSCALE`` guide pixels per model pixel: see there.
+        """
+        w = frame_size[0]
+        if self._detail is not None and self._detail[0] is mask.alpha:
+            density = self._detail[1]
+        else:  # a mask this matte did not just compute: judge it by its size alone
+            density = min(mask.alpha.shape[0] / frame_size[1], mask.alpha.shape[1] / w)
+        guide_per_frame_px = guide.shape[1] / w
+        if isinstance(density, np.ndarray):
+            small = cv2.resize(density, (guide.shape[1], guide.shape[0]), interpolation=cv2.INTER_NEAREST)
+            coarse = guide_per_frame_px >= COLOUR_MIN_UPSCALE * small
+            return bool(coarse.all()) if coarse.all() or not coarse.any() else coarse
+        return bool(guide_per_frame_px >= COLOUR_MIN_UPSCALE * density)
 
     # -- compositor side --------------------------------------------------------------
 
@@ -375,8 +430,17 @@ class Matte:
 
             if self.video:
                 return upsample.guided(alpha, guide, (w, h), out=out, smoother=smoother, subsample=2)
+            where = self._colour_where(mask, guide, (w, h))
+            if where is False:
+                return upsample.guided(alpha, guide, (w, h), out=out)
             colour = upsample.colour_guide(frame.image, self._guide_side)
-            return upsample.guided(alpha, guide, (w, h), out=out, colour=colour)
+            if where is True:
+                return upsample.guided(alpha, guide, (w, h), out=out, colour=colour)
+            # only the coarsely segmented parts: the colour-line step by hand, then the filter
+            r = upsample.filter_radius(guide.shape, alpha.shape)
+            src = cv2.resize(alpha, (guide.shape[1], guide.shape[0]), interpolation=cv2.INTER_LINEAR)
+            src = np.where(where, upsample.colour_line(src, colour, 3 * r), src).astype(np.float32)
+            return upsample.guided(src, guide, (w, h), out=out, radius=r)
         return upsample.bilinear(alpha, (w, h), out=out)
 
     def reset(self) -> None:
@@ -393,6 +457,14 @@ class Matte:
         self._rejected = []
         self._fresh = False
         self._computed = 0
+
+
+COLOUR_MIN_UPSCALE = 2.0
+"""Photos: the colour-line step (:func:`upsample.colour_line`) runs only where the guide image has at least
+this many pixels per model pixel across, i.e. where the mask came from a model that saw that part of the
+photo at half the guide's resolution or less.  There it restores the edge detail that the model's coarse
+grid could not hold; where a model saw the region about as finely as the guide (a small photo, a crop,
+a pose-landmark ROI), its own edge is as good as the colours say, and re-estimating it adds colour noise."""
 
 
 def _rect_iou(a: tuple[int, int, int, int], b: tuple[int, int, int, int]) -> float:

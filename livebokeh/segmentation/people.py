@@ -601,6 +601,15 @@ heights: a close-up (webcam framing: hip far below the frame, huge body circle) 
 to the selfie model, which is better there."""
 
 
+def close_up(person: Person, frame_hw: tuple[int, int], *, max_side: float = MAX_ROI_SIDE) -> bool:
+    """Whether ``person`` is framed as a close-up: their body ROI (from the pose detector, else guessed
+    from the face) is over ``max_side`` frame heights, so most of the body lies outside the frame."""
+    roi = person.roi
+    if roi is None and person.face is not None:
+        roi = roi_from_face(person.face)
+    return roi is not None and roi.side > max_side * frame_hw[0]
+
+
 def full_body_people(
     people: list[Person], frame_hw: tuple[int, int], *, max_side: float = MAX_ROI_SIDE, limit: int = 6
 ) -> list[Person]:

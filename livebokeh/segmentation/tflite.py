@@ -2,11 +2,13 @@
 
 One interpreter per model, created once and reused for every frame.  ``auto`` holds
 the square (256x256) and landscape (144x256) selfie models and picks per frame by
-aspect ratio: landscape for frames wider than 4:3.
+aspect ratio: landscape for frames at least 3:2 wide (``LANDSCAPE_MIN_ASPECT``); still
+photos (:meth:`TFLiteSegmenter.for_stills`) take it only from 16:9-like widths on.
 """
 
 from __future__ import annotations
 
+import copy
 import logging
 from dataclasses import dataclass
 from pathlib import Path
@@ -23,6 +25,13 @@ log = logging.getLogger(__name__)
 
 LANDSCAPE_MIN_ASPECT = 1.5
 """Width/height at or above which ``auto`` uses the 144x256 landscape model (16:9 is 1.78)."""
+
+STILL_LANDSCAPE_MIN_ASPECT = 1.7
+"""The same for still photos (:meth:`TFLiteSegmenter.for_stills`): the landscape model is the faster,
+coarser variant (144 rows instead of 256) made for 16:9 video calls.  A photo has the time for the square
+model's resolution and gives it up only when it is about as wide as the landscape model's own 16:9 input,
+where the square model would squeeze it most (16:9 DAVIS frames, raw IoU: landscape 0.417, square 0.380;
+3:2 and 16:10 photos keep the square model's 256 rows)."""
 
 
 DYNAMIC_INPUT_SIZE = (256, 256)
@@ -217,6 +226,8 @@ class TFLiteSegmenter:
             self._name = str(path)
         self._runtime = next(iter(self._models.values())).runtime
         self._last_ts = -1
+        self.landscape_min_aspect = LANDSCAPE_MIN_ASPECT
+        """``auto``: width/height at or above which the landscape model is used."""
         log.info("segmenter %s loaded with %s", self._name, self._runtime)
 
     @property
@@ -250,7 +261,15 @@ class TFLiteSegmenter:
         if len(self._models) == 1:
             return next(iter(self._models.values()))
         h, w = frame_shape[0], frame_shape[1]
-        return self._models["selfie-landscape" if w >= LANDSCAPE_MIN_ASPECT * h else "selfie"]
+        return self._models["selfie-landscape" if w >= self.landscape_min_aspect * h else "selfie"]
+
+    def for_stills(self) -> TFLiteSegmenter:
+        """This segmenter as still photos use it: the same interpreters, but ``auto`` keeps the square model
+        for every photo narrower than ``STILL_LANDSCAPE_MIN_ASPECT`` (3:2, 16:10).  Use the view from the
+        thread that uses this segmenter; closing either closes both."""
+        view = copy.copy(self)
+        view.landscape_min_aspect = STILL_LANDSCAPE_MIN_ASPECT
+        return view
 
     def input_size_for(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
         m = self._pick(frame_shape)
