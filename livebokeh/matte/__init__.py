@@ -100,9 +100,9 @@ class Matte:
         detector: object | None = None,
     ) -> None:
         self.segmenter = segmenter
-        for_stills = None if video else getattr(segmenter, "for_stills", None)
-        self._seg: SegmenterProtocol = for_stills() if callable(for_stills) else segmenter
-        """What this matte segments with: photos use the segmenter's still-photo view where it has one."""
+        # photos: the segmenter's still-photo view where its class has one (a wrapper is not bypassed)
+        for_stills = None if video else getattr(type(segmenter), "for_stills", None)
+        self._seg: SegmenterProtocol = for_stills(segmenter) if callable(for_stills) else segmenter
         self.options = options or MatteOptions()
         self.video = video
         self._detector = detector
