@@ -539,3 +539,30 @@ def test_decode_and_encode_conversions_round_trip_unchanged_pixels() -> None:
     # BT.709 is left to swscale on both sides (OpenCV's conversion is BT.601 only)
     tagged = video_frame_to_bgr(frame, color={"colorspace": 1, "color_range": 1})
     assert np.array_equal(tagged, frame.to_ndarray(format="bgr24"))
+
+
+# -- the benchmark's inputs and output -------------------------------------------------
+
+
+def test_sample_scene_clip_shows_the_bundled_person_scaled_to_size(tmp_path: Path) -> None:
+    from livebokeh.segmentation import create_segmenter
+
+    clip = make_clip(tmp_path / "s.mp4", width=320, height=180, seconds=0.3, scene="sample")
+    with av.open(str(clip)) as c:
+        frames = [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+        assert len(c.streams.audio) == 1
+    assert len(frames) == 9 and frames[0].shape == (180, 320, 3)
+    assert not np.array_equal(frames[0], frames[-1])  # the sample's camera moves
+    prob = create_segmenter("auto").segment(frames[0])
+    assert 0.1 < float((prob > 0.5).mean()) < 0.9  # a real person, not a synthetic blob
+
+
+def test_bench_convert_reports_both_sides_of_the_same_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    clip = make_clip(tmp_path / "in.mp4", width=192, height=108, seconds=0.5, scene="sample")
+    assert cli_main(["bench", "convert", "--input", str(clip), "--json"]) == 0
+    out = json.loads(capsys.readouterr().out)
+    r = out["in"]
+    assert r["size"] == "192x108" and r["frames"] == 15
+    assert r["transcode_fps"] > 0 and r["convert_fps"] > 0
+    assert r["ratio"] == pytest.approx(r["convert_fps"] / r["transcode_fps"], rel=0.01)
+    assert out["settings"]["codec"] == "libx264" and out["settings"]["scene"] is None

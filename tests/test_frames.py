@@ -41,7 +41,7 @@ def test_resized_comes_from_the_nearest_level_and_is_cached() -> None:
     assert small.shape == (144, 256, 3)
     assert f.resized((256, 144)) is small
     direct = cv2.resize(f.image, (256, 144), interpolation=cv2.INTER_AREA)
-    # area of halvings vs one area resize: the same picture up to rounding
+    # halvings plus a bilinear step vs one area resize: the same picture up to rounding
     assert np.abs(small.astype(int) - direct.astype(int)).mean() < 1.5
 
 

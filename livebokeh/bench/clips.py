@@ -45,16 +45,19 @@ def make_clip(
     """Write a test clip to ``path`` and return it.
 
     ``scene`` is ``"pan"`` (the camera pans over a fine texture: hard for an encoder,
-    and blurring it makes motion search harder still) or ``"call"`` (a still camera on
-    a textured room, as in a recorded call or lecture, with the figure moving).
+    and blurring it makes motion search harder still), ``"call"`` (a still camera on
+    a textured room, as in a recorded call or lecture, with the figure moving) or
+    ``"sample"`` (the bundled sample clip - a real person, hand-held camera - looped
+    and scaled to the size).
     ``pts_step`` gives a variable frame rate: frame ``i`` lasts ``pts_step[i % len]``
     ticks of a 1/1000 s time base (``fps`` then only sets the nominal rate).
     """
-    if scene not in ("pan", "call"):
-        raise ValueError(f"scene {scene!r} is unknown: use pan or call")
+    if scene not in ("pan", "call", "sample"):
+        raise ValueError(f"scene {scene!r} is unknown: use pan, call or sample")
     path = Path(path)
     n = max(1, round(seconds * fps))
     back = _backdrop(width, height, seed=width * 7 + height)
+    sample = _SampleFrames(width, height) if scene == "sample" else None
     suffix = path.suffix.lower()
     if audio_codec is None:
         audio_codec = "libopus" if suffix == ".webm" else "aac"
@@ -78,6 +81,12 @@ def make_clip(
         pts = 0
         frame_img = np.empty((height, width, 3), np.uint8)
         for i in range(n):
+            if sample is not None:
+                vf = av.VideoFrame.from_ndarray(sample.next(), format="bgr24")
+                vf.pts = pts
+                out.mux(vs.encode(vf))
+                pts += pts_step[i % len(pts_step)] if pts_step else 1
+                continue
             if scene == "pan":
                 ox = int((back.shape[1] - width) * (0.5 + 0.5 * math.sin(i / 60.0)))
                 oy = int((back.shape[0] - height) * (0.5 + 0.5 * math.cos(i / 80.0)))
@@ -111,3 +120,27 @@ def make_clip(
                 t0 += m
             out.mux(aus.encode(None))
     return path
+
+
+class _SampleFrames:
+    """The bundled sample clip's frames scaled to ``width x height`` (cover-fit), looped."""
+
+    def __init__(self, width: int, height: int) -> None:
+        from ..sources.sample import sample_path
+
+        self._frames: list[np.ndarray] = []
+        with av.open(str(sample_path())) as c:
+            for vf in c.decode(video=0):
+                img = vf.to_ndarray(format="bgr24")
+                h, w = img.shape[:2]
+                scale = max(width / w, height / h)
+                sw, sh = max(width, round(w * scale)), max(height, round(h * scale))
+                big = cv2.resize(img, (sw, sh), interpolation=cv2.INTER_CUBIC if scale > 1 else cv2.INTER_AREA)
+                x0, y0 = (sw - width) // 2, (sh - height) // 2
+                self._frames.append(np.ascontiguousarray(big[y0 : y0 + height, x0 : x0 + width]))
+        self._i = 0
+
+    def next(self) -> np.ndarray:
+        frame = self._frames[self._i % len(self._frames)]
+        self._i += 1
+        return frame

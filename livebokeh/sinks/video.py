@@ -114,7 +114,8 @@ def bgr_to_video_frame(image: np.ndarray, *, pix_fmt: str = "yuv420p", color: di
     h, w = image.shape[:2]
     if _opencv_i420(pix_fmt, w, h, color):
         yuv: np.ndarray = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
-        return av.VideoFrame.from_ndarray(yuv, format="yuv420p")
+        # The frame wraps this new array (no copy: ~1 ms less at 1080p); nothing else holds it.
+        return av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")
     vframe = av.VideoFrame.from_ndarray(image, format="bgr24")
     if color.get("colorspace"):
         vframe.colorspace = color["colorspace"]
