@@ -179,6 +179,10 @@ ERRORS = [
     ("[photo]\nstrength = 7\n", ["[photo]", "strength", "7", "0 to 1"]),
     ("[photo]\nqueit = true\n", ["[photo]", "queit", "quiet", "overwrite"]),
     ("[photo]\nstrength = [0.1, 0.2]\n", ["[photo]", "strength", "single value"]),
+    ("[live]\ninference_fps = 0\n", ["[live]", "inference_fps", "0", "above 0"]),
+    ("[live]\nfps = 1000\n", ["[live]", "fps", "1000", "at most 240"]),
+    ("[demo]\ninference_fps = 5000\n", ["[demo]", "inference_fps", "5000", "at most 1000"]),
+    ("[demo]\nduration = -2\n", ["[demo]", "duration", "-2", "above 0"]),
     ("strength = 0.5\n", ["strength", "outside any section", "[effect]"]),
     ("[effect\nstrength = 0.5\n", ["not valid TOML"]),
 ]
