@@ -566,3 +566,28 @@ def test_bench_convert_reports_both_sides_of_the_same_input(tmp_path: Path, caps
     assert r["transcode_fps"] > 0 and r["convert_fps"] > 0
     assert r["ratio"] == pytest.approx(r["convert_fps"] / r["transcode_fps"], rel=0.01)
     assert out["settings"]["codec"] == "libx264" and out["settings"]["scene"] is None
+
+
+def _decoded(path: Path) -> list[np.ndarray]:
+    with av.open(str(path)) as c:
+        return [f.to_ndarray(format="bgr24") for f in c.decode(video=0)]
+
+
+def test_planar_path_is_taken_where_it_fits_and_gives_the_bgr_paths_picture(tmp_path: Path) -> None:
+    clip = make_clip(tmp_path / "s.mp4", width=320, height=180, seconds=0.5, scene="sample")
+    with VideoConverter(planar=True) as conv:
+        fast = conv.convert(clip, tmp_path / "fast.mp4")
+        rotated = conv.convert(make_clip(tmp_path / "r.mp4", rotation=90, seconds=0.3), tmp_path / "r_out.mp4")
+        odd = conv.convert(make_clip(tmp_path / "o.mkv", width=162, height=122, seconds=0.3), tmp_path / "o_out.mkv")
+    with VideoConverter(planar=False) as conv:
+        slow = conv.convert(clip, tmp_path / "slow.mp4")
+    with VideoConverter(planar=True, effect=EffectOptions(effect="color:#00ff00")) as conv:
+        green = conv.convert(clip, tmp_path / "green.mp4")
+    assert fast.frames == slow.frames == 15
+    assert fast.planar_frames == 15 and slow.planar_frames == 0
+    assert rotated.planar_frames == 0 and rotated.frames == 9  # turned frames go through BGR
+    assert odd.planar_frames == 0 and odd.frames == 9
+    assert green.planar_frames == 0  # only blur and bokeh have a 4:2:0 renderer
+    a, b = _decoded(tmp_path / "fast.mp4"), _decoded(tmp_path / "slow.mp4")
+    diffs = [float(np.abs(x.astype(int) - y.astype(int)).mean()) for x, y in zip(a, b, strict=True)]
+    assert max(diffs) < 3.0, diffs

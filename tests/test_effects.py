@@ -414,3 +414,49 @@ def test_six_blade_aperture_makes_hexagonal_discs() -> None:
 def test_blades_out_of_range_is_a_config_error() -> None:
     with pytest.raises(ConfigError, match="blades"):
         EffectOptions(effect="bokeh", blades=2)
+
+
+# --- convert's 4:2:0 path -------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("effect", ["blur", "bokeh"])
+def test_planar_path_keeps_person_samples_and_looks_like_the_bgr_path(effect: str, backend: str) -> None:
+    from livebokeh.effects.planar import PlanarCompositor, i420_half_bgr, i420_planes
+
+    h, w = 360, 640
+    img, alpha = _smooth_scene(h, w)
+    i420 = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)
+    half = i420_half_bgr(i420, w, h)
+    alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+    out = PlanarCompositor(EffectOptions(effect=effect)).apply(i420, half, alpha, alpha_half)
+    assert out.shape == i420.shape and out is not i420
+    src, dst = i420_planes(i420, w, h), i420_planes(out, w, h)
+    # the person's samples are the input's, bit for bit, in all three planes
+    assert np.array_equal(dst[0][alpha == 255], src[0][alpha == 255])
+    for k in (1, 2):
+        assert np.array_equal(dst[k][alpha_half == 255], src[k][alpha_half == 255])
+    # the background is blurred: the white bars' sharp edges are softened in the luma
+    bg = alpha == 0
+    grad_in = np.abs(np.diff(src[0].astype(int), axis=1))[bg[:, 1:]]
+    grad_out = np.abs(np.diff(dst[0].astype(int), axis=1))[bg[:, 1:]]
+    assert np.percentile(grad_out, 99.9) < np.percentile(grad_in, 99.9) / 3
+    # and it is the BGR path's picture: same effect on the same decoded frame, compared in BGR
+    decoded = cv2.cvtColor(i420, cv2.COLOR_YUV2BGR_I420)
+    reference = Compositor(EffectOptions(effect=effect)).apply(decoded, alpha)
+    ours = cv2.cvtColor(out, cv2.COLOR_YUV2BGR_I420)
+    diff = np.abs(ours.astype(int) - reference.astype(int))
+    assert diff[bg].mean() < 4.0, diff[bg].mean()
+
+
+def test_planar_path_only_where_it_fits() -> None:
+    from livebokeh.effects.planar import PlanarCompositor
+
+    blur = EffectOptions(effect="blur")
+    assert PlanarCompositor.supports(blur, 1920, 1080)
+    assert PlanarCompositor.supports(EffectOptions(effect="bokeh"), 1280, 720, "yuv420p", {"colorspace": 1})
+    assert not PlanarCompositor.supports(EffectOptions(effect="replace:#000000"), 1920, 1080)
+    assert not PlanarCompositor.supports(EffectOptions(effect="mask"), 1920, 1080)
+    assert not PlanarCompositor.supports(blur, 1922, 1080)  # half would be odd
+    assert not PlanarCompositor.supports(blur, 1920, 1080, "yuv444p")
+    assert not PlanarCompositor.supports(blur, 1920, 1080, "yuv420p", {"color_range": 2})  # full range
+    assert not PlanarCompositor.supports(blur, 1920, 1080, "yuv420p", {"colorspace": 9})  # BT.2020

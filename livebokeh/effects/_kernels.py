@@ -336,6 +336,18 @@ def _nb_blend_color(img, alpha, color_row, out, a3):  # type: ignore[no-untyped-
             o[i] = np.uint8(v >> np.int32(8))
 
 
+@_jit
+def _nb_blend_plane(img, alpha, bg, out):  # type: ignore[no-untyped-def]
+    h, w = alpha.shape
+    for y in range(h):
+        fr, br, ar, o = img[y], bg[y], alpha[y], out[y]
+        for x in range(w):
+            b = np.int32(br[x])
+            a = np.int32(ar[x])
+            a = a + (a >> np.int32(7))
+            o[x] = np.uint8(((b << np.int32(8)) + (np.int32(fr[x]) - b) * a + np.int32(128)) >> np.int32(8))
+
+
 # --------------------------------------------------------------------------- numpy / OpenCV
 # Without numba: the same computation with whole-array OpenCV and numpy operations.
 # They allocate temporaries and round a little differently (results within a level
@@ -539,6 +551,15 @@ def blend_color(
         _np_blend(img, alpha, np.broadcast_to(row.reshape(1, w, 3), img.shape).copy(), out)
 
 
+def blend_plane(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
+    """``out = bg + a * (img - bg)`` on one image plane (``H x W`` ``uint8``; rows may be strided)."""
+    if _use_numba:
+        _nb_blend_plane(img, alpha, bg, out)
+    else:
+        front = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
+        out[...] = cv2.blendLinear(np.ascontiguousarray(img), np.ascontiguousarray(bg), front, 1.0 - front)
+
+
 def _scratch(scratch: dict[str, np.ndarray], name: str, size: int, dtype: type = np.float32) -> np.ndarray:
     buf = scratch.get(name)
     if buf is None or buf.shape[0] != size or buf.dtype != dtype:
@@ -553,7 +574,8 @@ _EMPTY2 = np.zeros((0, 0), np.float32)
 
 _warm_lock = threading.Lock()
 _warmed: set[str] = set()
-KERNEL_GROUPS = ("blur", "bokeh", "replace", "color")
+KERNEL_GROUPS = ("blur", "bokeh", "replace", "color", "planar")
+"""Kernel groups by user: the four effects, and ``planar`` (convert's 4:2:0 blend, with blur or bokeh)."""
 
 
 def _run_group(group: str) -> None:
@@ -578,6 +600,10 @@ def _run_group(group: str) -> None:
         prefix = np.zeros((2 + 2 * r, (2 + 2 * r + 1) * 4), np.float32)
         prefix_rows(acc, r, prefix)
         conv_runs(prefix, runs, r, acc, scratch)
+    if group == "planar":  # convert's 4:2:0 path (effects.planar): its background planes are
+        plane = np.zeros((4, 4), np.uint8)  # whole arrays or cropped views
+        blend_plane(plane, alpha, plane, plane)
+        blend_plane(plane, alpha, np.zeros((5, 5), np.uint8)[:4, :4], plane)
     if group == "replace":
         blend_full(img, alpha, img, out, scratch)
     if group == "color":

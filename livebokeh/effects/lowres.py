@@ -73,6 +73,19 @@ class LowresBackground(ABC):
 
     def render(self, image: np.ndarray, alpha: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         """Background for ``image`` as ``(bgx, y0s, fys)`` for :func:`~livebokeh.effects._kernels.blend_lowres`."""
+        f = self.factor(alpha.shape[0])
+        self.small(image, alpha)
+        sh, sw = self.bg_small.shape[:2]
+        cv2.resize(self.bg_small, (sw * f, sh), dst=self.bgx[:sh], interpolation=cv2.INTER_LINEAR)
+        self.bgx[sh] = self.bgx[sh - 1]
+        return self.bgx, self.y0s, self.fys
+
+    def small(self, image: np.ndarray, alpha: np.ndarray) -> np.ndarray:
+        """The background at ``1/f`` resolution (``ceil(H/f) x ceil(W/f) x 3`` ``uint8``, reused buffer).
+
+        Sample ``(i, j)`` stands for the centre of the ``f x f`` block it sums, so scaling
+        it by ``f`` (pixel centres aligned, as ``cv2.resize`` does) lays it over the frame.
+        """
         h, w = alpha.shape
         f = self.factor(h)
         self._ensure(h, w, f)
@@ -90,7 +103,4 @@ class LowresBackground(ABC):
             _kernels.normalize(self.blurred_near, self.blurred, self.t, self.hdr, self.fill, FILL_EPS, self.bg_small)
         else:
             _kernels.normalize(self.blurred, None, None, self.hdr, self.fill, FILL_EPS, self.bg_small)
-        sh, sw = self.bg_small.shape[:2]
-        cv2.resize(self.bg_small, (sw * f, sh), dst=self.bgx[:sh], interpolation=cv2.INTER_LINEAR)
-        self.bgx[sh] = self.bgx[sh - 1]
-        return self.bgx, self.y0s, self.fys
+        return self.bg_small

@@ -401,13 +401,17 @@ class Matte:
 
     # -- compositor side --------------------------------------------------------------
 
-    def apply_to(self, mask: Mask, frame: Frame, out: np.ndarray | None = None) -> np.ndarray:
+    def apply_to(
+        self, mask: Mask, frame: Frame, out: np.ndarray | None = None, *, size: tuple[int, int] | None = None
+    ) -> np.ndarray:
         """Full-resolution ``uint8`` alpha of ``mask`` for ``frame`` (compositor side).
 
         If ``mask`` came from an earlier frame and ``compensate`` is on, it is first
-        moved along the optical flow between that frame and this one.
+        moved along the optical flow between that frame and this one.  ``size``
+        (``(width, height)``) asks for the alpha at another size than the frame's - e.g.
+        when ``frame`` is a reduced copy of the picture being composited.
         """
-        h, w = frame.image.shape[:2]
+        w, h = size if size is not None else (frame.image.shape[1], frame.image.shape[0])
         alpha = mask.alpha
         guide: np.ndarray | None = None
         stale = mask.index != frame.index and mask.guide is not None

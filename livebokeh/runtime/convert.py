@@ -39,6 +39,7 @@ import numpy as np
 
 from ..config import EffectOptions, MatteOptions, SegmenterOptions
 from ..effects import Compositor
+from ..effects.planar import PlanarCompositor, i420_half_bgr
 from ..errors import ConfigError, InputError, LivebokehError, OutputError, SinkError
 from ..frames import Frame, Mask
 from ..matte import Matte
@@ -97,6 +98,8 @@ class ConvertResult:
     error: str | None = None
     cpu_ms_per_frame: dict[str, float] = field(default_factory=dict)
     """CPU time per frame of each pipeline thread, and of all threads of the process."""
+    planar_frames: int = 0
+    """Frames composited straight on their 4:2:0 planes (:mod:`livebokeh.effects.planar`), not via BGR."""
 
     @property
     def fps(self) -> float:
@@ -252,6 +255,7 @@ class _VideoItem:
     alpha: np.ndarray | None = None
     out: np.ndarray | None = None
     vframe: Any = None
+    i420: np.ndarray | None = None  # the 4:2:0 path: the decoded planes; ``frame`` is then their half-size BGR copy
 
 
 @dataclass(slots=True)
@@ -352,7 +356,9 @@ class VideoConverter:
 
     ``mask_every`` = 1 computes a mask for every frame; ``N`` > 1 computes one every N
     frames and applies the newest mask (via :meth:`Matte.apply_to`, which may move it to
-    the current frame) to the frames in between.
+    the current frame) to the frames in between.  ``planar`` lets ``blur`` and ``bokeh``
+    work on the decoded 4:2:0 planes where input and output allow it
+    (:mod:`livebokeh.effects.planar`); ``False`` always goes through BGR.
     """
 
     def __init__(
@@ -364,6 +370,7 @@ class VideoConverter:
         encode: EncodeOptions | None = None,
         mask_every: int = 1,
         queue_size: int = QUEUE_SIZE,
+        planar: bool = True,
     ) -> None:
         if not isinstance(mask_every, int) or mask_every < 1:
             raise ConfigError(f"mask_every {mask_every!r} is out of range: use a whole number >= 1")
@@ -376,6 +383,7 @@ class VideoConverter:
         self.encode = encode or EncodeOptions()
         self.mask_every = mask_every
         self.queue_size = max(1, queue_size)
+        self.planar = planar
         self._matte = Matte(self.segmenter, self.matte_options, video=True)
 
     def close(self) -> None:
@@ -462,11 +470,16 @@ class VideoConverter:
         q_decoded: queue.Queue[Any] = queue.Queue(self.queue_size)
         q_masked: queue.Queue[Any] = queue.Queue(self.queue_size)
         q_done: queue.Queue[Any] = queue.Queue(self.queue_size)
-        counters = {"corrupt": 0}
+        counters = {"corrupt": 0, "planar": 0}
         size: list[tuple[int, int]] = []
         matte = self._matte
         matte.reset()  # a new stream: no temporal state carried over from the last file
         compositor = Compositor(self.effect)
+        out_pix_fmt = choose_pix_fmt(codec, ctx.width, ctx.height)
+        planar: PlanarCompositor | None = None
+        if self.planar and PlanarCompositor.supports(self.effect, ctx.width, ctx.height, out_pix_fmt, color):
+            # blur/bokeh straight on the decoded planes: no BGR round trip (see effects.planar)
+            planar = PlanarCompositor(self.effect)
 
         def decode() -> None:
             index = 0
@@ -498,17 +511,27 @@ class VideoConverter:
                     if not size:
                         size.append((vf.width, vf.height))
                     w, h = size[0]
-                    if (vf.width, vf.height) != (w, h):
+                    turns = (int(vf.rotation or 0) // 90) % 4
+                    i420 = None
+                    if (
+                        planar is not None
+                        and not turns
+                        and vf.format.name == "yuv420p"
+                        and (vf.width, vf.height) == (w, h)
+                    ):
+                        i420 = vf.to_ndarray()
+                        image = i420_half_bgr(i420, w, h)
+                    elif (vf.width, vf.height) != (w, h):
                         image = vf.to_ndarray(format="bgr24", width=w, height=h)
                     else:
-                        image = video_frame_to_bgr(vf, pix_fmt=choose_pix_fmt(codec, w, h), color=color)
-                    turns = (int(vf.rotation or 0) // 90) % 4
+                        image = video_frame_to_bgr(vf, pix_fmt=out_pix_fmt, color=color)
                     if turns:  # segment and composite upright; turned back before encoding
                         image = cv2.rotate(image, _ROTATE[turns])
                     pts = vf.pts if vf.pts is not None else next_pts if next_pts is not None else 0
                     next_pts = pts + default_step
                     ts_ns = int(pts * time_base * 1_000_000_000)
                     item = _VideoItem(Frame(image=image, timestamp_ns=ts_ns, index=index), pts, int(vf.rotation or 0))
+                    item.i420 = i420
                     index += 1
                     if not _put(q_decoded, item, stop):
                         return
@@ -531,7 +554,16 @@ class VideoConverter:
                 item = _get(q_masked, stop)
                 if item is _END:
                     return
-                if isinstance(item, _VideoItem):
+                if isinstance(item, _VideoItem) and item.i420 is not None:
+                    assert item.mask is not None and planar is not None
+                    w, h = size[0]
+                    item.alpha = alpha = matte.apply_to(item.mask, item.frame, size=(w, h))
+                    half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+                    planes = planar.apply(item.i420, item.frame.image, alpha, half)
+                    item.vframe = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
+                    item.i420 = None
+                    counters["planar"] += 1
+                elif isinstance(item, _VideoItem):
                     assert item.mask is not None
                     item.alpha = matte.apply_to(item.mask, item.frame)
                     item.out = compositor.apply(item.frame.image, item.alpha, timestamp_ns=item.frame.timestamp_ns)
@@ -618,6 +650,7 @@ class VideoConverter:
             if sink is None or sink.frames_written == 0:
                 raise InputError(f"input {src} has no decodable video frames")
             result.corrupt_skipped = counters["corrupt"]
+            result.planar_frames = counters["planar"]
             if mask_sink is not None:
                 mask_sink.close()
             sink.close()
