@@ -574,19 +574,23 @@ def _decoded(path: Path) -> list[np.ndarray]:
 
 
 def test_planar_path_is_taken_where_it_fits_and_gives_the_bgr_paths_picture(tmp_path: Path) -> None:
-    clip = make_clip(tmp_path / "s.mp4", width=320, height=180, seconds=0.5, scene="sample")
+    clip = make_clip(tmp_path / "s.mp4", width=1280, height=720, seconds=0.3, scene="sample")
     with VideoConverter(planar=True) as conv:
         fast = conv.convert(clip, tmp_path / "fast.mp4")
-        rotated = conv.convert(make_clip(tmp_path / "r.mp4", rotation=90, seconds=0.3), tmp_path / "r_out.mp4")
-        odd = conv.convert(make_clip(tmp_path / "o.mkv", width=162, height=122, seconds=0.3), tmp_path / "o_out.mkv")
+        rotated = conv.convert(
+            make_clip(tmp_path / "r.mp4", width=1280, height=720, rotation=90, seconds=0.1), tmp_path / "r_out.mp4"
+        )
+        odd = conv.convert(make_clip(tmp_path / "o.mkv", width=1282, height=722, seconds=0.1), tmp_path / "o_out.mkv")
+        small = conv.convert(make_clip(tmp_path / "m.mp4", seconds=0.1), tmp_path / "m_out.mp4")
     with VideoConverter(planar=False) as conv:
         slow = conv.convert(clip, tmp_path / "slow.mp4")
     with VideoConverter(planar=True, effect=EffectOptions(effect="color:#00ff00")) as conv:
         green = conv.convert(clip, tmp_path / "green.mp4")
-    assert fast.frames == slow.frames == 15
-    assert fast.planar_frames == 15 and slow.planar_frames == 0
-    assert rotated.planar_frames == 0 and rotated.frames == 9  # turned frames go through BGR
-    assert odd.planar_frames == 0 and odd.frames == 9
+    assert fast.frames == slow.frames == 9
+    assert fast.planar_frames == 9 and slow.planar_frames == 0
+    assert rotated.planar_frames == 0 and rotated.frames == 3  # turned frames go through BGR
+    assert odd.planar_frames == 0 and odd.frames == 3  # half would have odd sides
+    assert small.planar_frames == 0 and small.frames == 3  # the half frame would be under the matte's working size
     assert green.planar_frames == 0  # only blur and bokeh have a 4:2:0 renderer
     a, b = _decoded(tmp_path / "fast.mp4"), _decoded(tmp_path / "slow.mp4")
     diffs = [float(np.abs(x.astype(int) - y.astype(int)).mean()) for x, y in zip(a, b, strict=True)]

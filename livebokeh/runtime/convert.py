@@ -42,7 +42,7 @@ from ..effects import Compositor
 from ..effects.planar import PlanarCompositor, i420_half_bgr
 from ..errors import ConfigError, InputError, LivebokehError, OutputError, SinkError
 from ..frames import Frame, Mask
-from ..matte import Matte
+from ..matte import VIDEO_WORKING_SIDE, Matte
 from ..safe_write import check_target
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.video import (
@@ -477,8 +477,14 @@ class VideoConverter:
         compositor = Compositor(self.effect)
         out_pix_fmt = choose_pix_fmt(codec, ctx.width, ctx.height)
         planar: PlanarCompositor | None = None
-        if self.planar and PlanarCompositor.supports(self.effect, ctx.width, ctx.height, out_pix_fmt, color):
-            # blur/bokeh straight on the decoded planes: no BGR round trip (see effects.planar)
+        if (
+            self.planar
+            and PlanarCompositor.supports(self.effect, ctx.width, ctx.height, out_pix_fmt, color)
+            and max(ctx.width, ctx.height) // 2 >= VIDEO_WORKING_SIDE
+        ):
+            # blur/bokeh straight on the decoded planes: no BGR round trip (see effects.planar).
+            # The matte then sees the half-size copy: only where that is no smaller than the copy
+            # it works on anyway, so small people are found and cropped as in the BGR path.
             planar = PlanarCompositor(self.effect)
 
         def decode() -> None:
