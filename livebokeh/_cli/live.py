@@ -23,21 +23,25 @@ def _size(text: str) -> tuple[int, int]:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def positive(what: str, high: float | None = None) -> Callable[[str], float]:
-    """An argparse ``type``: a number above 0 (and at most ``high``), else a one-line error naming ``what``.
+def live_number(field: str) -> Callable[[str], float]:
+    """An argparse ``type`` for a numeric :class:`LiveOptions` field, range-checked by ``LiveOptions`` itself.
 
-    The range is checked where the value is read, so a bad value in a config file is
-    reported with the file, section and key, like every other config error.
+    The check runs where the value is read, so a bad value in a config file is reported
+    with the file, section and key, like every other config error; the range and its
+    wording stay in one place.
     """
-    limit = f" and at most {high:g}" if high is not None else ""
+    what = field.replace("_", " ")
 
     def number(text: str) -> float:
         try:
             value = float(text)
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} {text!r} is not a number") from None
-        if not (value > 0 and (high is None or value <= high)):  # also refuses NaN
-            raise argparse.ArgumentTypeError(f"{what} {text} is out of range: use a number above 0{limit}")
+        given: dict[str, Any] = {field: value}
+        try:
+            LiveOptions(**given)
+        except ConfigError as exc:
+            raise argparse.ArgumentTypeError(str(exc)) from None
         return value
 
     return number
@@ -46,10 +50,10 @@ def positive(what: str, high: float | None = None) -> Callable[[str], float]:
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``live`` and ``demo``: how long, how fast, where the stats go."""
     g = parser.add_argument_group("run")
-    g.add_argument("--duration", type=positive("duration"), metavar="SECONDS", help="stop after this many seconds")
+    g.add_argument("--duration", type=live_number("duration"), metavar="SECONDS", help="stop after this many seconds")
     g.add_argument(
         "--inference-fps",
-        type=positive("inference fps", 1000),
+        type=live_number("inference_fps"),
         metavar="FPS",
         help="cap the model's rate (default: as fast as one core allows, up to the frame rate)",
     )
@@ -76,7 +80,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="preview (default when a display exists), virtualcam, null, or a video file; repeatable",
     )
     p.add_argument("--size", type=_size, metavar="WxH", help="camera resolution to ask for (files are scaled)")
-    p.add_argument("--fps", type=positive("fps", 240), help="camera frame rate to ask for")
+    p.add_argument("--fps", type=live_number("fps"), help="camera frame rate to ask for")
     p.add_argument("--loop", action="store_true", help="replay a file or the sample when it ends")
     p.add_argument("--mirror", action="store_true", help="flip the virtual camera picture left-right")
     p.add_argument("--overwrite", action="store_true", help="replace an existing output file")

@@ -93,11 +93,13 @@ class LiveOptions:
         if self.inference_fps is not None and not (
             isinstance(self.inference_fps, (int, float)) and 0 < self.inference_fps <= 1000
         ):
-            raise ConfigError(f"inference fps {self.inference_fps!r} is out of range: use a number above 0")
+            raise ConfigError(
+                f"inference fps {self.inference_fps!r} is out of range: use a number above 0 and at most 1000"
+            )
         if self.duration is not None and not (isinstance(self.duration, (int, float)) and self.duration > 0):
             raise ConfigError(f"duration {self.duration!r} is out of range: use a number of seconds above 0")
         if self.fps is not None and not (isinstance(self.fps, (int, float)) and 0 < self.fps <= 240):
-            raise ConfigError(f"fps {self.fps!r} is out of range: use 1 to 240")
+            raise ConfigError(f"fps {self.fps!r} is out of range: use a number above 0 and at most 240")
         if self.size is not None and (len(self.size) != 2 or min(self.size) < 2):
             raise ConfigError(f"size {self.size!r} is invalid: use (width, height)")
         if not isinstance(self.queue_frames, int) or self.queue_frames < 1:
