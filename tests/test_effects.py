@@ -428,7 +428,7 @@ def test_planar_path_keeps_person_samples_and_looks_like_the_bgr_path(effect: st
     i420 = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)
     half = i420_half_bgr(i420, w, h)
     alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    out = PlanarCompositor(EffectOptions(effect=effect)).apply(i420, half, alpha, alpha_half)
+    out = PlanarCompositor(EffectOptions(effect=effect)).apply(i420, half, alpha)
     assert out.shape == i420.shape and out is not i420
     src, dst = i420_planes(i420, w, h), i420_planes(out, w, h)
     # the person's samples are the input's, bit for bit, in all three planes

@@ -61,10 +61,8 @@ class Compositor:
             if same and self._lowres is not None:
                 self._lowres.strength = float(new.strength)
                 self._lowres.falloff = bool(new.falloff)
-            elif effect == "blur":
-                self._lowres = BlurBackground(new.strength, new.falloff)
             else:
-                self._lowres = BokehBackground(new.strength, new.falloff, blades)
+                self._lowres = lowres_background(new)
         elif effect.startswith("replace:"):
             if old is None or old.effect != effect or self._picture is None:
                 picture = open_background(effect[len("replace:") :])
@@ -157,6 +155,15 @@ class Compositor:
             self._close_picture()
         except Exception:
             pass
+
+
+def lowres_background(options: EffectOptions) -> LowresBackground:
+    """A new background renderer for ``blur`` or ``bokeh`` with the strength, falloff and blades of ``options``."""
+    if options.effect == "blur":
+        return BlurBackground(options.strength, options.falloff)
+    if options.effect == "bokeh":
+        return BokehBackground(options.strength, options.falloff, options.blades)
+    raise ValueError(f"effect {options.effect!r} has no reduced-resolution background: use blur or bokeh")
 
 
 def _kernel_group(effect: str) -> str | None:

@@ -24,9 +24,7 @@ import numpy as np
 
 from ..config import EffectOptions
 from . import _kernels
-from .blur import BlurBackground
-from .bokeh import BokehBackground
-from .lowres import LowresBackground
+from .compositor import lowres_background
 
 __all__ = ["PlanarCompositor", "i420_half_bgr", "i420_planes"]
 
@@ -102,13 +100,7 @@ class PlanarCompositor:
         )
 
     def __init__(self, options: EffectOptions) -> None:
-        if options.effect not in self.EFFECTS:
-            raise ValueError(f"the 4:2:0 path renders {', '.join(self.EFFECTS)}, not {options.effect}")
-        self._lowres: LowresBackground
-        if options.effect == "blur":
-            self._lowres = BlurBackground(options.strength, options.falloff)
-        else:
-            self._lowres = BokehBackground(options.strength, options.falloff, options.blades)
+        self._lowres = lowres_background(options)
         _kernels.warm_up_in_background(options.effect)
         _kernels.warm_up_in_background("planar")
         self._planes: dict[str, np.ndarray] = {}
@@ -120,13 +112,14 @@ class PlanarCompositor:
             self._planes[name] = buf
         return buf
 
-    def apply(self, i420: np.ndarray, half: np.ndarray, alpha: np.ndarray, alpha_half: np.ndarray) -> np.ndarray:
+    def apply(self, i420: np.ndarray, half: np.ndarray, alpha: np.ndarray) -> np.ndarray:
         """A new I420 array: ``i420`` (``3H/2 x W``) with its background replaced.
 
-        ``half`` is :func:`i420_half_bgr` of it, ``alpha`` the ``H x W`` ``uint8`` matte
-        and ``alpha_half`` that matte averaged 2 x 2.
+        ``half`` is :func:`i420_half_bgr` of it and ``alpha`` the ``H x W`` ``uint8`` matte;
+        the chroma planes and the background use that matte averaged 2 x 2.
         """
         h, w = alpha.shape
+        alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
         out = np.empty_like(i420)
         if self._lowres.is_identity(h // 2):
             np.copyto(out, i420)

@@ -563,9 +563,8 @@ class VideoConverter:
                 if isinstance(item, _VideoItem) and item.i420 is not None:
                     assert item.mask is not None and planar is not None
                     w, h = size[0]
-                    item.alpha = alpha = matte.apply_to(item.mask, item.frame, size=(w, h))
-                    half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-                    planes = planar.apply(item.i420, item.frame.image, alpha, half)
+                    item.alpha = matte.apply_to(item.mask, item.frame, size=(w, h))
+                    planes = planar.apply(item.i420, item.frame.image, item.alpha)
                     item.vframe = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
                     item.i420 = None
                     counters["planar"] += 1
