@@ -8,7 +8,7 @@ import cv2
 import numpy as np
 
 from livebokeh.frames import Frame
-from livebokeh.matte.warp import flow_grey, frame_flow_image
+from livebokeh.matte.warp import flow_grey
 
 
 def _frame(h: int, w: int, seed: int = 0) -> Frame:
@@ -45,13 +45,19 @@ def test_resized_comes_from_the_nearest_level_and_is_cached() -> None:
     assert np.abs(small.astype(int) - direct.astype(int)).mean() < 1.5
 
 
-def test_flow_grey_matches_the_image_based_flow_image() -> None:
+def _direct_grey(image: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """The plain way: one area resize of the whole frame, then grey."""
+    return cv2.cvtColor(cv2.resize(image, size, interpolation=cv2.INTER_AREA), cv2.COLOR_BGR2GRAY)
+
+
+def test_flow_grey_is_the_frame_shrunk_to_flow_size_whatever_the_frame_resolution() -> None:
     f = _frame(720, 1280, seed=3)
-    a, b = flow_grey(f), frame_flow_image(f.image)
-    assert a.shape == b.shape == (144, 256)
+    half = Frame(image=cv2.resize(f.image, (640, 360), interpolation=cv2.INTER_AREA), timestamp_ns=0, index=0)
+    a, b = flow_grey(f), _direct_grey(f.image, (256, 144))
+    assert a.shape == b.shape == flow_grey(half).shape == (144, 256)  # a shrunk frame compares with the full one
     # a smooth picture so both ways of shrinking agree closely
     smooth = Frame(image=cv2.GaussianBlur(f.image, (0, 0), 8), timestamp_ns=0, index=0)
-    assert np.abs(flow_grey(smooth).astype(int) - frame_flow_image(smooth.image).astype(int)).mean() < 2.0
+    assert np.abs(flow_grey(smooth).astype(int) - _direct_grey(smooth.image, (256, 144)).astype(int)).mean() < 2.0
 
 
 def test_two_threads_asking_for_levels_get_one_consistent_pyramid() -> None:

@@ -18,7 +18,7 @@ from livebokeh.frames import Frame, Mask
 from livebokeh.matte import Matte, upsample
 from livebokeh.matte.subject import SubjectTracker, candidates, centrality_weight, drop_stray_blobs, keep_region
 from livebokeh.matte.temporal import TemporalFilter
-from livebokeh.matte.warp import MaskWarper, flow_image
+from livebokeh.matte.warp import MaskWarper, flow_grey
 from livebokeh.segmentation.people import (
     _SPECS,
     ROI_SCALE,
@@ -142,8 +142,8 @@ def test_shifted_frame_shifts_compensated_mask() -> None:
     new_img = np.roll(old_img, shift, axis=1)
     mask = np.zeros((h, w), np.float32)
     mask[30:110, 80:150] = 1.0
-    old = flow_image(upsample.guide_image(old_img, 256))
-    new = flow_image(upsample.guide_image(new_img, 256))
+    old = flow_grey(Frame(image=old_img, timestamp_ns=0, index=0))
+    new = flow_grey(Frame(image=new_img, timestamp_ns=0, index=1))
     warped = MaskWarper().warp(mask, old, new)
     xs = np.nonzero(warped[70] >= 0.5)[0]
     assert abs(xs.min() - (80 + shift)) <= 1.5 and abs(xs.max() - (149 + shift)) <= 1.5

@@ -21,9 +21,10 @@ from pathlib import Path
 import cv2
 import numpy as np
 
+from ..frames import Frame
 from ..matte import upsample
 from ..matte.temporal import GuideSmoother, TemporalFilter
-from ..matte.warp import MaskWarper, frame_flow_image
+from ..matte.warp import MaskWarper, flow_grey
 from . import CLOCKS, SIZES
 
 
@@ -75,27 +76,33 @@ def bench_size(
     temporal = TemporalFilter()
     smoother = GuideSmoother()
     warper = MaskWarper()
-    old_grey = frame_flow_image(frames[0])
+
+    # Each call sees a new Frame, as each video frame does, so every variant pays its own
+    # shrinking (in convert the two sides share it: "ours total" counts it twice).
+    def frame(i: int) -> Frame:
+        return Frame(image=frames[i % 2], timestamp_ns=0, index=i)
+
+    old_grey = flow_grey(frame(0))
 
     def bilinear(i: int) -> None:
         upsample.bilinear(masks[i % 2], size, out=out)
 
     def refine(i: int) -> None:
-        guide = upsample.guide_image(frames[i % 2], upsample.VIDEO_GUIDE_SIDE)
+        guide = upsample.frame_guide(frame(i), upsample.VIDEO_GUIDE_SIDE)
         upsample.guided(masks[i % 2], guide, size, out=out, subsample=2)
 
     def refine_smooth(i: int) -> None:
         # compositor side: guide + guided filter + guide-resolution smoothing + scale
-        guide = upsample.guide_image(frames[i % 2], upsample.VIDEO_GUIDE_SIDE)
+        guide = upsample.frame_guide(frame(i), upsample.VIDEO_GUIDE_SIDE)
         upsample.guided(masks[i % 2], guide, size, out=out, smoother=smoother.update, subsample=2)
 
     def inference_side(i: int) -> None:
         # inference side: small grey copy of the frame + mask-level temporal filter
-        grey = frame_flow_image(frames[i % 2])
+        grey = flow_grey(frame(i))
         temporal.update(masks[i % 2], grey)
 
     def compensate(i: int) -> None:
-        new_grey = frame_flow_image(frames[1])
+        new_grey = flow_grey(frame(1))
         warper.warp(masks[0], old_grey, new_grey)
 
     variants: dict[str, Callable[[int], None]] = {

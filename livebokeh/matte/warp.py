@@ -21,33 +21,12 @@ MIN_FLOW_SIDE = 16
 """Below this many pixels a side there is no flow (the frame is tiny; the mask is used as is)."""
 
 
-def flow_image(guide: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
-    """``uint8`` grey image for the flow from a float32 ``[0, 1]`` guide image (see ``upsample.guide_image``)."""
-    h, w = guide.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
-    small = cv2.resize(guide, size, interpolation=cv2.INTER_AREA) if size != (w, h) else guide
-    return cv2.convertScaleAbs(small, alpha=255.0)
-
-
-def frame_flow_image(image: np.ndarray, side: int = FLOW_SIDE) -> np.ndarray:
-    """``uint8`` grey image for the flow straight from a BGR frame (cheaper than via the guide image)."""
-    h, w = image.shape[:2]
-    scale = min(1.0, side / max(h, w))
-    size = (max(8, round(w * scale)), max(8, round(h * scale)))
-    small = image
-    if size[0] * 2 < w:  # decimate to twice the target, then area-average
-        small = cv2.resize(image, (2 * size[0], 2 * size[1]), interpolation=cv2.INTER_NEAREST)
-    if (small.shape[1], small.shape[0]) != size:
-        small = cv2.resize(small, size, interpolation=cv2.INTER_AREA)
-    return cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
-
-
 def flow_grey(frame: Frame, side: int = FLOW_SIDE) -> np.ndarray:
-    """:func:`frame_flow_image` of a :class:`~livebokeh.frames.Frame`, from its shared reduced copy.
+    """``uint8`` grey copy of a frame for the flow, long side ``side``, from its shared reduced copy.
 
-    Same size as ``frame_flow_image(frame.image)``; the inference and compositor sides
-    both call this, so the flow between a mask's frame and a later one compares like with like.
+    Its size depends only on the frame's size and ``side``: the inference side (often on
+    a shrunk frame) and the compositor side (on the full one) get images of one shape,
+    so the flow between a mask's frame and a later one compares like with like.
     """
     h, w = frame.image.shape[:2]
     scale = min(1.0, side / max(h, w))
@@ -80,7 +59,7 @@ class MaskWarper:
     def warp(self, mask: np.ndarray, old: np.ndarray, new: np.ndarray) -> np.ndarray:
         """``mask`` (float32, any resolution) computed on frame ``old``, moved to frame ``new``.
 
-        ``old`` and ``new`` are :func:`flow_image` copies of the two frames (same shape).
+        ``old`` and ``new`` are :func:`flow_grey` copies of the two frames (same shape).
         """
         if old.shape != new.shape:
             return mask
