@@ -297,9 +297,10 @@ def _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, a3):  # type: ignore[no-unt
 def _nb_blend_full(img, alpha, bg, out, a3):  # type: ignore[no-untyped-def]
     h, w = alpha.shape
     n = w * 3
+    one_row = bg.shape[0] == 1  # one background row for every row (a plain colour)
     for y in range(h):
         fr = img[y].ravel()
-        br = bg[y].ravel()
+        br = bg[0 if one_row else y].ravel()
         o = out[y].ravel()
         ar = alpha[y]
         for x in range(w):
@@ -309,27 +310,6 @@ def _nb_blend_full(img, alpha, bg, out, a3):  # type: ignore[no-untyped-def]
             a3[3 * x + 2] = a
         for i in range(n):
             b = np.int32(br[i])
-            a = np.int32(a3[i])
-            a = a + (a >> np.int32(7))
-            v = (b << np.int32(8)) + (np.int32(fr[i]) - b) * a + np.int32(128)
-            o[i] = np.uint8(v >> np.int32(8))
-
-
-@_jit
-def _nb_blend_color(img, alpha, color_row, out, a3):  # type: ignore[no-untyped-def]
-    h, w = alpha.shape
-    n = w * 3
-    for y in range(h):
-        fr = img[y].ravel()
-        o = out[y].ravel()
-        ar = alpha[y]
-        for x in range(w):
-            a = ar[x]
-            a3[3 * x] = a
-            a3[3 * x + 1] = a
-            a3[3 * x + 2] = a
-        for i in range(n):
-            b = np.int32(color_row[i])
             a = np.int32(a3[i])
             a = a + (a >> np.int32(7))
             v = (b << np.int32(8)) + (np.int32(fr[i]) - b) * a + np.int32(128)
@@ -529,7 +509,7 @@ def blend_lowres(
 def blend_full(
     img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray, scratch: dict[str, np.ndarray]
 ) -> None:
-    """``out = bg + a * (img - bg)`` with a full-resolution ``uint8`` background."""
+    """``out = bg + a * (img - bg)`` with a full-resolution ``uint8`` background (or one row for all rows)."""
     if _use_numba:
         _nb_blend_full(img, alpha, bg, out, _scratch(scratch, "a3", alpha.shape[1] * 3, np.uint8))
     else:
@@ -546,7 +526,7 @@ def blend_color(
         row = np.tile(np.asarray(bgr, np.uint8), w)
         scratch["color_row"] = row
     if _use_numba:
-        _nb_blend_color(img, alpha, row, out, _scratch(scratch, "a3", w * 3, np.uint8))
+        _nb_blend_full(img, alpha, row.reshape(1, w, 3), out, _scratch(scratch, "a3", w * 3, np.uint8))
     else:
         _np_blend(img, alpha, np.broadcast_to(row.reshape(1, w, 3), img.shape).copy(), out)
 
