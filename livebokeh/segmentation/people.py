@@ -601,12 +601,17 @@ heights: a close-up (webcam framing: hip far below the frame, huge body circle) 
 to the selfie model, which is better there."""
 
 
+def body_roi(person: Person) -> PersonRoi | None:
+    """``person``'s body ROI: the pose detector's, else one guessed from the face, else none."""
+    if person.roi is None and person.face is not None:
+        return roi_from_face(person.face)
+    return person.roi
+
+
 def close_up(person: Person, frame_hw: tuple[int, int], *, max_side: float = MAX_ROI_SIDE) -> bool:
-    """Whether ``person`` is framed as a close-up: their body ROI (from the pose detector, else guessed
-    from the face) is over ``max_side`` frame heights, so most of the body lies outside the frame."""
-    roi = person.roi
-    if roi is None and person.face is not None:
-        roi = roi_from_face(person.face)
+    """Whether ``person`` is framed as a close-up: their :func:`body_roi` is over ``max_side`` frame
+    heights, so most of the body lies outside the frame."""
+    roi = body_roi(person)
     return roi is not None and roi.side > max_side * frame_hw[0]
 
 
@@ -620,8 +625,8 @@ def full_body_people(
     h, w = frame_hw
     out = []
     for p in people:
-        if p.roi is None and p.face is not None:
-            p = replace(p, roi=roi_from_face(p.face))
+        if p.roi is None:
+            p = replace(p, roi=body_roi(p))
         if p.roi is None:
             continue
         cx, cy = p.roi.centre
