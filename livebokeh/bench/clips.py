@@ -82,23 +82,20 @@ def make_clip(
         frame_img = np.empty((height, width, 3), np.uint8)
         for i in range(n):
             if sample is not None:
-                vf = av.VideoFrame.from_ndarray(sample.next(), format="bgr24")
-                vf.pts = pts
-                out.mux(vs.encode(vf))
-                pts += pts_step[i % len(pts_step)] if pts_step else 1
-                continue
-            if scene == "pan":
-                ox = int((back.shape[1] - width) * (0.5 + 0.5 * math.sin(i / 60.0)))
-                oy = int((back.shape[0] - height) * (0.5 + 0.5 * math.cos(i / 80.0)))
+                picture = sample.next()
             else:
-                ox = oy = 0
-            np.copyto(frame_img, back[oy : oy + height, ox : ox + width])
-            cx = int(width * (0.3 + 0.4 * (i % (4 * fps)) / (4 * fps)))
-            cv2.ellipse(
-                frame_img, (cx, height // 2), (max(1, width // 10), max(1, height // 3)), 0, 0, 360, (200, 180, 160), -1
-            )
-            cv2.circle(frame_img, (cx, height // 5), max(1, height // 10), (170, 150, 140), -1)
-            vf = av.VideoFrame.from_ndarray(frame_img, format="bgr24")
+                if scene == "pan":
+                    ox = int((back.shape[1] - width) * (0.5 + 0.5 * math.sin(i / 60.0)))
+                    oy = int((back.shape[0] - height) * (0.5 + 0.5 * math.cos(i / 80.0)))
+                else:
+                    ox = oy = 0
+                np.copyto(frame_img, back[oy : oy + height, ox : ox + width])
+                cx = int(width * (0.3 + 0.4 * (i % (4 * fps)) / (4 * fps)))
+                axes = (max(1, width // 10), max(1, height // 3))
+                cv2.ellipse(frame_img, (cx, height // 2), axes, 0, 0, 360, (200, 180, 160), -1)
+                cv2.circle(frame_img, (cx, height // 5), max(1, height // 10), (170, 150, 140), -1)
+                picture = frame_img
+            vf = av.VideoFrame.from_ndarray(picture, format="bgr24")
             vf.pts = pts
             out.mux(vs.encode(vf))
             pts += pts_step[i % len(pts_step)] if pts_step else 1

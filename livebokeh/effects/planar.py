@@ -119,22 +119,22 @@ class PlanarCompositor:
         the chroma planes and the background use that matte averaged 2 x 2.
         """
         h, w = alpha.shape
-        alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
         out = np.empty_like(i420)
         if self._lowres.is_identity(h // 2):
             np.copyto(out, i420)
             return out
+        alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
         f = self._lowres.factor(h // 2)
         small = self._lowres.small(half, alpha_half)
         sh, sw = small.shape[:2]
-        ycc = cv2.transform(small, _BGR_TO_YCBCR)  # uint8, saturated
+        ycc = cv2.split(cv2.transform(small, _BGR_TO_YCBCR))  # uint8, saturated
         src = i420_planes(i420, w, h)
         dst = i420_planes(out, w, h)
         for k in range(3):
             full = k == 0
             scale = 2 * f if full else f
             bg = self._plane(f"bg{k}", (sh * scale, sw * scale))
-            cv2.resize(ycc[:, :, k], (sw * scale, sh * scale), dst=bg, interpolation=cv2.INTER_LINEAR)
+            cv2.resize(ycc[k], (sw * scale, sh * scale), dst=bg, interpolation=cv2.INTER_LINEAR)
             ph, pw = src[k].shape
             _kernels.blend_plane(src[k], alpha if full else alpha_half, bg[:ph, :pw], dst[k])
         return out
