@@ -5,6 +5,7 @@ from __future__ import annotations
 __version__ = "0.1.0"
 
 from .config import Config, EffectOptions, MatteOptions, SegmenterOptions, load_config
+from .effect_kinds import Blur, Bokeh, Color, MaskView, Passthrough, Replace
 from .effects import Compositor
 from .effects.effect import Effect
 from .errors import (
@@ -26,7 +27,10 @@ from .sinks import Sink, open_sink
 from .sources import Source, open_source
 
 __all__ = [
+    "Blur",
+    "Bokeh",
     "CameraOpenError",
+    "Color",
     "Compositor",
     "Config",
     "ConfigError",
@@ -38,11 +42,14 @@ __all__ = [
     "LiveOptions",
     "LivebokehError",
     "Mask",
+    "MaskView",
     "Matte",
     "MatteOptions",
     "ModelLoadError",
     "OutputError",
+    "Passthrough",
     "Pipeline",
+    "Replace",
     "Segmenter",
     "SegmenterOptions",
     "SegmenterProtocol",

@@ -10,52 +10,49 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import sys
 import types
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
 from pathlib import Path
-from typing import Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, Union, get_args, get_origin, get_type_hints
 
+from .effect_kinds import Blur, EffectKind, parse_effect
 from .errors import ConfigError
 
-EFFECT_NAMES = ("blur", "bokeh", "mask", "none")
-EFFECT_PREFIXES = ("replace:", "color:")
 SUBJECTS = ("all", "main")
-
-
-def validate_effect(effect: str) -> str:
-    """Return ``effect`` if it names a known effect, else raise :class:`ConfigError`."""
-    if effect in EFFECT_NAMES:
-        return effect
-    if effect.startswith("replace:") and len(effect) > len("replace:"):
-        return effect
-    if effect.startswith("color:"):
-        if re.fullmatch(r"color:#?[0-9a-fA-F]{6}", effect):
-            return effect
-        raise ConfigError(f"effect {effect!r}: a colour is written color:#RRGGBB, e.g. color:#00ff00")
-    allowed = ", ".join(EFFECT_NAMES) + ", replace:IMAGE_OR_VIDEO, color:#RRGGBB"
-    raise ConfigError(f"effect {effect!r} is unknown: use one of {allowed}")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EffectOptions:
     """What happens to the background.
 
+    ``effect`` is one of the :mod:`~livebokeh.effect_kinds` values (:class:`Blur`,
+    :class:`Bokeh`, :class:`Replace`, :class:`Color`, :class:`MaskView`,
+    :class:`Passthrough`) or its text as the CLI spells it (``"bokeh"``,
+    ``"replace:beach.jpg"``, ``"color:#00ff00"``), which is parsed here, once.
     ``strength`` in ``[0, 1]`` scales the blur radius relative to the frame height, so
     the look is the same at 480p and 4K.  ``falloff`` makes blur grow with distance from
     the person (depth-like).  ``blades`` shapes the ``bokeh`` aperture: 0 for a round
     disc, 5 to 12 for a polygon with that many sides.
     """
 
-    effect: str = "blur"
+    effect: EffectKind = Blur()
     strength: float = 0.5
     falloff: bool = False
     blades: int = 0
 
+    if TYPE_CHECKING:  # the generated __init__ also takes the effect as text
+
+        def __init__(
+            self, *, effect: EffectKind | str = ..., strength: float = ..., falloff: bool = ..., blades: int = ...
+        ) -> None: ...
+
     def __post_init__(self) -> None:
-        validate_effect(self.effect)
+        if isinstance(self.effect, str):  # the CLI / config spelling, parsed once here
+            object.__setattr__(self, "effect", parse_effect(self.effect))
+        elif not isinstance(self.effect, EffectKind):
+            raise ConfigError(f"effect {self.effect!r} is unknown: give an effect value or its name, e.g. \"blur\"")
         if not isinstance(self.strength, (int, float)) or not 0.0 <= float(self.strength) <= 1.0:
             raise ConfigError(f"strength {self.strength!r} is out of range: use a number from 0 to 1")
         blades_ok = type(self.blades) is int and (self.blades == 0 or 5 <= self.blades <= 12)
@@ -308,6 +305,8 @@ def coerce_value(value: Any, annotation: Any, *, what: str) -> Any:
 
     TOML has no ``None``: an optional field is given by its value or left out.
     """
+    if annotation == EffectKind:  # written as text: EffectOptions parses it on construction (one parser)
+        annotation = str
     options = [a for a in get_args(annotation) if a is not type(None)] if _is_union(annotation) else [annotation]
     for option in options:
         if option is Any:

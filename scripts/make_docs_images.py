@@ -72,7 +72,7 @@ def main() -> int:
             if not ok or data.size > MAX_BYTES:
                 raise SystemExit(f"{path}: could not encode under {MAX_BYTES} bytes")
             path.write_bytes(data.tobytes())
-            log.info("%s  %s  (%d KB)", path, options.effect.split(":")[0], data.size // 1024)
+            log.info("%s  %s  (%d KB)", path, options.effect.name, data.size // 1024)
     return 0
 
 

@@ -13,6 +13,7 @@ from livebokeh import Config, ConfigError, EffectOptions, MatteOptions, Segmente
 from livebokeh._cli import build_parser, main
 from livebokeh._cli.common import apply_config, effect_options, matte_options, segmenter_options
 from livebokeh.config import default_config_path, parse_config
+from livebokeh.effect_kinds import Blur, Bokeh, Color, MaskView, Passthrough, Replace, parse_effect
 
 
 @pytest.fixture(autouse=True)
@@ -76,7 +77,7 @@ def test_explicit_config_replaces_the_default_file(isolated_xdg: Path, tmp_path:
 
 def test_no_config_ignores_the_default_file(isolated_xdg: Path) -> None:
     write(isolated_xdg / "livebokeh" / "config.toml", '[effect]\neffect = "bokeh"\n')
-    assert effect_options(parse(["--no-config", "photo", "x.png"])).effect == "blur"
+    assert effect_options(parse(["--no-config", "photo", "x.png"])).effect == Blur()
 
 
 # --- precedence: flag > command section > shared section > default -------------------------------
@@ -154,6 +155,59 @@ def test_library_config_object(tmp_path: Path) -> None:
     assert cfg.options(EffectOptions, "effect", command="live", strength=0.4).strength == 0.4
 
 
+# --- effects: text parsed once into typed values ---------------------------------------------
+
+EFFECT_TEXTS = [
+    ("blur", Blur()),
+    ("bokeh", Bokeh()),
+    ("mask", MaskView()),
+    ("none", Passthrough()),
+    ("replace:beach.jpg", Replace(Path("beach.jpg"))),
+    ("replace:my clips/sea.mp4", Replace(Path("my clips/sea.mp4"))),
+    ("color:#00b140", Color((0x40, 0xB1, 0x00))),
+]
+
+
+@pytest.mark.parametrize(("text", "value"), EFFECT_TEXTS, ids=[t for t, _ in EFFECT_TEXTS])
+def test_effect_text_becomes_a_typed_value_and_back(text: str, value: object) -> None:
+    opts = EffectOptions(effect=text)
+    assert opts.effect == value and type(opts.effect) is type(value)
+    assert str(opts.effect) == text
+    assert EffectOptions(effect=opts.effect) == opts == EffectOptions(effect=parse_effect(text))
+
+
+def test_color_text_in_any_case_with_or_without_hash() -> None:
+    assert parse_effect("color:00B140") == parse_effect("color:#00b140") == Color((0x40, 0xB1, 0x00))
+    assert str(parse_effect("color:00B140")) == "color:#00b140"
+
+
+_UNKNOWN = "is unknown: use one of blur, bokeh, mask, none, replace:IMAGE_OR_VIDEO, color:#RRGGBB"
+BAD_EFFECTS = [
+    ("sparkle", f"effect 'sparkle' {_UNKNOWN}"),
+    ("replace:", f"effect 'replace:' {_UNKNOWN}"),
+    ("Blur", f"effect 'Blur' {_UNKNOWN}"),
+    ("color:#12345", "effect 'color:#12345': a colour is written color:#RRGGBB, e.g. color:#00ff00"),
+    ("color:green", "effect 'color:green': a colour is written color:#RRGGBB, e.g. color:#00ff00"),
+]
+
+
+@pytest.mark.parametrize(("text", "message"), BAD_EFFECTS, ids=[t for t, _ in BAD_EFFECTS])
+def test_bad_effect_text_is_one_clear_error(text: str, message: str) -> None:
+    with pytest.raises(ConfigError) as info:
+        EffectOptions(effect=text)
+    assert str(info.value) == message
+    with pytest.raises(ConfigError) as info:
+        effect_options(parse(["--no-config", "photo", "x.png", "--effect", text]))
+    assert str(info.value) == message
+
+
+def test_effect_values_are_checked() -> None:
+    with pytest.raises(ConfigError, match="0-255"):
+        Color((0, 0, 256))
+    with pytest.raises(ConfigError, match="unknown"):
+        EffectOptions(effect=5)  # type: ignore[arg-type]
+
+
 # --- every error names the key, the value and what is allowed ---------------------------------------
 
 ERRORS = [
@@ -229,7 +283,7 @@ def test_a_broken_default_file_is_an_error_not_silently_ignored(isolated_xdg: Pa
 
 def test_parse_config_without_command_list_accepts_command_sections() -> None:
     cfg = parse_config('[convert]\ncrf = 18\n[effect]\neffect = "bokeh"\n')
-    assert cfg.commands == {"convert": {"crf": 18}} and cfg.effect.effect == "bokeh"
+    assert cfg.commands == {"convert": {"crf": 18}} and cfg.effect.effect == Bokeh()
     with pytest.raises(ConfigError, match="unknown section"):
         parse_config("[convert]\ncrf = 18\n", commands=["live"])
 

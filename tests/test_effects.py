@@ -10,9 +10,9 @@ import numpy as np
 import pytest
 
 from livebokeh.config import EffectOptions
+from livebokeh.effect_kinds import parse_color
 from livebokeh.effects import Compositor, _kernels, bokeh_radius, cover_fit
 from livebokeh.effects.bokeh import aperture_kernel, aperture_runs
-from livebokeh.effects.color import parse_color
 from livebokeh.errors import ConfigError, FrameFormatError, InputError
 
 BACKENDS = ["numba", "numpy"] if _kernels.numba_available() else ["numpy"]

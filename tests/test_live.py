@@ -18,6 +18,7 @@ from live_fakes import FailingSink, FakeCapture, FakeSegmenter, RecordingSink
 
 from livebokeh._cli import main as cli_main
 from livebokeh.config import MatteOptions
+from livebokeh.effect_kinds import Blur, Bokeh
 from livebokeh.errors import CameraOpenError, ConfigError, SinkError, SourceError
 from livebokeh.runtime.live import LiveOptions, Pipeline
 from livebokeh.runtime.mailbox import FrameQueue, Mailbox
@@ -224,9 +225,9 @@ def test_hotkeys_change_effect_strength_mask_view_and_bypass():
         pipeline.handle_key("-")
         assert pipeline.compositor.options.strength == pytest.approx(0.4)
         pipeline.handle_key("b")
-        assert pipeline.compositor.options.effect == "bokeh"
+        assert pipeline.compositor.options.effect == Bokeh()
         pipeline.handle_key("b")
-        assert pipeline.compositor.options.effect == "blur"
+        assert pipeline.compositor.options.effect == Blur()
         assert "blur" in pipeline.hud()["status"]
         pipeline.handle_key("q")
         assert pipeline.stopping

@@ -13,6 +13,7 @@ import pytest
 
 from livebokeh._cli import build_parser
 from livebokeh._cli.common import apply_config, effect_options, matte_options
+from livebokeh.effect_kinds import Bokeh
 from livebokeh.sources.sample import sample_path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -86,7 +87,7 @@ def test_config_example_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     for argv in (["--config", str(cfg), "live"], ["--config", str(cfg), "convert", "in.mp4", "-o", "out.mp4"]):
         args = parser.parse_args(argv)
         apply_config(parser, args, argv)  # raises ConfigError on any unknown key or bad value
-        assert effect_options(args).effect == "bokeh" and matte_options(args).subject == "main"
+        assert effect_options(args).effect == Bokeh() and matte_options(args).subject == "main"
 
 
 def cli_lines() -> list[str]:

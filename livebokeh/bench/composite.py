@@ -25,6 +25,7 @@ import cv2
 import numpy as np
 
 from ..config import EffectOptions
+from ..effect_kinds import Color, Replace
 from ..effects import Compositor, _kernels
 from ..effects.replace import cover_fit
 from ..errors import ConfigError
@@ -109,8 +110,8 @@ def bench_size(
     runs: dict[str, Callable[[], object]] = {}
     for name in EFFECTS:
         effect, _, extra = name.partition("+")
-        spec = f"replace:{bg_path}" if effect == "replace" else ("color:#00b140" if effect == "color" else effect)
-        comp = Compositor(EffectOptions(effect=spec, strength=args.strength, falloff=extra == "falloff"))
+        kind = Replace(bg_path) if effect == "replace" else Color((0x40, 0xB1, 0x00)) if effect == "color" else effect
+        comp = Compositor(EffectOptions(effect=kind, strength=args.strength, falloff=extra == "falloff"))
         runs[name] = functools.partial(comp.apply, frame, alpha, out)
 
     mask256 = cv2.resize(alpha, (256, 256), interpolation=cv2.INTER_AREA)

@@ -17,11 +17,11 @@ import cv2
 import numpy as np
 
 from ..config import EffectOptions
+from ..effect_kinds import Blur, Bokeh, Color, EffectKind, MaskView, Passthrough, Replace
 from ..errors import FrameFormatError
 from . import _kernels
 from .blur import BlurBackground, blur_sigma
 from .bokeh import BokehBackground
-from .color import parse_color
 from .lowres import LowresBackground
 from .replace import ImageBackground, VideoBackground, open_background
 
@@ -55,23 +55,23 @@ class Compositor:
         if group:
             _kernels.warm_up_in_background(group)  # compile while the caller sets up
         blades = new.blades
-        if effect in ("blur", "bokeh"):
-            cls = BlurBackground if effect == "blur" else BokehBackground
+        if isinstance(effect, (Blur, Bokeh)):
+            cls = BlurBackground if isinstance(effect, Blur) else BokehBackground
             same = isinstance(self._lowres, cls) and getattr(self._lowres, "blades", 0) == blades
             if same and self._lowres is not None:
                 self._lowres.strength = float(new.strength)
                 self._lowres.falloff = bool(new.falloff)
             else:
                 self._lowres = lowres_background(new)
-        elif effect.startswith("replace:"):
+        elif isinstance(effect, Replace):
             if old is None or old.effect != effect or self._picture is None:
-                picture = open_background(effect[len("replace:") :])
+                picture = open_background(effect.path)
                 self._close_picture()
                 self._picture = picture
                 self._frames = 0
                 self._t0_ns = None
-        elif effect.startswith("color:"):
-            self._color = parse_color(effect[len("color:") :])
+        elif isinstance(effect, Color):
+            self._color = effect.bgr
 
     def _close_picture(self) -> None:
         if self._picture is not None:
@@ -107,7 +107,7 @@ class Compositor:
         if not image.flags.c_contiguous:
             image = np.ascontiguousarray(image)
         if out is None:
-            if self.options.effect == "none":
+            if isinstance(self.options.effect, Passthrough):
                 return image
             out = np.empty_like(image)
         elif out.shape != image.shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
@@ -115,21 +115,21 @@ class Compositor:
                 f"expected out as C-contiguous uint8 array of shape {image.shape}, got {out.dtype} {out.shape}"
             )
         effect = self.options.effect
-        if effect in ("blur", "bokeh"):
+        if isinstance(effect, (Blur, Bokeh)):
             assert self._lowres is not None
             if self._lowres.is_identity(h):
                 np.copyto(out, image)
                 return out
             bgx, y0s, fys = self._lowres.render(image, alpha)
             _kernels.blend_lowres(image, alpha, bgx, y0s, fys, out, self._scratch)
-        elif effect.startswith("replace:"):
+        elif isinstance(effect, Replace):
             assert self._picture is not None
             bg = self._picture.frame((w, h), self._clock(timestamp_ns))
             _kernels.blend_full(image, alpha, bg, out, self._scratch)
-        elif effect.startswith("color:"):
+        elif isinstance(effect, Color):
             assert self._color is not None
             _kernels.blend_color(image, alpha, self._color, out, self._scratch)
-        elif effect == "mask":
+        elif isinstance(effect, MaskView):
             cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
         else:  # none
             if out is not image:
@@ -159,17 +159,13 @@ class Compositor:
 
 def lowres_background(options: EffectOptions) -> LowresBackground:
     """A new background renderer for ``blur`` or ``bokeh`` with the strength, falloff and blades of ``options``."""
-    if options.effect == "blur":
+    if isinstance(options.effect, Blur):
         return BlurBackground(options.strength, options.falloff)
-    if options.effect == "bokeh":
+    if isinstance(options.effect, Bokeh):
         return BokehBackground(options.strength, options.falloff, options.blades)
     raise ValueError(f"effect {options.effect!r} has no reduced-resolution background: use blur or bokeh")
 
 
-def _kernel_group(effect: str) -> str | None:
+def _kernel_group(effect: EffectKind) -> str | None:
     """Which numba kernels an effect uses (see :data:`~livebokeh.effects._kernels.KERNEL_GROUPS`), if any."""
-    if effect.startswith("replace:"):
-        return "replace"
-    if effect.startswith("color:"):
-        return "color"
-    return effect if effect in ("blur", "bokeh") else None
+    return effect.name if isinstance(effect, (Blur, Bokeh, Replace, Color)) else None

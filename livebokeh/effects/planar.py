@@ -23,6 +23,7 @@ import cv2
 import numpy as np
 
 from ..config import EffectOptions
+from ..effect_kinds import Blur, Bokeh
 from . import _kernels
 from .compositor import lowres_background
 
@@ -69,7 +70,7 @@ def i420_half_bgr(i420: np.ndarray, width: int, height: int) -> np.ndarray:
 class PlanarCompositor:
     """``blur`` or ``bokeh`` on I420 frames (see the module docstring); one per stream thread."""
 
-    EFFECTS = ("blur", "bokeh")
+    EFFECTS = (Blur, Bokeh)
 
     @classmethod
     def supports(
@@ -91,7 +92,7 @@ class PlanarCompositor:
         """
         color = color or {}
         return (
-            options.effect in cls.EFFECTS
+            isinstance(options.effect, cls.EFFECTS)
             and pix_fmt == "yuv420p"
             and width % 4 == 0
             and height % 4 == 0
@@ -101,7 +102,7 @@ class PlanarCompositor:
 
     def __init__(self, options: EffectOptions) -> None:
         self._lowres = lowres_background(options)
-        _kernels.warm_up_in_background(options.effect)
+        _kernels.warm_up_in_background(options.effect.name)
         _kernels.warm_up_in_background("planar")
         self._planes: dict[str, np.ndarray] = {}
 

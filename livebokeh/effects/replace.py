@@ -175,9 +175,9 @@ class VideoBackground:
             self._container = None
 
 
-def open_background(spec: str) -> ImageBackground | VideoBackground:
-    """Open the file in ``replace:PATH``: a still image by its suffix, anything else as video."""
-    path = Path(spec)
+def open_background(path: str | Path) -> ImageBackground | VideoBackground:
+    """Open the file of ``replace:PATH``: a still image by its suffix, anything else as video."""
+    path = Path(path)
     if not path.exists():
         raise InputError(f"background {path} does not exist: give an image or video file (replace:PATH)")
     if path.is_dir():

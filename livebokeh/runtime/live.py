@@ -34,6 +34,7 @@ import cv2
 import numpy as np
 
 from ..config import EffectOptions, MatteOptions, SegmenterOptions
+from ..effect_kinds import Blur, Bokeh, EffectKind, MaskView, Passthrough
 from ..effects import Compositor
 from ..errors import ConfigError, LivebokehError, SinkError
 from ..frames import Frame, Mask
@@ -51,7 +52,7 @@ log = logging.getLogger(__name__)
 
 __all__ = ["EFFECT_CYCLE", "LiveOptions", "MaskCache", "Pipeline"]
 
-EFFECT_CYCLE = ("blur", "bokeh")
+EFFECT_CYCLE: tuple[EffectKind, ...] = (Blur(), Bokeh())
 """Effects the ``b`` hotkey cycles through (plus the effect the run started with)."""
 STRENGTH_STEP = 0.1
 POLL_S = 0.05
@@ -637,8 +638,9 @@ class Pipeline:
             self.bypass = not self.bypass
         elif key == "b":
             cycle = list(EFFECT_CYCLE)
-            if self.effect_options.effect not in cycle and self.effect_options.effect not in ("mask", "none"):
-                cycle.append(self.effect_options.effect)
+            started = self.effect_options.effect
+            if started not in cycle and not isinstance(started, (MaskView, Passthrough)):
+                cycle.append(started)
             nxt = cycle[(cycle.index(opts.effect) + 1) % len(cycle)] if opts.effect in cycle else cycle[0]
             self.compositor.set_options(dataclasses.replace(opts, effect=nxt))
         elif key in ("+", "-"):
