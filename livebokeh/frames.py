@@ -93,12 +93,17 @@ class Mask:
 
     ``guide`` optionally holds a small ``uint8`` grey copy of that frame, so that a
     later frame can estimate how far the picture moved since (stale-mask compensation).
+    ``density`` optionally says how finely each part of it was segmented.
     """
 
     alpha: np.ndarray
     timestamp_ns: int
     index: int
     guide: np.ndarray | None = None
+    density: np.ndarray | float | None = None
+    """How finely each part of ``alpha`` was segmented, in model pixels per frame pixel: a map of
+    ``alpha``'s size, or one number for all of it (``None``: unknown, judged from ``alpha``'s size).
+    Photos carry it, so that edge detail is restored only where a model saw the picture coarsely."""
 
 
 def check_image(image: object, *, what: str = "frame") -> np.ndarray:

@@ -15,31 +15,30 @@ from livebokeh.config import MatteOptions
 from livebokeh.errors import ModelLoadError
 from livebokeh.evaluation import InstabilityMeter, binary_iou, make_moving_clip, still_pixels
 from livebokeh.frames import Frame, Mask
-from livebokeh.matte import Matte, upsample
+from livebokeh.matte import DETECT_EVERY, Matte, PhotoApplier, PhotoEstimator, VideoEstimator, upsample
+from livebokeh.matte.apply import colour_step_where
+from livebokeh.matte.crops import crop_regions, merge_crops, merge_person_masks
 from livebokeh.matte.subject import SubjectTracker, candidates, centrality_weight, drop_stray_blobs, keep_region
 from livebokeh.matte.temporal import TemporalFilter
 from livebokeh.matte.warp import MaskWarper, flow_grey
-from livebokeh.segmentation.people import (
-    _SPECS,
-    ROI_SCALE,
-    SEARCH_ANGLES,
+from livebokeh.people import (
     Detection,
     Person,
     PersonMask,
     PersonRoi,
     PoseSegmenter,
-    anchors,
     close_up,
-    crop_regions,
     crop_roi,
     full_body_people,
-    merge_crops,
-    merge_person_masks,
     roi_from_pose,
     roi_matrix,
     roi_to_frame,
     search_person,
 )
+from livebokeh.people.box import iou, ious, scale_box
+from livebokeh.people.roi import ROI_SCALE
+from livebokeh.people.search import SEARCH_ANGLES
+from livebokeh.people.ssd import SPECS, anchors
 
 DATA = Path(__file__).resolve().parents[1] / ".." / "shared" / "data"
 
@@ -265,8 +264,23 @@ def test_keep_region_drops_other_people() -> None:
 def test_anchor_layouts_match_model_outputs() -> None:
     counts = {"face-short": 896, "face-full": 2304, "pose-detection": 2254}
     for name, n in counts.items():
-        a = anchors(_SPECS[name])
+        a = anchors(SPECS[name])
         assert a.shape == (n, 2) and a.min() > 0 and a.max() < 1
+
+
+def test_one_iou_for_boxes_crops_and_detections() -> None:
+    a = (0.0, 0.0, 10.0, 10.0)
+    half = (5.0, 0.0, 15.0, 10.0)
+    assert iou(a, a) == 1.0
+    assert iou(a, half) == iou(half, a) == pytest.approx(50 / 150)
+    assert iou(a, (10.0, 0.0, 20.0, 10.0)) == 0.0  # touching edges share no area
+    assert iou(a, (20.0, 20.0, 30.0, 30.0)) == 0.0
+    assert iou((0, 0, 4, 4), (1, 1, 3, 3)) == 0.25  # whole-pixel crops: one inside the other
+    assert iou((3.0, 3.0, 3.0, 3.0), (3.0, 3.0, 3.0, 3.0)) == 0.0  # an empty union is no overlap, not a NaN
+    # one box against many (detections): float32 stays float32 and agrees with the pairwise value
+    many = ious(np.array(a, np.float32), np.array([a, half, (20.0, 20.0, 30.0, 30.0)], np.float32))
+    assert many.dtype == np.float32 and many.tolist() == pytest.approx([1.0, 1 / 3, 0.0])
+    assert scale_box(half, 2.0, 0.5) == (10.0, 0.0, 30.0, 5.0)
 
 
 def test_crop_pass_only_for_people_small_in_frame() -> None:
@@ -349,7 +363,7 @@ def test_detectors_find_a_face_in_a_portrait() -> None:
     photos = sorted((DATA / "portraits").glob("*.jpg")) if DATA.is_dir() else []
     if not photos:
         pytest.skip("evaluation data ../shared/data is not present")
-    from livebokeh.segmentation.people import PersonDetector
+    from livebokeh.people import PersonDetector
     from livebokeh.sources.images import read_image
 
     det = PersonDetector()
@@ -500,13 +514,14 @@ def test_matte_pose_pass_finds_a_person_the_first_pass_missed() -> None:
     roi = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
     person = Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, roi=roi, sources=["pose-detection"])
     for subject in ("all", "main"):
-        matte = Matte(_BlindSegmenter(), MatteOptions(subject=subject), video=False, detector=_FixedDetector([person]))
-        matte.search = False  # only the detected person's pose pass is counted here
         pose = _RedPose()
-        matte._pose = pose
+        # no rotation search: only the detected person's pose pass is counted here
+        estimator = PhotoEstimator(
+            _BlindSegmenter(), MatteOptions(subject=subject), detector=_FixedDetector([person]), pose=pose, search=False
+        )
         frame = Frame(image=image, timestamp_ns=0, index=0)
-        alpha = matte.apply_to(matte.compute(frame), frame)
-        assert pose.calls == 1 and matte.last_pose_people == 1
+        alpha = PhotoApplier().apply(estimator.compute(frame), frame)
+        assert pose.calls == 1 and estimator.last.pose_people == 1
         assert binary_iou(alpha, truth) > 0.8, subject
 
 
@@ -514,11 +529,12 @@ def test_video_pose_pass_skips_close_ups() -> None:
     image, _ = _lying_person()
     h = image.shape[0]
     close_up = Person(body=(0.0, 0.0, 320.0, 240.0), score=0.9, roi=PersonRoi((160.0, 200.0), 3.0 * h, 0.0))
-    matte = Matte(_BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=_FixedDetector([close_up]))
     pose = _RedPose()
-    matte._pose = pose
+    matte = Matte(
+        _BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=_FixedDetector([close_up]), pose=pose
+    )
     matte.compute(Frame(image=image, timestamp_ns=0, index=0))
-    assert pose.calls == 0 and matte.last_pose_people == 0
+    assert pose.calls == 0 and matte.last.pose_people == 0
     # a hip outside the frame (only the upper body is visible) is also left to the selfie model
     assert full_body_people([replace(close_up, roi=PersonRoi((160.0, 300.0), 0.5 * h, 0.0))], (h, 320)) == []
     # a degenerate detection (both keypoints on one spot) is skipped, a whole body in the frame is kept
@@ -550,11 +566,9 @@ def test_photo_crop_pass_skips_close_ups() -> None:
     counts = {}
     for name, person in (("close-up", close), ("face close-up", face), ("plain box", replace(close, roi=None))):
         seg = _CountingSegmenter()
-        matte = Matte(seg, MatteOptions(), video=False, detector=_FixedDetector([person]))
-        matte.search = False
-        matte._pose = _RedPose()
-        frame = Frame(image=image, timestamp_ns=0, index=0)
-        matte.apply_to(matte.compute(frame), frame)
+        detector = _FixedDetector([person])
+        estimator = PhotoEstimator(seg, MatteOptions(), detector=detector, pose=_RedPose(), search=False)
+        estimator.compute(Frame(image=image, timestamp_ns=0, index=0))
         counts[name] = seg.calls
     # a close-up gets no crop (the crop would only cut the person off: the selfie model is made for
     # that framing); the same box without a close-up ROI is segmented again on a crop
@@ -576,13 +590,17 @@ def test_photo_colour_step_only_where_the_model_saw_the_photo_coarsely() -> None
     # a crop segmented finely inside a coarse first pass: the step runs around it, not inside it
     image, _ = _lying_person()
     plain = Person(body=(140.0, 100.0, 180.0, 140.0), score=0.9, sources=["face-full"])  # crop: 64 px over 48
-    matte = Matte(_CountingSegmenter(), MatteOptions(), video=False, detector=_FixedDetector([plain]))
-    matte.search = False
+    estimator = PhotoEstimator(_CountingSegmenter(), MatteOptions(), detector=_FixedDetector([plain]), search=False)
     frame = Frame(image=image, timestamp_ns=0, index=0)
-    mask = matte.compute(frame)
-    assert matte.last_crops == 1
-    where = matte._colour_where(mask, upsample.guide_image(image, upsample.PHOTO_GUIDE_SIDE), (320, image.shape[0]))
+    mask = estimator.compute(frame)
+    assert estimator.last.crops == 1 and isinstance(mask.density, np.ndarray)
+    guide = upsample.guide_image(image, upsample.PHOTO_GUIDE_SIDE)
+    where = colour_step_where(mask, guide.shape, (320, image.shape[0]))
     assert isinstance(where, np.ndarray) and not where[120, 160] and where[5, 5]
+    # the same mask without what the estimator knew of it is judged by its size alone (merged at the
+    # photo's own size): fine everywhere, so the coarse first pass around the crop would keep its blur
+    bare = Mask(alpha=mask.alpha, timestamp_ns=0, index=0)
+    assert colour_step_where(bare, guide.shape, (320, image.shape[0])) is False
 
 
 def test_merge_person_masks_keeps_someone_else_in_the_roi() -> None:
@@ -618,20 +636,39 @@ def test_pose_landmark_model_loads_through_manifest_with_hash_check(tmp_path: Pa
         PoseSegmenter("selfie")
 
 
+class _TrackingPose(_RedPose):
+    """A stand-in pose-landmark model whose landmarks always put the person at ``last_track`` next; records ROIs."""
+
+    def __init__(self, track: PersonRoi) -> None:
+        super().__init__()
+        self.last_track = track  # type: ignore[assignment]
+        self.rois: list[PersonRoi] = []
+
+    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+        self.rois.append(roi)
+        return super().segment_roi(image, roi)
+
+
 def test_video_follows_a_tracked_person_the_detector_lost() -> None:
     image, truth = _lying_person()
-    track = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
-    matte = Matte(_BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=_FixedDetector([]))
-    pose = _RedPose()
-    pose.last_track = track.shifted(5.0, 0.0)  # where the landmarks say the person will be next
-    matte._pose = pose
-    matte._tracks = [track]  # the pose pass of the previous frame found this person
-    frame = Frame(image=image, timestamp_ns=0, index=0)
-    alpha = matte.apply_to(matte.compute(frame), frame)
-    assert pose.calls == 1 and binary_iou(alpha, truth) > 0.8
-    assert matte._tracks == [pose.last_track]
-    matte.reset()
-    assert matte._tracks == []
+    roi = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
+    person = Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, roi=roi, sources=["pose-detection"])
+    detector = _FixedDetector([person])
+    track = roi.shifted(5.0, 0.0)  # where the landmarks say the person will be next
+    pose = _TrackingPose(track)
+    matte = Matte(_BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=detector, pose=pose)
+    matte.compute(Frame(image=image, timestamp_ns=0, index=0))
+    assert pose.rois == [roi]  # the detector's ROI first ...
+    detector.people = []  # ... then the detector loses the person
+    for i in range(1, DETECT_EVERY + 1):  # up to and including the next detector run, which finds nobody
+        frame = Frame(image=image, timestamp_ns=i * 33_000_000, index=i)
+        alpha = matte.apply_to(matte.compute(frame), frame)
+        assert pose.rois[-1] == track and matte.last.pose_people == 1, i  # followed by its landmarks
+        assert binary_iou(alpha, truth) > 0.8, i
+    assert pose.calls == DETECT_EVERY + 1
+    matte.reset()  # a new stream: nobody is tracked any more
+    matte.compute(Frame(image=image, timestamp_ns=0, index=0))
+    assert pose.calls == DETECT_EVERY + 1 and matte.last.pose_people == 0
 
 
 class _EmptyPose(_RedPose):
@@ -643,25 +680,22 @@ class _EmptyPose(_RedPose):
 
 
 def test_video_pose_pass_retries_an_empty_detection_only_at_the_next_detection() -> None:
-    from livebokeh.matte import DETECT_EVERY
-
     image, _ = _lying_person()
     roi = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
     false_hit = Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, roi=roi, sources=["pose-detection"])
-    matte = Matte(_BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=_FixedDetector([false_hit]))
     pose = _EmptyPose()
-    matte._pose = pose
+    opts = MatteOptions(temporal=False)
+    matte = VideoEstimator(_BlindSegmenter(), opts, detector=_FixedDetector([false_hit]), pose=pose)
     for i in range(2 * DETECT_EVERY):
         matte.compute(Frame(image=image, timestamp_ns=i * 33_000_000, index=i))
-        assert matte.last_pose_people == 0
+        assert matte.last.pose_people == 0
     assert pose.calls == 2  # once per detector run, not once per frame
     matte.reset()
     matte.compute(Frame(image=image, timestamp_ns=0, index=0))
     assert pose.calls == 3
     # a real person (the pose model sees them) still gets the pass every frame
-    matte = Matte(_BlindSegmenter(), MatteOptions(temporal=False), video=True, detector=_FixedDetector([false_hit]))
     seen = _RedPose()
-    matte._pose = seen
+    matte = VideoEstimator(_BlindSegmenter(), opts, detector=_FixedDetector([false_hit]), pose=seen)
     for i in range(3):
         matte.compute(Frame(image=image, timestamp_ns=i * 33_000_000, index=i))
     assert seen.calls == 3
@@ -706,12 +740,16 @@ def test_photo_matte_keeps_a_person_only_the_rotation_search_found() -> None:
     image, truth = _lying_person()
     frame = Frame(image=image, timestamp_ns=0, index=0)
     for search in (True, False):
-        matte = Matte(_BlindSegmenter(), MatteOptions(subject="main"), video=False, detector=_FixedDetector([]))
-        matte.search = search
-        matte._pose = _UprightOnlyPose()
-        alpha = matte.apply_to(matte.compute(frame), frame)
+        estimator = PhotoEstimator(
+            _BlindSegmenter(),
+            MatteOptions(subject="main"),
+            detector=_FixedDetector([]),
+            pose=_UprightOnlyPose(),
+            search=search,
+        )
+        alpha = PhotoApplier().apply(estimator.compute(frame), frame)
         if search:
-            assert matte.last_found is not None and binary_iou(alpha, truth) > 0.8
+            assert estimator.last.found is not None and binary_iou(alpha, truth) > 0.8
         else:
             assert binary_iou(alpha, truth) < 0.1
 

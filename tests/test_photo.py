@@ -14,7 +14,9 @@ import pytest
 
 from livebokeh._cli import main
 from livebokeh.config import EffectOptions, MatteOptions
+from livebokeh.effects.effect import Effect
 from livebokeh.errors import InputError
+from livebokeh.frames import Frame
 from livebokeh.runtime.photo import PhotoProcessor, run_photo
 from livebokeh.sources.images import read_image
 
@@ -200,3 +202,35 @@ def test_real_portrait_keeps_person_and_blurs_background(shared_data: Path, tmp_
     alpha = cv2.imread(str(mask), cv2.IMREAD_GRAYSCALE)
     iou = ((alpha >= 128) & gt).sum() / ((alpha >= 128) | gt).sum()
     assert iou > 0.9
+
+
+def _photo_and_effect(processor: PhotoProcessor, image: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """What ``livebokeh photo`` writes for ``image``, and what ``Effect.apply`` makes of the same mask,
+    given as the :class:`Mask` the matte computed and as its bare alpha array."""
+    photo, _ = processor.process(image)
+    mask = processor.matte.compute(Frame(image=image, timestamp_ns=0, index=0))
+    effect = Effect(processor.compositor.options)
+    return photo, effect.apply(image, mask), effect.apply(image, mask.alpha.copy())
+
+
+def test_effect_apply_gives_the_photo_picture_for_the_same_mask(textured_image: np.ndarray) -> None:
+    image = cv2.resize(textured_image, (400, 300))  # 64 x 64 model pixels: coarse, the colour-line step runs
+    for opts in (EffectOptions(effect="blur"), EffectOptions(effect="color:#00ff00")):
+        processor = PhotoProcessor(effect=opts, matte=MatteOptions(crops=False), segmenter=BoxSegmenter())
+        photo, from_mask, from_array = _photo_and_effect(processor, image)
+        np.testing.assert_array_equal(from_mask, photo)
+        np.testing.assert_array_equal(from_array, photo)  # the first pass alone: its size says how fine it is
+    unrefined = PhotoProcessor(matte=MatteOptions(crops=False, refine=False), segmenter=BoxSegmenter())
+    photo, _ = unrefined.process(image)
+    mask = unrefined.matte.compute(Frame(image=image, timestamp_ns=0, index=0))
+    np.testing.assert_array_equal(Effect(refine=False).apply(image, mask), photo)
+    assert not np.array_equal(Effect().apply(image, mask), photo)  # refinement does change the picture
+
+
+def test_effect_apply_gives_the_photo_picture_on_a_real_group_photo(shared_data: Path) -> None:
+    """With the real models, crops and per-person passes: the mask knows which parts were segmented finely."""
+    image = read_image(shared_data / "persons" / "cihp-0002190.jpg")
+    processor = PhotoProcessor(effect=EffectOptions(effect="bokeh"))
+    photo, from_mask, _ = _photo_and_effect(processor, image)
+    assert processor.matte.last.crops > 0  # the photo path did more than the first pass
+    np.testing.assert_array_equal(from_mask, photo)

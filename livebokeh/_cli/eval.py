@@ -40,6 +40,7 @@ from ..evaluation import (
 )
 from ..frames import Frame
 from ..matte import Matte, upsample
+from ..people import PersonDetector
 from ..segmentation import create_segmenter
 from ..sources.images import list_images, read_image
 from .common import add_matte_args, add_model_args, matte_options
@@ -142,19 +143,21 @@ def _photo_results(args: argparse.Namespace) -> dict[str, Any]:
     else:
         seg = create_segmenter(args.model, num_threads=args.threads, person_class=args.person_class)
         mattes: dict[str, Matte] = {}
+        detector: PersonDetector | None = None  # one for every subject rule
         for img_path, mask_path in pairs:
             subject = _subject_for(img_path.stem, mapping)
             if subject not in mattes:
-                detector = next((m._detector for m in mattes.values()), None)
                 opts = matte_options(args, subject=subject, temporal=False)
+                if detector is None and (opts.crops or opts.subject == "main"):
+                    detector = PersonDetector()
                 mattes[subject] = Matte(seg, opts, video=False, detector=detector)
             matte = mattes[subject]
             image = read_image(img_path)
             frame = Frame(image=image, timestamp_ns=0, index=0)
             alpha = matte.apply_to(matte.compute(frame), frame)
-            if matte.last_crops:
-                crop_seconds.append(matte.last_crop_seconds)
-            pose_people.append(matte.last_pose_people)
+            if matte.last.crops:
+                crop_seconds.append(matte.last.seconds)
+            pose_people.append(matte.last.pose_people)
             ours[img_path.stem] = score(alpha, read_mask(mask_path))
         seg.close()
         results["livebokeh"] = ours

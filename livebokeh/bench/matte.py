@@ -125,17 +125,9 @@ def bench_size(
 
 def bench_crops(image: np.ndarray | None, rounds: int, clock: Callable[[], float]) -> dict[str, float]:
     """Median ms of one full-frame segmentation, the person detectors, one crop pass and one pose pass (1080p)."""
+    from ..matte.crops import crop_rect, merge_crops, merge_person_masks
+    from ..people import Person, PersonDetector, PersonRoi, PoseSegmenter, person_masks
     from ..segmentation import create_segmenter
-    from ..segmentation.people import (
-        Person,
-        PersonDetector,
-        PersonRoi,
-        PoseSegmenter,
-        crop_rect,
-        merge_crops,
-        merge_person_masks,
-        person_masks,
-    )
 
     frames, _ = _scene(SIZES["1080p"], image)
     frame = frames[0]

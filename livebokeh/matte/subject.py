@@ -16,9 +16,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
-from ..segmentation.people import Person
-
-Box = tuple[float, float, float, float]
+from ..people.box import Box, iou, scale_box
+from ..people.person import Person
 
 CENTRE_SIGMA = 0.2
 """Width of the centrality weight, as a fraction of the frame diagonal-normalised distance."""
@@ -47,14 +46,6 @@ class Candidate:
     from_detector: bool
 
 
-def _box_iou(a: Box, b: Box) -> float:
-    ix = max(0.0, min(a[2], b[2]) - max(a[0], b[0]))
-    iy = max(0.0, min(a[3], b[3]) - max(a[1], b[1]))
-    inter = ix * iy
-    union = (a[2] - a[0]) * (a[3] - a[1]) + (b[2] - b[0]) * (b[3] - b[1]) - inter
-    return inter / union if union > 0 else 0.0
-
-
 def centrality_weight(box: Box, frame_size: tuple[int, int]) -> float:
     """Area fraction of ``box`` times a Gaussian of its centre's distance from the frame centre.
 
@@ -76,10 +67,6 @@ def blobs(alpha: np.ndarray, threshold: float = 0.5) -> tuple[int, np.ndarray, n
     return count, labels, stats
 
 
-def _scale_box(box: Box, sx: float, sy: float) -> Box:
-    return (box[0] * sx, box[1] * sy, box[2] * sx, box[3] * sy)
-
-
 def candidates(people: list[Person], alpha: np.ndarray, frame_size: tuple[int, int]) -> list[Candidate]:
     """Detected people plus mask blobs that no detected person overlaps."""
     out = [Candidate(p.body, centrality_weight(p.body, frame_size), True) for p in people]
@@ -91,8 +78,8 @@ def candidates(people: list[Person], alpha: np.ndarray, frame_size: tuple[int, i
         x, y, bw, bh, area = (int(v) for v in stats[i])
         if area < min_area:
             continue
-        box = _scale_box((x, y, x + bw, y + bh), sx, sy)
-        if any(_box_iou(box, p.body) > 0.3 for p in people):
+        box = scale_box((x, y, x + bw, y + bh), sx, sy)
+        if any(iou(box, p.body) > 0.3 for p in people):
             continue
         # a blob is weighted by its own pixels, not its box, so a sprawling merged crowd does not win
         weight = centrality_weight(box, frame_size) * area / max(1, bw * bh)
@@ -104,9 +91,9 @@ def match_person(box: Box, people: list[Person]) -> Person | None:
     """The detected person whose body box best overlaps ``box`` (IoU above 0.3), if any."""
     best, best_iou = None, 0.3
     for p in people:
-        iou = _box_iou(box, p.body)
-        if iou > best_iou:
-            best, best_iou = p, iou
+        overlap = iou(box, p.body)
+        if overlap > best_iou:
+            best, best_iou = p, overlap
     return best
 
 
@@ -126,8 +113,8 @@ class SubjectTracker:
             return None
         best = max(found, key=lambda c: c.weight)
         if self._box is not None:
-            tracked = max(found, key=lambda c: _box_iou(c.box, self._box))  # type: ignore[arg-type]
-            if _box_iou(tracked.box, self._box) > 0.3 and best.weight < SWITCH_RATIO * tracked.weight:
+            tracked = max(found, key=lambda c: iou(c.box, self._box))  # type: ignore[arg-type]
+            if iou(tracked.box, self._box) > 0.3 and best.weight < SWITCH_RATIO * tracked.weight:
                 best = tracked
         self._box = best.box
         return best
@@ -142,7 +129,7 @@ def keep_region(alpha: np.ndarray, box: Box, frame_size: tuple[int, int], *, mar
     """
     h, w = alpha.shape[:2]
     sx, sy = w / frame_size[0], h / frame_size[1]
-    x0, y0, x1, y1 = _scale_box(box, sx, sy)
+    x0, y0, x1, y1 = scale_box(box, sx, sy)
     mx, my = (x1 - x0) * margin, (y1 - y0) * margin
     bx0, by0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
     bx1, by1 = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
@@ -175,7 +162,7 @@ def drop_stray_blobs(alpha: np.ndarray, people: list[Person], frame_size: tuple[
     areas = stats[1:, cv2.CC_STAT_AREA]
     largest = int(areas.max())
     drop = np.zeros(count, bool)
-    boxes = [_scale_box(p.body, sx, sy) for p in people]
+    boxes = [scale_box(p.body, sx, sy) for p in people]
     for i in range(1, count):
         if stats[i, cv2.CC_STAT_AREA] >= STRAY_AREA * largest:
             continue

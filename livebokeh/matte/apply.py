@@ -1,0 +1,143 @@
+"""Where the mask is applied, on the compositor side: a low-resolution mask -> full-resolution ``uint8`` alpha.
+
+An applier takes the newest :class:`~livebokeh.frames.Mask` and the frame it is about to
+be applied to and returns the alpha (255 = person) at the frame's size, through the
+edge-aware upsampling guided by that frame (:mod:`.upsample`).  It needs no segmenter.
+
+* :class:`VideoApplier`: a mask made from an earlier frame is first moved along the optical
+  flow to this one (:mod:`.warp`); the refined alpha is smoothed where the picture did not
+  change (:class:`~.temporal.GuideSmoother`).  One instance per stream, in the compositor thread.
+* :class:`PhotoApplier`: a larger guide, and the colour-line step where the model saw the
+  photo coarsely (:func:`colour_step_where`).  :class:`~livebokeh.Effect` uses it too, so
+  ``Effect.apply`` and ``livebokeh photo`` give the same picture for the same mask.
+"""
+
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+
+import cv2
+import numpy as np
+
+from ..config import MatteOptions
+from ..frames import Frame, Mask
+from . import upsample
+from .temporal import GuideSmoother
+from .warp import MaskWarper, flow_grey
+
+COLOUR_MIN_UPSCALE = 2.0
+"""Photos: the colour-line step (:func:`upsample.colour_line`) runs only where the guide image has at least
+this many pixels per model pixel across, i.e. where the mask came from a model that saw that part of the
+photo at half the guide's resolution or less.  There it restores the edge detail that the model's coarse
+grid could not hold; where a model saw the region about as finely as the guide (a small photo, a crop,
+a pose-landmark ROI), its own edge is as good as the colours say, and re-estimating it adds colour noise."""
+
+
+class MaskApplier(ABC):
+    """Turns a mask into full-resolution ``uint8`` alpha for one frame (compositor side)."""
+
+    @abstractmethod
+    def apply(
+        self, mask: Mask, frame: Frame, out: np.ndarray | None = None, *, size: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        """``uint8`` alpha of ``mask`` for ``frame``, at the frame's size or at ``size`` = ``(width, height)``.
+
+        ``size`` asks for another size than the frame's, e.g. when ``frame`` is a reduced
+        copy of the picture being composited; ``out`` receives the alpha when given.
+        """
+
+    @abstractmethod
+    def reset(self) -> None:
+        """Forget what earlier frames left behind (a new stream starts)."""
+
+
+class VideoApplier(MaskApplier):
+    """Alpha for the frames of one stream: stale masks moved along the flow, refined alpha smoothed over time.
+
+    ``options.refine``: edge-aware upsampling (else bilinear); ``options.compensate``: move a
+    mask from an earlier frame to this one; ``options.temporal``: smooth the refined alpha.
+    """
+
+    def __init__(self, options: MatteOptions | None = None) -> None:
+        self.options = options or MatteOptions()
+        self._smoother = GuideSmoother() if self.options.temporal else None
+        self._warper: MaskWarper | None = None
+
+    def apply(
+        self, mask: Mask, frame: Frame, out: np.ndarray | None = None, *, size: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        w, h = size if size is not None else (frame.image.shape[1], frame.image.shape[0])
+        alpha = mask.alpha
+        guide = upsample.frame_guide(frame, upsample.VIDEO_GUIDE_SIDE) if self.options.refine else None
+        if mask.index != frame.index and mask.guide is not None and self.options.compensate:
+            if self._warper is None:
+                self._warper = MaskWarper()
+            alpha = self._warper.warp(alpha, mask.guide, flow_grey(frame))
+        if guide is None:
+            return upsample.bilinear(alpha, (w, h), out=out)
+        smoother: Callable[[np.ndarray, np.ndarray], np.ndarray] | None = None
+        if self._smoother is not None:
+            smooth, key = self._smoother.update, mask.index
+
+            def smoother(a: np.ndarray, g: np.ndarray) -> np.ndarray:
+                return smooth(a, g, key)
+
+        return upsample.guided(alpha, guide, (w, h), out=out, smoother=smoother, subsample=2)
+
+    def reset(self) -> None:
+        if self._smoother is not None:
+            self._smoother.reset()
+
+
+class PhotoApplier(MaskApplier):
+    """Alpha for a still picture: a large guide, and edge detail restored where the model saw it coarsely.
+
+    ``refine=False`` gives the plain bilinear upsample.  A photo has no earlier frame, so
+    nothing is moved along a flow and nothing is kept between calls.
+    """
+
+    def __init__(self, *, refine: bool = True) -> None:
+        self.refine = refine
+
+    def apply(
+        self, mask: Mask, frame: Frame, out: np.ndarray | None = None, *, size: tuple[int, int] | None = None
+    ) -> np.ndarray:
+        w, h = size if size is not None else (frame.image.shape[1], frame.image.shape[0])
+        alpha = mask.alpha
+        if not self.refine:
+            return upsample.bilinear(alpha, (w, h), out=out)
+        guide = upsample.guide_image(frame.image, upsample.PHOTO_GUIDE_SIDE)
+        where = colour_step_where(mask, guide.shape, (w, h))
+        if where is False:
+            return upsample.guided(alpha, guide, (w, h), out=out)
+        colour = upsample.colour_guide(frame.image, upsample.PHOTO_GUIDE_SIDE)
+        if where is True:
+            return upsample.guided(alpha, guide, (w, h), out=out, colour=colour)
+        # only the coarsely segmented parts: the colour-line step by hand, then the filter
+        r = upsample.filter_radius(guide.shape, alpha.shape)
+        src = cv2.resize(alpha, (guide.shape[1], guide.shape[0]), interpolation=cv2.INTER_LINEAR)
+        src = np.where(where, upsample.colour_line(src, colour, 3 * r), src).astype(np.float32)
+        return upsample.guided(src, guide, (w, h), out=out, radius=r)
+
+    def reset(self) -> None:
+        """Nothing to forget: every photo stands alone."""
+
+
+def colour_step_where(mask: Mask, guide_shape: tuple[int, ...], frame_size: tuple[int, int]) -> np.ndarray | bool:
+    """Where the colour-line step runs for ``mask``: a guide-sized map, or one answer for the whole mask.
+
+    Only where the guide holds at least ``COLOUR_MIN_UPSCALE`` guide pixels per model pixel
+    (see there); the model's density is ``mask.density`` or, when unknown, judged from the
+    mask's size.  ``frame_size`` is the ``(width, height)`` the alpha is made for.
+    """
+    w, h = frame_size
+    density = mask.density
+    if density is None:  # judge it by its size alone
+        density = min(mask.alpha.shape[0] / h, mask.alpha.shape[1] / w)
+    guide_per_frame_px = guide_shape[1] / w
+    if isinstance(density, np.ndarray):
+        small = cv2.resize(density, (guide_shape[1], guide_shape[0]), interpolation=cv2.INTER_NEAREST)
+        coarse = guide_per_frame_px >= COLOUR_MIN_UPSCALE * small
+        return bool(coarse.all()) if coarse.all() or not coarse.any() else coarse
+    return bool(guide_per_frame_px >= COLOUR_MIN_UPSCALE * density)

@@ -1,0 +1,205 @@
+"""Mask estimation for a stream: cheap sizes, detectors every few frames, people followed in between, smoothing.
+
+A stream has a budget per frame, so :class:`VideoEstimator` segments a small copy,
+runs the person detectors on every ``DETECT_EVERY``-th mask only (their boxes follow
+the optical flow in between), gives the pose-landmark pass to at most two whole-body
+people, follows those people with the ROIs their landmarks predict, and smooths the
+mask over time (:mod:`.temporal`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import numpy as np
+
+from ..config import MatteOptions
+from ..frames import Frame, Mask
+from ..people.box import Box, Rect, iou
+from ..people.detect import DetectorProtocol
+from ..people.person import Person
+from ..people.pose import PersonMask, PoseSegmenterProtocol
+from ..people.roi import PersonRoi
+from ..segmentation import SegmenterProtocol
+from .crops import blob_boxes
+from .estimate import MaskEstimator
+from .subject import Candidate
+from .temporal import TemporalFilter
+from .warp import MaskWarper, flow_grey, shift_box
+
+VIDEO_WORK_SIDE = 384
+"""Long side of the mask after a crop pass, for video (crops are merged at this size)."""
+
+VIDEO_CROP_MAX_HEIGHT = 0.5
+"""In video, only people shorter than this fraction of the frame get a crop pass (one more
+inference each, every frame); photos crop whoever the crop shows at higher resolution."""
+
+VIDEO_WORKING_SIDE = 640
+"""Video frames are detected and cropped from the frame's smallest halving (``Frame.reduced``)
+with a long side of at least this (1080p -> 960 x 540, 720p -> 640 x 360): a person small
+enough to need a crop still spans a few hundred pixels there, and the halving is shared with
+the model input, the optical flow and the guide image, so a frame is shrunk once."""
+
+VIDEO_POSE_PEOPLE = 2
+"""In video, at most this many people per frame get the pose-landmark pass (about 15 ms each)."""
+
+VIDEO_POSE_MAX_SIDE = 1.6
+"""In video, only people whose pose ROI is at most this many frame heights get the pose-landmark
+pass every frame: whole bodies, which the selfie model smears; close-ups keep the selfie result."""
+
+BOX_FLOW_SIDE = 128
+"""Long side of the grey images whose optical flow moves the people's boxes between detector runs:
+a box moves by the median flow inside it, which needs no finer grid (a third of the cost at 256)."""
+
+DETECT_EVERY = 10
+"""In video, run the person detectors on every N-th computed mask; between, their boxes follow the optical flow."""
+
+TRACK_NEAR = 0.25
+"""A tracked ROI whose centre is within this fraction of its side from a detected person's ROI centre is that person."""
+
+TRACK_BODY = 2.5
+"""A tracked ROI's side is this many times the radius of the body circle inside it (ROI side = 2 x 1.25 x radius)."""
+
+REJECTED_IOU = 0.5
+"""A flowed body box overlapping by more than this one the pose model found empty is the same false detection."""
+
+
+class VideoEstimator(MaskEstimator):
+    """:class:`~.estimate.MaskEstimator` for a stream: feed it the frames of one stream in order."""
+
+    work_side = VIDEO_WORK_SIDE
+    crop_max_height = VIDEO_CROP_MAX_HEIGHT
+    pose_max_side = VIDEO_POSE_MAX_SIDE
+    pose_limit = VIDEO_POSE_PEOPLE
+    pose_threads = 1
+
+    def __init__(
+        self,
+        segmenter: SegmenterProtocol,
+        options: MatteOptions | None = None,
+        *,
+        detector: DetectorProtocol | None = None,
+        pose: PoseSegmenterProtocol | None = None,
+    ) -> None:
+        super().__init__(segmenter, options, detector=detector, pose=pose)
+        self._temporal = TemporalFilter() if self.options.temporal else None
+        self._box_warper: MaskWarper | None = None  # the inference thread's own; the applier has another
+        self._people: list[Person] = []  # the people of the last detector run, moved along the flow since
+        self._people_grey: np.ndarray | None = None
+        self._fresh = False  # the people of this compute() come from a detector run, not the flow
+        self._tracks: list[PersonRoi] = []  # next-frame ROIs of the people the pose pass segmented
+        self._rejected: list[Box] = []  # bodies the pose pass found no person in, until the next detection
+        self._rects: list[Rect] = []
+        self._computed = 0
+
+    def reset(self) -> None:
+        super().reset()
+        if self._temporal is not None:
+            self._temporal.reset()
+        self._people = []
+        self._people_grey = None
+        self._rects = []
+        self._tracks = []
+        self._rejected = []
+        self._fresh = False
+        self._computed = 0
+
+    def _first_pass(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
+        image = frame.reduced(VIDEO_WORKING_SIDE)
+        mh, mw = self.segmenter.input_size_for(frame.image.shape)
+        return image, self.segmenter.segment_for_video(frame.resized((mw, mh)), frame.timestamp_ns)
+
+    def _find_people(self, image: np.ndarray, frame: Frame) -> list[Person]:
+        people = self._detected_or_moved(image, flow_grey(frame, BOX_FLOW_SIDE))
+        if self.options.crops:
+            people = self._with_tracks(people, (image.shape[0], image.shape[1]))
+        return people
+
+    def _detected_or_moved(self, image: np.ndarray, grey: np.ndarray) -> list[Person]:
+        """People detected afresh every ``DETECT_EVERY`` masks, else the last ones moved along the optical flow."""
+        if self._computed % DETECT_EVERY == 0 or self._people_grey is None or self._people_grey.shape != grey.shape:
+            self._people = self.detector.detect(image)
+            self._people_grey = grey
+            self._fresh = True
+            return self._people
+        self._fresh = False
+        if not self._people:
+            return []
+        if self._box_warper is None:
+            self._box_warper = MaskWarper()
+        flow = self._box_warper.flow(self._people_grey, grey)
+        size = (image.shape[1], image.shape[0])
+        moved = []
+        for p in self._people:
+            body = shift_box(p.body, flow, size)
+            dx, dy = body[0] - p.body[0], body[1] - p.body[1]
+            moved.append(replace(p, body=body, roi=p.roi.shifted(dx, dy) if p.roi is not None else None))
+        return moved
+
+    def _with_tracks(self, people: list[Person], frame_hw: tuple[int, int]) -> list[Person]:
+        """People with the ROIs the pose landmarks predicted for this frame.
+
+        A tracked ROI replaces the detector's for the same person (it follows turns and
+        poses the detector misses, as MediaPipe's own tracking does), and a tracked
+        person the detector lost this frame is kept as a person of its own.
+        """
+        if not self._tracks:
+            return people
+        h, w = frame_hw
+        out = list(people)
+        for roi in self._tracks:
+            cx, cy = roi.centre
+            near = [
+                i
+                for i, p in enumerate(out)
+                if p.roi is not None and np.hypot(p.roi.centre[0] - cx, p.roi.centre[1] - cy) < TRACK_NEAR * roi.side
+            ]
+            if near:
+                out[near[0]] = replace(out[near[0]], roi=roi)
+                continue
+            r = roi.side / TRACK_BODY  # the body circle inside the ROI
+            body = (max(0.0, cx - r), max(0.0, cy - r), min(float(w), cx + r), min(float(h), cy + r))
+            out.append(Person(body=body, score=0.5, sources=["pose-track"], roi=roi))
+        return out
+
+    def _crop_boxes(self, people: list[Person], prob: np.ndarray, frame_hw: tuple[int, int]) -> list[Box]:
+        return [p.body for p in people] + blob_boxes(prob, frame_hw)
+
+    def _person_masks(self, image: np.ndarray, people: list[Person], chosen: Candidate | None) -> list[PersonMask]:
+        """As for photos, but a detection the pose model found empty is retried only at the next detector run.
+
+        A detection the pose model judged empty (a false positive: a poster, a coat) is not
+        tried again every frame while it only follows the flow; the next detection retries it.
+        The people it did segment are followed into the next frame by their landmarks.
+        """
+        self._tracks = []
+        selected = self._pose_selection(people, chosen, (image.shape[0], image.shape[1]))
+        rejected: list[Person] = []
+        if not self._fresh and self._rejected:
+            rejected = [p for p in selected if any(iou(p.body, b) > REJECTED_IOU for b in self._rejected)]
+            selected = [p for p in selected if not any(p is r for r in rejected)]
+        masks = self._run_pose(image, selected)
+        self._tracks = [m.track for m in masks if m.track is not None]
+        kept = [m.person for m in masks]
+        rejected += [p for p in selected if not any(p is k for k in kept) and p.roi_result is None]
+        self._rejected = [p.body for p in rejected]
+        return masks
+
+    def _steady(self, rects: list[Rect]) -> list[Rect]:
+        """Keep last frame's crop where the new one is nearly the same, so crops do not jitter."""
+        out = []
+        for r in rects:
+            same = [p for p in self._rects if iou(p, r) > 0.7]
+            out.append(same[0] if same else r)
+        self._rects = out
+        return out
+
+    def _finish(
+        self, frame: Frame, image_hw: tuple[int, int], prob: np.ndarray, rects: list[Rect], masks: list[PersonMask]
+    ) -> Mask:
+        grey = flow_grey(frame)
+        if self._temporal is not None:
+            prob = self._temporal.update(prob, grey)
+        self._computed += 1
+        alpha = np.ascontiguousarray(prob, dtype=np.float32)
+        return Mask(alpha=alpha, timestamp_ns=frame.timestamp_ns, index=frame.index, guide=grey)
