@@ -523,7 +523,7 @@ def test_colours_survive_the_round_trip(bt709: bool, size: tuple[int, int], tmp_
 
 
 def test_decode_and_encode_conversions_round_trip_unchanged_pixels() -> None:
-    from livebokeh.sinks.video import bgr_to_video_frame, video_frame_to_bgr
+    from livebokeh.yuv import bgr_to_video_frame, video_frame_to_bgr
 
     rng = np.random.default_rng(5)
     # in-gamut colours (moderate chroma), so nothing is clipped on the way through BGR

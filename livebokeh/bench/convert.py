@@ -21,11 +21,11 @@ import time
 from pathlib import Path
 from typing import Any
 
-import av
 from av.video.frame import PictureType
 
-from ..runtime.convert import EncodeOptions, VideoConverter, estimate_frames, open_input
+from ..runtime.convert import EncodeOptions, VideoConverter
 from ..sinks.video import VideoFileSink
+from ..sources.decoder import VideoDecoder
 from . import SIZES
 from .clips import make_clip
 
@@ -62,20 +62,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 def plain_transcode(src: Path, dst: Path, encode: EncodeOptions) -> tuple[int, float]:
     """Decode ``src`` and encode it unchanged to ``dst`` with ``encode``; return (frames, seconds)."""
     start = time.perf_counter()
-    container = open_input(src)
+    decoder = VideoDecoder(src, label="input")
+    container = decoder.container
     try:
-        vs = container.streams.video[0]
-        vs.thread_type = "AUTO"
-        rate = vs.average_rate or vs.guessed_rate
+        vs = decoder.stream
         sink = VideoFileSink(
             dst,
-            fps=rate,
+            fps=decoder.rate,
             codec=encode.codec,
             crf=encode.crf,
             preset=encode.preset,
             overwrite=True,
-            size=(vs.codec_context.width, vs.codec_context.height),
-            time_base=vs.time_base,
+            size=(decoder.width, decoder.height),
+            time_base=decoder.time_base,
             threads=encode.threads,
             thread_type=encode.thread_type,
         )
@@ -97,7 +96,7 @@ def plain_transcode(src: Path, dst: Path, encode: EncodeOptions) -> tuple[int, f
         sink.close()
         return sink.frames_written, time.perf_counter() - start
     finally:
-        container.close()
+        decoder.close()
 
 
 def _bench_one(
@@ -120,10 +119,9 @@ def _bench_one(
         frames = result.frames
         if result.frames != n:
             print(f"warning: {label}: transcode wrote {n} frames, convert {result.frames}", file=sys.stderr)
-    with av.open(str(src)) as c:
-        vs = c.streams.video[0]
-        size = f"{vs.codec_context.width}x{vs.codec_context.height}"
-        est = estimate_frames(vs)
+    with VideoDecoder(src, label="input") as decoder:
+        size = f"{decoder.width}x{decoder.height}"
+        est = decoder.estimated_frames
     base, conv = statistics.median(base_fps), statistics.median(conv_fps)
     return {
         "input": str(src),

@@ -2,7 +2,8 @@
 
 Backgrounds are cover-fitted: scaled by one factor until they cover the frame, then
 cropped centred - never stretched.  The fitted picture is kept at frame size and
-reused; a video is decoded with PyAV only when the frame it shows changes.
+reused; a video is decoded (:class:`~livebokeh.sources.decoder.VideoDecoder`) only when the
+frame it shows changes.
 """
 
 from __future__ import annotations
@@ -10,12 +11,12 @@ from __future__ import annotations
 import logging
 import math
 from pathlib import Path
-from typing import Any
 
 import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..sources.decoder import VideoDecoder
 from ..sources.images import IMAGE_SUFFIXES, read_image
 
 log = logging.getLogger(__name__)
@@ -63,22 +64,17 @@ class VideoBackground:
     """A clip played in a loop, the frame shown chosen by time so it keeps its own speed.
 
     :meth:`frame` takes the time in seconds since the background started; the clip
-    wraps at its end.  Decoding only moves forward; on wrap the file is reopened.
+    wraps at its end.  Decoding only moves forward; on wrap the decoder rewinds.
     """
 
     def __init__(self, path: str | Path) -> None:
         self.path = Path(path)
         if not self.path.exists():
             raise InputError(f"background {self.path} does not exist: check the path")
-        self._container: Any = None
-        self._frames: Any = None
-        container = self._open()
-        stream = container.streams.video[0]
-        rate = stream.average_rate or stream.base_rate or stream.guessed_rate
-        self.fps = float(rate) if rate else 30.0
-        self.duration: float | None = None
-        if stream.duration is not None and stream.time_base is not None:
-            self.duration = float(stream.duration * stream.time_base) or None
+        self._decoder = VideoDecoder(self.path, label="background")
+        self._pictures = self._decoder.pictures()
+        self.fps = self._decoder.fps
+        self.duration: float | None = self._decoder.duration
         self._t0: float | None = None
         self._current: np.ndarray | None = None  # decoded picture at source size
         self._current_t = -math.inf
@@ -90,42 +86,24 @@ class VideoBackground:
         if self._peek() is None:
             raise InputError(f"background video {self.path} has no frames: give another video")
 
-    def _open(self) -> Any:
-        import av
-
-        if self._container is not None:
-            self._container.close()
-        try:
-            self._container = av.open(str(self.path))
-        except (av.FFmpegError, OSError, ValueError) as exc:
-            raise InputError(f"background {self.path} cannot be opened as an image or video: {exc}") from exc
-        if not self._container.streams.video:
-            self._container.close()
-            raise InputError(f"background {self.path} has no video stream: give an image or a video")
-        self._container.streams.video[0].thread_type = "AUTO"
-        self._frames = self._container.decode(video=0)
-        self._index = 0
-        return self._container
-
     def _peek(self) -> tuple[float, np.ndarray] | None:
         """The next decoded frame as ``(time since the clip's first frame, BGR array)``, or None at the end."""
         if self._pending is None:
             try:
-                frame = next(self._frames)
+                picture = next(self._pictures)
             except StopIteration:
                 return None
             except Exception as exc:  # a damaged clip: play what decoded so far
                 log.warning("background %s: decoding stopped: %s", self.path, exc)
                 return None
-            t = frame.time if frame.time is not None else self._index / self.fps
             if self._t0 is None:
-                self._t0 = t
-            self._index += 1
-            self._pending = (t - self._t0, frame.to_ndarray(format="bgr24"))
+                self._t0 = picture.time
+            self._pending = (picture.time - self._t0, picture.bgr())
         return self._pending
 
     def _rewind(self) -> None:
-        self._open()
+        self._decoder.rewind()
+        self._pictures = self._decoder.pictures()
         self._pending = None
         self._current_t = -math.inf
 
@@ -170,9 +148,7 @@ class VideoBackground:
 
     def close(self) -> None:
         """Close the file."""
-        if self._container is not None:
-            self._container.close()
-            self._container = None
+        self._decoder.close()
 
 
 def open_background(path: str | Path) -> ImageBackground | VideoBackground:

@@ -45,15 +45,9 @@ from ..frames import Frame, Mask
 from ..matte import VIDEO_WORKING_SIDE, Matte
 from ..safe_write import check_target
 from ..segmentation import SegmenterProtocol, create_segmenter
-from ..sinks.video import (
-    CONTAINERS,
-    VideoFileSink,
-    bgr_to_video_frame,
-    choose_pix_fmt,
-    container_for,
-    default_codec,
-    video_frame_to_bgr,
-)
+from ..sinks.video import CONTAINERS, VideoFileSink, choose_pix_fmt, container_for, default_codec
+from ..sources.decoder import Picture, VideoDecoder, turn
+from ..yuv import bgr_to_video_frame
 
 log = logging.getLogger(__name__)
 
@@ -63,8 +57,6 @@ VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpe
 QUEUE_SIZE = 4
 _END = object()  # sentinel: no more items
 _POLL = 0.1  # seconds between checks of the stop event while blocked
-#: cv2.rotate codes for k quarter turns counter-clockwise.
-_ROTATE = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -186,61 +178,6 @@ def plan_outputs(
             mask = mask_out / f"{path.stem}.mask.mp4" if len(inputs) > 1 else mask_out
         plan.append((path, target, mask))
     return plan
-
-
-# -- input ---------------------------------------------------------------------------
-
-
-def open_input(path: Path) -> Any:
-    """Open ``path`` with PyAV and check it has a decodable video stream, else :class:`InputError`."""
-    if not path.exists():
-        raise InputError(f"input {path} does not exist")
-    if path.is_dir():
-        raise InputError(f"input {path} is a folder: pass video files, or a folder only with --out-dir")
-    if not path.is_file():  # a pipe or device would block or never end
-        raise InputError(f"input {path} is not a regular file (a pipe or device?): give a video file")
-    try:
-        container = av.open(str(path), "r")
-    except av.error.FFmpegError as exc:
-        raise InputError(
-            f"input {path} is not a readable video (truncated, damaged or not a video): {_first_line(exc)}"
-        ) from None
-    except OSError as exc:
-        raise InputError(f"cannot read input {path}: {exc.strerror or exc}") from exc
-    try:
-        if not container.streams.video:
-            raise InputError(f"input {path} has no video stream")
-        vstream = container.streams.video[0]
-        ctx = vstream.codec_context
-        if ctx is None or ctx.codec is None or not ctx.width or not ctx.height:
-            tag = getattr(ctx, "codec_tag", "") if ctx is not None else ""
-            tag = tag if isinstance(tag, str) and tag.isprintable() and tag.strip() else ""  # not raw NUL bytes
-            raise InputError(
-                f"input {path}: its video codec {tag or '(unknown)'} cannot be decoded by this PyAV build: "
-                "convert it to H.264 first"
-            )
-    except BaseException:
-        container.close()
-        raise
-    return container
-
-
-def _first_line(exc: BaseException) -> str:
-    text = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
-    return str(text).splitlines()[0]
-
-
-def estimate_frames(vstream: Any) -> int | None:
-    """Frame count from the container header, or duration x rate, or ``None``."""
-    if vstream.frames:
-        return int(vstream.frames)
-    rate = vstream.average_rate or vstream.guessed_rate
-    if vstream.duration and vstream.time_base and rate:
-        return int(round(float(vstream.duration * vstream.time_base * rate)))
-    container = vstream.container
-    if container is not None and container.duration and rate:
-        return int(round(container.duration / 1_000_000 * float(rate)))
-    return None
 
 
 # -- the pipeline --------------------------------------------------------------------
@@ -426,17 +363,14 @@ class VideoConverter:
         check_target(dst, overwrite=overwrite)
         if mask_path is not None and _is_video_path(mask_path):
             check_target(mask_path, overwrite=overwrite)
-        container = open_input(src)
-        try:
-            self._run(container, src, dst, mask_path, overwrite, result, on_start, on_frame, stop)
-        finally:
-            container.close()
+        with VideoDecoder(src, label="input") as decoder:
+            self._run(decoder, src, dst, mask_path, overwrite, result, on_start, on_frame, stop)
         result.seconds = time.perf_counter() - started
         return result
 
     def _run(
         self,
-        container: Any,
+        decoder: VideoDecoder,
         src: Path,
         dst: Path,
         mask_path: Path | None,
@@ -446,41 +380,34 @@ class VideoConverter:
         on_frame: Callable[[int], None] | None,
         external_stop: threading.Event | None,
     ) -> None:
-        vstream = container.streams.video[0]
-        vstream.thread_type = "AUTO"
-        audio_streams = list(container.streams.audio)
+        container = decoder.container
+        audio_streams = decoder.audio
         skipped_types = [s.type for s in container.streams if s.type not in ("video", "audio")]
         if len(container.streams.video) > 1 or skipped_types:
             log.warning("%s: only the first video stream and the audio streams are kept", src)
-        time_base: Fraction = vstream.time_base
-        rate = vstream.average_rate or vstream.guessed_rate or Fraction(30)
-        default_step = max(1, round(1 / (float(rate) * float(time_base))))
-        ctx = vstream.codec_context
-        color = {
-            "colorspace": int(ctx.colorspace or 0),
-            "color_range": int(ctx.color_range or 0),
-            "color_primaries": int(ctx.color_primaries or 0),
-            "color_trc": int(ctx.color_trc or 0),
-        }
+        time_base: Fraction = decoder.time_base
+        rate = decoder.rate
+        color = decoder.color
+        width, height = decoder.width, decoder.height
         codec = self.encode.codec or default_codec(dst)
         if on_start is not None:
-            on_start(estimate_frames(vstream))
+            on_start(decoder.estimated_frames)
 
         stop = threading.Event()
         q_decoded: queue.Queue[Any] = queue.Queue(self.queue_size)
         q_masked: queue.Queue[Any] = queue.Queue(self.queue_size)
         q_done: queue.Queue[Any] = queue.Queue(self.queue_size)
-        counters = {"corrupt": 0, "planar": 0}
+        counters = {"planar": 0}
         size: list[tuple[int, int]] = []
         matte = self._matte
         matte.reset()  # a new stream: no temporal state carried over from the last file
         compositor = Compositor(self.effect)
-        out_pix_fmt = choose_pix_fmt(codec, ctx.width, ctx.height)
+        out_pix_fmt = choose_pix_fmt(codec, width, height)
         planar: PlanarCompositor | None = None
         if (
             self.planar
-            and PlanarCompositor.supports(self.effect, ctx.width, ctx.height, out_pix_fmt, color)
-            and max(ctx.width, ctx.height) // 2 >= VIDEO_WORKING_SIDE
+            and PlanarCompositor.supports(self.effect, width, height, out_pix_fmt, color)
+            and max(width, height) // 2 >= VIDEO_WORKING_SIDE
         ):
             # blur/bokeh straight on the decoded planes: no BGR round trip (see effects.planar).
             # The matte then sees the half-size copy: only where that is no smaller than the copy
@@ -488,59 +415,27 @@ class VideoConverter:
             planar = PlanarCompositor(self.effect)
 
         def decode() -> None:
-            index = 0
-            next_pts = None
-            demux = container.demux(vstream, *audio_streams)
-            while not stop.is_set():
-                try:
-                    packet = next(demux)
-                except StopIteration:
-                    break
-                except av.error.FFmpegError as exc:
-                    raise InputError(
-                        f"input {src} is truncated or damaged after {index} frames: {_first_line(exc)}"
-                    ) from exc
-                if packet.stream.type == "audio":
-                    if not _put(q_decoded, _AudioItem(packet), stop):
+            for got in decoder.pictures_and_audio():
+                if stop.is_set():
+                    return
+                if not isinstance(got, Picture):
+                    if not _put(q_decoded, _AudioItem(got), stop):
                         return
                     continue
-                try:
-                    frames = vstream.decode(packet)
-                except av.error.FFmpegError as exc:
-                    counters["corrupt"] += 1
-                    log.debug("%s: undecodable video packet skipped: %s", src, _first_line(exc))
-                    continue
-                for vf in frames:
-                    if vf.is_corrupt:
-                        counters["corrupt"] += 1
-                        continue
-                    if not size:
-                        size.append((vf.width, vf.height))
-                    w, h = size[0]
-                    turns = (int(vf.rotation or 0) // 90) % 4
-                    i420 = None
-                    if (
-                        planar is not None
-                        and not turns
-                        and vf.format.name == "yuv420p"
-                        and (vf.width, vf.height) == (w, h)
-                    ):
-                        i420 = vf.to_ndarray()
-                        image = i420_half_bgr(i420, w, h)
-                    elif (vf.width, vf.height) != (w, h):
-                        image = vf.to_ndarray(format="bgr24", width=w, height=h)
-                    else:
-                        image = video_frame_to_bgr(vf, pix_fmt=out_pix_fmt, color=color)
-                    if turns:  # segment and composite upright; turned back before encoding
-                        image = cv2.rotate(image, _ROTATE[turns])
-                    pts = vf.pts if vf.pts is not None else next_pts if next_pts is not None else 0
-                    next_pts = pts + default_step
-                    ts_ns = int(pts * time_base * 1_000_000_000)
-                    item = _VideoItem(Frame(image=image, timestamp_ns=ts_ns, index=index), pts, int(vf.rotation or 0))
-                    item.i420 = i420
-                    index += 1
-                    if not _put(q_decoded, item, stop):
-                        return
+                if not size:
+                    size.append(got.size)
+                w, h = size[0]
+                i420 = None
+                if planar is not None and not got.turns and got.is_i420 and got.size == (w, h):
+                    i420 = got.i420()
+                    image = i420_half_bgr(i420, w, h)
+                else:  # segment and composite upright; turned back before encoding
+                    image = got.bgr(size=(w, h), encoder_pix_fmt=out_pix_fmt, upright=True)
+                frame = Frame(image=image, timestamp_ns=got.timestamp_ns, index=got.index)
+                item = _VideoItem(frame, got.pts, got.rotation)
+                item.i420 = i420
+                if not _put(q_decoded, item, stop):
+                    return
 
         def infer() -> None:
             last: Mask | None = None
@@ -572,10 +467,9 @@ class VideoConverter:
                     assert item.mask is not None
                     item.alpha = matte.apply_to(item.mask, item.frame)
                     item.out = compositor.apply(item.frame.image, item.alpha, timestamp_ns=item.frame.timestamp_ns)
-                    turns = (item.rotation // 90) % 4
-                    if turns:
-                        item.out = cv2.rotate(item.out, _ROTATE[(4 - turns) % 4])
-                        item.alpha = cv2.rotate(item.alpha, _ROTATE[(4 - turns) % 4])
+                    back = -(item.rotation // 90)  # to the stored orientation the encoder writes
+                    item.out = turn(item.out, back)
+                    item.alpha = turn(item.alpha, back)
                     # The colour conversion for the encoder happens here, off the encoding thread.
                     h, w = item.out.shape[:2]
                     item.vframe = bgr_to_video_frame(item.out, pix_fmt=choose_pix_fmt(codec, w, h), color=color)
@@ -654,7 +548,7 @@ class VideoConverter:
                     raise stage.error
             if sink is None or sink.frames_written == 0:
                 raise InputError(f"input {src} has no decodable video frames")
-            result.corrupt_skipped = counters["corrupt"]
+            result.corrupt_skipped = decoder.corrupt_skipped
             result.planar_frames = counters["planar"]
             if mask_sink is not None:
                 mask_sink.close()

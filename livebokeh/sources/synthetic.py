@@ -44,13 +44,12 @@ def _drawn_person(w: int, h: int) -> np.ndarray:
 
 def _sample_picture() -> np.ndarray | None:
     try:
-        import av
-
+        from .decoder import VideoDecoder
         from .sample import sample_path
 
-        with av.open(str(sample_path())) as container:
-            for frame in container.decode(video=0):
-                return frame.to_ndarray(format="bgr24")
+        with VideoDecoder(sample_path()) as clip:
+            for picture in clip.pictures():
+                return picture.bgr()
     except Exception:  # noqa: BLE001 - any failure falls back to the drawn figure
         log.debug("sample clip unavailable for synthetic frames", exc_info=True)
     return None

@@ -1,0 +1,74 @@
+"""Our BGR frames to and from the codecs' pictures: the one pair of conversions that round-trips.
+
+A decoded video picture is usually I420 (4:2:0 YUV) and the encoder wants I420 back.
+Where the stream is BT.601 or untagged, limited range, 4:2:0 and of even size, OpenCV
+converts both ways (:func:`video_frame_to_bgr`, :func:`bgr_to_video_frame`): that pair gives back
+unchanged pixels almost exactly (mean error ~0.01 levels) and is about 3x cheaper than
+swscale.  Anything else goes through swscale, tagged with the stream's colour matrix so
+the encoder's conversion uses the same matrix the decoder's did.
+
+``color`` is a stream's colour tags as FFmpeg numbers: ``colorspace`` (AVColorSpace),
+``color_range``, ``color_primaries``, ``color_trc``; a missing key means unspecified.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import cv2
+import numpy as np
+
+__all__ = ["bgr_to_video_frame", "opencv_i420", "video_frame_to_bgr"]
+
+#: Colour matrices (AVColorSpace) that OpenCV's BGR <-> I420 conversion matches: BT.601 or unspecified.
+BT601 = frozenset({2, 5, 6})
+
+
+def opencv_i420(pix_fmt: str, width: int, height: int, color: dict[str, int]) -> bool:
+    """True when OpenCV's BT.601 limited-range I420 conversion fits this format, size and colour."""
+    return (
+        pix_fmt == "yuv420p"
+        and not (width % 2 or height % 2)
+        and color.get("colorspace", 2) in BT601
+        and color.get("color_range", 0) in (0, 1)
+    )
+
+
+def video_frame_to_bgr(vframe: Any, *, pix_fmt: str = "yuv420p", color: dict[str, int] | None = None) -> np.ndarray:
+    """BGR ``uint8`` image of a decoded :class:`av.VideoFrame` whose result will be encoded as ``pix_fmt``.
+
+    When :func:`bgr_to_video_frame` will take its OpenCV path for the result, OpenCV converts
+    here too: swscale's conversion followed by OpenCV's would shift pixels by about one
+    level - noise the encoder then spends bits and time on.  Anything else goes through
+    swscale.
+    """
+    color = color or {}
+    if vframe.format.name == "yuv420p" and opencv_i420(pix_fmt, vframe.width, vframe.height, color):
+        bgr: np.ndarray = cv2.cvtColor(vframe.to_ndarray(), cv2.COLOR_YUV2BGR_I420)
+        return bgr
+    image: np.ndarray = vframe.to_ndarray(format="bgr24")
+    return image
+
+
+def bgr_to_video_frame(image: np.ndarray, *, pix_fmt: str = "yuv420p", color: dict[str, int] | None = None) -> Any:
+    """An :class:`av.VideoFrame` for a BGR ``uint8`` image, ready for an encoder using ``pix_fmt``.
+
+    The common case (even size, 4:2:0, BT.601 or untagged limited-range colour) is
+    converted by OpenCV straight to I420, about 3x cheaper than PyAV's RGB frame plus
+    swscale.  Anything else becomes an RGB frame tagged with the input's colour matrix,
+    so the encoder's own conversion uses the same matrix the decoder used.
+    """
+    import av
+
+    color = color or {}
+    h, w = image.shape[:2]
+    if opencv_i420(pix_fmt, w, h, color):
+        yuv: np.ndarray = cv2.cvtColor(image, cv2.COLOR_BGR2YUV_I420)
+        # The frame wraps this new array (no copy: ~1 ms less at 1080p); nothing else holds it.
+        return av.VideoFrame.from_numpy_buffer(yuv, format="yuv420p")
+    vframe = av.VideoFrame.from_ndarray(image, format="bgr24")
+    if color.get("colorspace"):
+        vframe.colorspace = color["colorspace"]
+    if color.get("color_range"):
+        vframe.color_range = color["color_range"]
+    return vframe
