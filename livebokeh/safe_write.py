@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import atexit
 import contextlib
+import logging
 import os
 import tempfile
 from collections.abc import Iterator
 from pathlib import Path
 
 from .errors import OutputError
+
+log = logging.getLogger(__name__)
 
 
 def check_target(path: Path, *, overwrite: bool) -> None:
@@ -29,6 +32,31 @@ def check_target(path: Path, *, overwrite: bool) -> None:
         raise OutputError(f"output folder {folder} does not exist: create it first")
     if not os.access(folder, os.W_OK | os.X_OK):
         raise OutputError(f"output folder {folder} is not writable: choose another place or fix its permissions")
+
+
+def ensure_folder(path: Path, *, what: str = "output folder") -> None:
+    """Create the folder ``path`` (and its parents) unless it exists; :class:`OutputError` if it cannot be.
+
+    An existing path that is not a folder, a parent that is a file, or a place the user
+    may not write is refused with one line naming the path and the fix.
+    """
+    if path.is_dir():
+        return
+    if path.exists() or path.is_symlink():
+        raise OutputError(f"{what} {path} exists and is not a folder: give a folder name")
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+    except (FileExistsError, NotADirectoryError):
+        blocker = next((p for p in reversed(path.parents) if p.exists() and not p.is_dir()), path)
+        raise OutputError(f"cannot create {what} {path}: {blocker} is a file, not a folder") from None
+    except PermissionError:
+        ancestor = next((p for p in path.parents if p.exists()), Path("."))
+        raise OutputError(
+            f"cannot create {what} {path}: {ancestor} is not writable: choose another place or fix its permissions"
+        ) from None
+    except OSError as exc:
+        raise OutputError(f"cannot create {what} {path}: {exc.strerror or exc}") from None
+    log.info("created %s %s", what, path)
 
 
 _PENDING: set[Path] = set()

@@ -137,6 +137,16 @@ def matte_options(args: argparse.Namespace, **overrides: Any) -> MatteOptions:
     return options_from_args(MatteOptions, args, **overrides)
 
 
+def is_terminal(stream: Any) -> bool:
+    """Whether ``stream`` is a terminal: progress bars are drawn only there (in a log or pipe their
+    carriage-return updates would pile up as hundreds of lines)."""
+    isatty = getattr(stream, "isatty", None)
+    try:
+        return bool(isatty()) if isatty is not None else False
+    except (ValueError, OSError):  # a closed stream
+        return False
+
+
 # --- the configuration file -----------------------------------------------------------------
 
 

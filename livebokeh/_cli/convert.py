@@ -10,7 +10,15 @@ from pathlib import Path
 from types import FrameType
 from typing import Any
 
-from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
+from .common import (
+    add_effect_args,
+    add_matte_args,
+    add_model_args,
+    effect_options,
+    is_terminal,
+    matte_options,
+    segmenter_options,
+)
 
 
 class Terminated(BaseException):
@@ -45,7 +53,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
     p.add_argument("--stats-json", type=Path, help="write per-file results (frames, fps, audio, errors) as JSON")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress bar or summary")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress (a bar on a terminal, else a line per file) or summary"
+    )
     add_effect_args(p)
     add_model_args(p)
     add_matte_args(p)
@@ -66,9 +76,11 @@ def main(args: argparse.Namespace) -> int:
     bar: Any = None
     results: list[ConvertResult] = []
 
+    terminal = is_terminal(sys.stderr)
+
     def start(path: Path, total: int | None) -> None:
         nonlocal bar
-        if args.quiet:
+        if args.quiet or not terminal:  # a log or pipe gets the line per finished file only
             return
         from tqdm import tqdm
 
@@ -92,7 +104,8 @@ def main(args: argparse.Namespace) -> int:
                 extra.append(f"{result.corrupt_skipped} corrupt frames skipped")
             print(
                 f"{result.input} -> {result.output}: {result.frames} frames in {result.seconds:.1f} s "
-                f"({result.fps:.1f} fps), {'; '.join(extra)}"
+                f"({result.fps:.1f} fps), {'; '.join(extra)}",
+                flush=True,
             )
 
     try:

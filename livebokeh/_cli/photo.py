@@ -7,7 +7,15 @@ import sys
 from pathlib import Path
 
 from ..runtime.photo import PhotoProcessor, PhotoResult, run_photo
-from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
+from .common import (
+    add_effect_args,
+    add_matte_args,
+    add_model_args,
+    effect_options,
+    is_terminal,
+    matte_options,
+    segmenter_options,
+)
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -17,7 +25,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--out-dir", type=Path, help="output folder (any number of inputs; same file names)")
     p.add_argument("--mask-out", type=Path, help="write the soft person mask as 8-bit PNG (file, or folder: NAME.png)")
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
-    p.add_argument("-q", "--quiet", action="store_true", help="no progress output")
+    p.add_argument(
+        "-q", "--quiet", action="store_true", help="no progress output (a bar on a terminal, else one line per photo)"
+    )
     add_effect_args(p)
     add_model_args(p)
     add_matte_args(p)
@@ -33,7 +43,8 @@ def main(args: argparse.Namespace) -> int:
         effect=effect, matte=matte_options(args, temporal=False), segmenter=segmenter_options(args)
     )
     bar = None
-    if len(plan) > 1 and not args.quiet:
+    terminal = is_terminal(sys.stderr)
+    if len(plan) > 1 and not args.quiet and terminal:
         from tqdm import tqdm
 
         bar = tqdm(total=len(plan), unit="photo", file=sys.stderr)
@@ -45,6 +56,9 @@ def main(args: argparse.Namespace) -> int:
                 bar.write(msg, file=sys.stderr)
             else:
                 print(msg, file=sys.stderr)
+        elif not args.quiet and not terminal:  # a log or pipe: one line per photo instead of a bar
+            written = " + ".join(str(p) for p in (result.output, result.mask) if p is not None)
+            print(f"{result.input} -> {written} ({result.seconds:.2f} s)", flush=True)
         if bar is not None:
             bar.update(1)
 

@@ -43,7 +43,7 @@ from ..effects.planar import PlanarCompositor, i420_half_bgr
 from ..errors import ConfigError, InputError, LivebokehError, OutputError, SinkError
 from ..frames import Frame, Mask
 from ..matte import VIDEO_WORKING_SIDE, Matte
-from ..safe_write import check_target
+from ..safe_write import check_target, ensure_folder
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.video import CONTAINERS, VideoFileSink, choose_pix_fmt, container_for, default_codec
 from ..sources.decoder import Picture, VideoDecoder, turn
@@ -148,7 +148,7 @@ def plan_outputs(
 
     In ``--out-dir`` mode the output keeps the input's name; an extension the writer
     cannot produce becomes ``.mp4``.  With several inputs ``--mask-out`` is a folder and
-    each input gets ``STEM.mask.mp4`` in it.
+    each input gets ``STEM.mask.mp4`` in it.  A missing output or mask folder is created.
     """
     if output is not None and out_dir is not None:
         raise OutputError("give either -o OUTPUT or --out-dir DIR, not both")
@@ -158,13 +158,12 @@ def plan_outputs(
         raise OutputError(f"-o takes one input but {len(inputs)} were given: use --out-dir DIR for several")
     if output is not None:
         container_for(output)
-    if out_dir is not None and not out_dir.is_dir():
-        raise OutputError(f"output folder {out_dir} does not exist: create it first")
+    if out_dir is not None:
+        ensure_folder(out_dir)
     if mask_out is not None and len(inputs) > 1:
         if mask_out.exists() and not mask_out.is_dir():
             raise OutputError(f"--mask-out {mask_out} must be a folder when several inputs are converted")
-        if not mask_out.is_dir():
-            raise OutputError(f"mask folder {mask_out} does not exist: create it first")
+        ensure_folder(mask_out, what="mask folder")
     plan: list[tuple[Path, Path, Path | None]] = []
     for path in inputs:
         if output is not None:

@@ -13,7 +13,7 @@ from ..effects import Compositor
 from ..errors import InputError, LivebokehError, OutputError
 from ..frames import Frame
 from ..matte import Matte
-from ..safe_write import check_target
+from ..safe_write import check_target, ensure_folder
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.images import write_image
 from ..sources.images import IMAGE_SUFFIXES, list_images, read_image
@@ -59,18 +59,18 @@ def expand_inputs(inputs: Sequence[str | Path]) -> list[Path]:
 def plan_outputs(
     inputs: list[Path], output: Path | None, out_dir: Path | None, mask_out: Path | None
 ) -> list[tuple[Path, Path | None, Path | None]]:
-    """Pair each input with its output and mask path."""
+    """Pair each input with its output and mask path; a missing output or mask folder is created."""
     if output is not None and out_dir is not None:
         raise OutputError("give either -o OUTPUT or --out-dir DIR, not both")
     if output is None and out_dir is None and mask_out is None:
         raise OutputError("no output given: pass -o OUTPUT (one input) or --out-dir DIR")
     if output is not None and len(inputs) != 1:
         raise OutputError(f"-o takes one input but {len(inputs)} were given: use --out-dir DIR for several")
-    if out_dir is not None and not out_dir.is_dir():
-        raise OutputError(f"output folder {out_dir} does not exist: create it first")
+    if out_dir is not None:
+        ensure_folder(out_dir)
     mask_is_dir = mask_out is not None and (mask_out.is_dir() or len(inputs) > 1 or mask_out.suffix == "")
-    if mask_out is not None and mask_is_dir and not mask_out.is_dir():
-        raise OutputError(f"mask folder {mask_out} does not exist: create it first")
+    if mask_out is not None and mask_is_dir:
+        ensure_folder(mask_out, what="mask folder")
     plan = []
     for path in inputs:
         target = output if output is not None else (out_dir / path.name if out_dir is not None else None)
