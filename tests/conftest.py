@@ -35,5 +35,6 @@ def textured_image() -> np.ndarray:
 
 @pytest.fixture(autouse=True)
 def _no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep a developer's own ~/.config/livebokeh/config.toml out of every test."""
+    """Keep a developer's own ~/.config/livebokeh/config.toml out of every test, and crash logs out of ~/.local."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
+    monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))

@@ -178,3 +178,89 @@ def test_on_a_terminal_the_bar_is_drawn(command, photos, clip, tmp_path, capsys,
     assert ("2/2" in bar and "photo" in bar) if command == "photo" else "frame" in bar
     if command == "photo":  # the bar replaces the per-file lines
         assert " -> " not in capsys.readouterr().out
+
+
+# -- internal errors (bugs) -------------------------------------------------------------------
+
+
+class _InjectedBug(ZeroDivisionError):
+    """The bug a test plants in a worker thread."""
+
+
+def _planted(*args: object, **kwargs: object) -> None:
+    raise _InjectedBug("planted by the test")
+
+
+def _run_with_bug(args: list[str], capsys, monkeypatch, tmp_path: Path) -> tuple[int, list[str], Path]:
+    state = tmp_path / "state"
+    monkeypatch.setenv("XDG_STATE_HOME", str(state))
+    code = cli_main(args)
+    err = capsys.readouterr().err.splitlines()
+    return code, err, state / "livebokeh"
+
+
+def _check_crash_report(code: int, err: list[str], logs: Path, thread: str) -> None:
+    assert code == 70, err
+    assert len(err) == 2, err
+    assert err[0].startswith("livebokeh: internal error (a bug, not your input): ")
+    assert thread in err[0] and "_InjectedBug: planted by the test" in err[0]
+    assert "test_cli_behaviour.py" in err[0] and "in _planted" in err[0]  # where it broke
+    [log] = list(logs.iterdir())
+    assert str(log) in err[1] and "--debug" in err[1]
+    text = log.read_text()
+    assert "Traceback (most recent call last)" in text and "_InjectedBug: planted by the test" in text
+    assert f"{thread} thread failed" in text and "command: livebokeh " in text
+
+
+def test_a_bug_in_a_convert_thread_is_reported_as_a_bug(clip, tmp_path, capsys, monkeypatch) -> None:
+    from livebokeh.matte import Matte
+
+    monkeypatch.setattr(Matte, "compute", _planted)
+    out = tmp_path / "out.mp4"
+    args = ["convert", str(clip), "-o", str(out), "--no-config", "-q"]
+    code, err, logs = _run_with_bug(args, capsys, monkeypatch, tmp_path)
+    _check_crash_report(code, err, logs, "convert-infer")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]  # no output, no temp file
+
+
+def test_a_bug_in_the_live_capture_thread_is_reported_as_a_bug(tmp_path, capsys, monkeypatch) -> None:
+    from livebokeh.sources.synthetic import SyntheticSource
+
+    monkeypatch.setattr(SyntheticSource, "read", _planted)
+    rec = tmp_path / "rec.mp4"
+    args = ["live", "--source", "synthetic:64x48@30", "--sink", "null", "--sink", str(rec), "--no-config", "-q"]
+    code, err, logs = _run_with_bug(args, capsys, monkeypatch, tmp_path)
+    _check_crash_report(code, err, logs, "capture")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["state"]
+
+
+def test_debug_prints_the_traceback_of_a_bug(photos, tmp_path, capsys, monkeypatch) -> None:
+    from livebokeh.matte import Matte
+
+    monkeypatch.setattr(Matte, "compute", _planted)
+    args = ["photo", str(photos[0]), "-o", str(tmp_path / "o.png"), "--no-config", "--debug"]
+    code, err, logs = _run_with_bug(args, capsys, monkeypatch, tmp_path)
+    assert code == 70
+    assert err[0].startswith("livebokeh: internal error (a bug, not your input): _InjectedBug")
+    assert "Traceback (most recent call last):" in err and "in _planted" in "\n".join(err)
+    assert not logs.exists() and not (tmp_path / "o.png").exists()
+
+
+@pytest.mark.parametrize("command", ["photo", "convert"])
+def test_a_user_error_stays_one_line(command, photos, clip, tmp_path, capsys, monkeypatch) -> None:
+    from livebokeh.errors import InputError
+    from livebokeh.matte import Matte
+
+    ext = ".png" if command == "photo" else ".mp4"
+    args = [command, str(tmp_path / f"missing{ext}"), "-o", str(tmp_path / f"o{ext}"), "--no-config"]
+    code, err, logs = _run_with_bug(args, capsys, monkeypatch, tmp_path)
+    assert code == 1 and len(err) == 1 and err[0].startswith("livebokeh: error: ") and "does not exist" in err[0]
+
+    def user_error(*a: object, **k: object) -> None:  # raised where the bug above was: in convert, a thread
+        raise InputError("the planted user error: fix the input")
+
+    monkeypatch.setattr(Matte, "compute", user_error)
+    src = photos[0] if command == "photo" else clip
+    code, err, logs = _run_with_bug([*args[:1], str(src), *args[2:]], capsys, monkeypatch, tmp_path)
+    assert code == 1 and err == ["livebokeh: error: the planted user error: fix the input"]
+    assert not logs.exists() and not (tmp_path / f"o{ext}").exists()

@@ -2,7 +2,9 @@
 
 Each module in ``COMMANDS`` has ``register(subparsers)``, which adds its sub-parser
 and sets ``func`` to a ``(args) -> int`` handler.  Errors derived from
-:class:`~livebokeh.errors.LivebokehError` become one line on stderr and exit 1.
+:class:`~livebokeh.errors.LivebokehError` become one line on stderr and exit 1; any
+other exception is a bug, reported by :mod:`.crash` (exit 70, traceback in a crash log
+or, with ``--debug``, on stderr).
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ from types import FrameType
 from .. import __version__
 from ..errors import LivebokehError
 from .common import add_config_args, apply_config
+from .crash import report_internal_error
 
 COMMANDS = ("photo", "convert", "live", "demo", "eval", "models", "bench", "doctor")
 
@@ -29,11 +32,21 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"livebokeh {__version__}")
     parser.add_argument("-v", "--verbose", action="count", default=0, help="more log output (-vv for debug)")
+    parser.add_argument("--debug", action="store_true", default=False, help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
         importlib.import_module(f"{__name__}.{name}").register(sub)
+    for command in sub.choices.values():
+        command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
     add_config_args(parser, sub)
     return parser
+
+
+_DEBUG_HELP = "on an internal error (a bug), print its full traceback here instead of to a crash log"
+
+
+def _wants_debug(argv: Sequence[str] | None) -> bool:
+    return "--debug" in (sys.argv[1:] if argv is None else argv)
 
 
 class _Terminated(BaseException):
@@ -61,6 +74,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     Ctrl-C or SIGTERM at any moment from here on (building the parser, loading the
     model, working) ends the command with one line on stderr and exit 130 / 143, never
     a traceback; commands with their own handlers (live, convert) take over meanwhile.
+    Any exception that is not a :class:`LivebokehError` is a bug: see :mod:`.crash`.
     """
     _tolerant_streams()
     previous_sigterm = None
@@ -76,6 +90,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except _Terminated:
         print("livebokeh: terminated", file=sys.stderr)
         return 143
+    except Exception as exc:  # noqa: BLE001 - a bug: reported with where its traceback went
+        return report_internal_error(exc, argv, debug=_wants_debug(argv))
     finally:
         if previous_sigterm is not None:
             signal.signal(signal.SIGTERM, previous_sigterm)

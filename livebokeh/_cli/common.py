@@ -218,7 +218,7 @@ def command_parsers(parser: argparse.ArgumentParser) -> dict[str, argparse.Argum
 DIAGNOSTIC_COMMANDS = ("doctor",)
 """Commands that report a broken config file instead of stopping at it."""
 
-_SKIP_DESTS = {"help", "config", "no_config", "version", "verbose"}
+_SKIP_DESTS = {"help", "config", "no_config", "version", "verbose", "debug"}
 
 
 def _option_actions(parser: argparse.ArgumentParser) -> dict[str, argparse.Action]:

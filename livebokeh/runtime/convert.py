@@ -48,6 +48,7 @@ from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.video import CONTAINERS, VideoFileSink, choose_pix_fmt, container_for, default_codec
 from ..sources.decoder import Picture, VideoDecoder, turn
 from ..yuv import bgr_to_video_frame
+from .workers import raise_worker_error
 
 log = logging.getLogger(__name__)
 
@@ -542,9 +543,7 @@ class VideoConverter:
                     on_frame(result.frames)
             for stage in stages:
                 stage.join()
-            for stage in stages:
-                if stage.error is not None:
-                    raise stage.error
+            raise_worker_error(stages)
             if sink is None or sink.frames_written == 0:
                 raise InputError(f"input {src} has no decodable video frames")
             result.corrupt_skipped = decoder.corrupt_skipped

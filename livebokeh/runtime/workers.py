@@ -3,7 +3,9 @@
 Every :class:`Worker` shares a stop :class:`threading.Event` with the pipeline that
 owns it.  If its loop raises, the exception is kept in :attr:`Worker.error`, the
 shared stop event is set (so the whole run ends instead of freezing the picture),
-and the owner re-raises it in the main thread with :func:`raise_worker_error`.
+and the owner re-raises it in the main thread with :func:`raise_worker_error`: a
+user error as it is, anything else (a bug) as :class:`WorkerError`, which the CLI
+reports as an internal error with its traceback.
 """
 
 from __future__ import annotations
@@ -11,6 +13,7 @@ from __future__ import annotations
 import logging
 import threading
 from collections.abc import Callable, Iterable
+from typing import Protocol
 
 from ..errors import LivebokehError
 
@@ -19,8 +22,22 @@ log = logging.getLogger(__name__)
 __all__ = ["Worker", "WorkerError", "join_all", "raise_worker_error"]
 
 
-class WorkerError(LivebokehError):
-    """A worker thread hit an unexpected exception; the original is the ``__cause__``."""
+class WorkerError(RuntimeError):
+    """A worker thread hit an unexpected exception (a bug, not a user error); the original is the ``__cause__``.
+
+    Deliberately not a :class:`LivebokehError`: those are printed as one tidy line, and a
+    bug must keep its traceback.
+    """
+
+
+class _Failable(Protocol):
+    """A thread that keeps the exception its loop raised (:class:`Worker`, convert's stages)."""
+
+    @property
+    def name(self) -> str: ...
+
+    @property
+    def error(self) -> BaseException | None: ...
 
 
 class Worker(threading.Thread):
@@ -80,7 +97,7 @@ def join_all(workers: Iterable[threading.Thread], timeout: float) -> list[str]:
     return alive
 
 
-def raise_worker_error(workers: Iterable[Worker]) -> None:
+def raise_worker_error(workers: Iterable[_Failable]) -> None:
     """Re-raise the first error kept by any worker, in the calling thread.
 
     A :class:`LivebokehError` is raised as it is (its message is for the user); any
