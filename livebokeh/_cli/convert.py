@@ -39,6 +39,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     g.add_argument("--crf", type=int, default=None, help="constant quality (default: visually lossless, 18 for x264)")
     g.add_argument("--preset", default=None, help="encoder speed preset, ultrafast ... veryslow (x264: medium)")
     g.add_argument("--encoder-threads", type=int, default=None, help="encoder threads (default: the encoder decides)")
+    g.add_argument(
+        "--faststart",
+        action=argparse.BooleanOptionalAction,
+        default=True,
+        help="MP4/MOV: index in front, so a browser plays before the whole file has arrived (default)",
+    )
     p.add_argument(
         "--mask-out",
         type=Path,
@@ -71,7 +77,9 @@ def main(args: argparse.Namespace) -> int:
     from ..runtime.convert import ConvertResult, EncodeOptions, VideoConverter, expand_inputs, plan_outputs, run_convert
 
     plan = plan_outputs(expand_inputs(args.inputs), args.output, args.out_dir, args.mask_out)
-    encode = EncodeOptions(codec=args.codec, crf=args.crf, preset=args.preset, threads=args.encoder_threads)
+    encode = EncodeOptions(
+        codec=args.codec, crf=args.crf, preset=args.preset, threads=args.encoder_threads, faststart=args.faststart
+    )
     previous = signal.signal(signal.SIGTERM, _on_sigterm)
     bar: Any = None
     results: list[ConvertResult] = []

@@ -62,13 +62,18 @@ _POLL = 0.1  # seconds between checks of the stop event while blocked
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class EncodeOptions:
-    """Output video encoder settings; ``None`` picks a visually lossless default."""
+    """Output video encoder settings; ``None`` picks a visually lossless default.
+
+    ``faststart`` writes MP4/MOV files with their index in front, ready to play from the
+    web before the whole file has arrived (see :class:`~livebokeh.sinks.video.VideoFileSink`).
+    """
 
     codec: str | None = None
     crf: int | None = None
     preset: str | None = None
     threads: int | None = None
     thread_type: str | None = None
+    faststart: bool = True
 
     def __post_init__(self) -> None:
         if self.crf is not None and not 0 <= self.crf <= 63:
@@ -522,12 +527,12 @@ class VideoConverter:
                         threads=self.encode.threads,
                         thread_type=self.encode.thread_type,
                         color=color,
+                        faststart=self.encode.faststart,
                     )
                     for a in audio_streams:
                         route = sink.add_audio(a)
                         routes[a.index] = route
-                        how = "copied" if route.copied else f"re-encoded to {route.output_codec}"
-                        result.audio.append(f"#{a.index} {route.codec} {how}")
+                        result.audio.append(f"#{a.index} {route.codec} {route.how}")
                     if mask_path is not None:
                         mask_sink = self._open_mask(mask_path, rate, time_base, (w, h), item.rotation, overwrite)
                     for packet in pending_audio:
@@ -590,6 +595,7 @@ class VideoConverter:
                 rotation=rotation,
                 threads=self.encode.threads,
                 thread_type=self.encode.thread_type,
+                faststart=self.encode.faststart,
             )
         return _MaskPngFolder(path, overwrite=overwrite)
 

@@ -69,8 +69,9 @@ class FileSink(BaseSink):
 
         self._fps = fps
         codec_preset = self.preset if self.path.suffix.lower() in (".mp4", ".mkv", ".mov") else None
+        # No faststart: moving the index of a long recording to the front would hold up the stop.
         self._writer = VideoFileSink(
-            self.path, fps=fps, crf=self.crf, preset=codec_preset, overwrite=self.overwrite, size=size
+            self.path, fps=fps, crf=self.crf, preset=codec_preset, overwrite=self.overwrite, size=size, faststart=False
         )
         w, h = size
         # One buffer more than can be queued or encoding at once, so a copy never overwrites a pending frame.
