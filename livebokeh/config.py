@@ -52,7 +52,7 @@ class EffectOptions:
         if isinstance(self.effect, str):  # the CLI / config spelling, parsed once here
             object.__setattr__(self, "effect", parse_effect(self.effect))
         elif not isinstance(self.effect, EffectKind):
-            raise ConfigError(f"effect {self.effect!r} is unknown: give an effect value or its name, e.g. \"blur\"")
+            raise ConfigError(f'effect {self.effect!r} is unknown: give an effect value or its name, e.g. "blur"')
         if not isinstance(self.strength, (int, float)) or not 0.0 <= float(self.strength) <= 1.0:
             raise ConfigError(f"strength {self.strength!r} is out of range: use a number from 0 to 1")
         blades_ok = type(self.blades) is int and (self.blades == 0 or 5 <= self.blades <= 12)

@@ -428,7 +428,7 @@ def test_planar_path_keeps_person_samples_and_looks_like_the_bgr_path(effect: st
     i420 = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)
     half = i420_half_bgr(i420, w, h)
     alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-    out = PlanarCompositor(EffectOptions(effect=effect)).apply(i420, half, alpha)
+    out = PlanarCompositor(EffectOptions(effect=effect)).apply(i420, alpha, half=half)
     assert out.shape == i420.shape and out is not i420
     src, dst = i420_planes(i420, w, h), i420_planes(out, w, h)
     # the person's samples are the input's, bit for bit, in all three planes
@@ -460,3 +460,90 @@ def test_planar_path_only_where_it_fits() -> None:
     assert not PlanarCompositor.supports(blur, 1920, 1080, "yuv444p")
     assert not PlanarCompositor.supports(blur, 1920, 1080, "yuv420p", {"color_range": 2})  # full range
     assert not PlanarCompositor.supports(blur, 1920, 1080, "yuv420p", {"colorspace": 9})  # BT.2020
+
+
+# --- one compositor API on BGR and on 4:2:0 ------------------------------------------------------
+
+
+def _i420_scene(h: int = 360, w: int = 640) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """An I420 frame, its alpha, the alpha averaged 2 x 2 (the chroma's) and the BGR the frame decodes to."""
+    img, alpha = _smooth_scene(h, w)
+    i420 = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)
+    return i420, alpha, cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA), img
+
+
+def test_planar_mask_view_is_the_bgr_mask_view_in_i420(backend: str) -> None:
+    from livebokeh.effects.planar import PlanarCompositor
+
+    i420, alpha, _, _ = _i420_scene()
+    out = PlanarCompositor(EffectOptions(effect="mask")).apply(i420, alpha)
+    view = Compositor(EffectOptions(effect="mask")).apply(np.zeros((*alpha.shape, 3), np.uint8), alpha)
+    assert np.array_equal(out, cv2.cvtColor(view, cv2.COLOR_BGR2YUV_I420))
+
+
+@pytest.mark.parametrize("effect", ["color:#00b140", "replace"])
+def test_planar_backgrounds_are_the_bgr_paths_backgrounds(effect: str, backend: str, tmp_path: Path) -> None:
+    from livebokeh.effects.planar import PlanarCompositor, i420_planes
+
+    h, w = 360, 640
+    i420, alpha, alpha_half, _ = _i420_scene(h, w)
+    if effect == "replace":
+        picture = cv2.resize(_smooth_scene(480, 360)[0], (360, 480))  # portrait: cover-fitted and cropped
+        cv2.imwrite(str(tmp_path / "bg.png"), picture)
+        effect = f"replace:{tmp_path / 'bg.png'}"
+    options = EffectOptions(effect=effect)
+    out = PlanarCompositor(options).apply(i420, alpha)
+    # the background alone, as the BGR path makes it, in I420
+    backdrop = cv2.cvtColor(
+        Compositor(options).apply(np.zeros((h, w, 3), np.uint8), np.zeros((h, w), np.uint8)), cv2.COLOR_BGR2YUV_I420
+    )
+    src, dst, bg = i420_planes(i420, w, h), i420_planes(out, w, h), i420_planes(backdrop, w, h)
+    for k, a in enumerate((alpha, alpha_half, alpha_half)):
+        assert np.array_equal(dst[k][a == 0], bg[k][a == 0])  # background samples: the background's
+        assert np.array_equal(dst[k][a == 255], src[k][a == 255])  # person samples: the input's
+        edge = (a > 0) & (a < 255)
+        mixed = (src[k].astype(np.float32) * a + bg[k].astype(np.float32) * (255 - a)) / 255
+        assert np.abs(dst[k][edge] - mixed[edge]).max() <= 1.0
+
+
+def test_planar_none_and_one_api_with_switching(backend: str, tmp_path: Path) -> None:
+    from livebokeh.effects.compositor import BaseCompositor
+    from livebokeh.effects.planar import PlanarCompositor
+
+    i420, alpha, _, _ = _i420_scene()
+    comp = PlanarCompositor(EffectOptions(effect="none"))
+    assert isinstance(comp, BaseCompositor) and isinstance(Compositor(), BaseCompositor)
+    assert comp.apply(i420, alpha) is i420
+    out = np.empty_like(i420)
+    assert comp.apply(i420, alpha, out) is out and np.array_equal(out, i420)
+    cv2.imwrite(str(tmp_path / "bg.png"), _smooth_scene(90, 160)[0])
+    for effect in ("blur", "bokeh", "color:#ff0000", f"replace:{tmp_path / 'bg.png'}", "mask", "blur"):
+        options = EffectOptions(effect=effect, strength=0.4)
+        comp.set_options(options)
+        assert comp.apply(i420, alpha, out) is out
+        assert np.array_equal(out, PlanarCompositor(options).apply(i420, alpha)), effect
+    comp.close()
+
+
+def test_planar_refuses_frames_that_are_not_i420_of_the_alphas_size() -> None:
+    from livebokeh.effects.planar import PlanarCompositor
+
+    i420, alpha, _, img = _i420_scene()
+    comp = PlanarCompositor(EffectOptions(effect="blur"))
+    with pytest.raises(FrameFormatError, match="I420"):
+        comp.apply(img, alpha)  # a BGR frame
+    with pytest.raises(FrameFormatError, match="alpha"):
+        comp.apply(i420, alpha.astype(np.float32))
+    with pytest.raises(FrameFormatError, match="divisible by 4"):
+        comp.apply(np.zeros((9, 6), np.uint8), np.zeros((6, 6), np.uint8))
+    with pytest.raises(FrameFormatError, match="out"):
+        comp.apply(i420, alpha, np.empty((10, 10), np.uint8))
+
+
+def test_the_pixel_kernel_is_the_documented_fixed_point_blend() -> None:
+    f, b, a = np.meshgrid(np.arange(0, 256, 5), np.arange(0, 256, 3), np.arange(256), indexing="ij")
+    got = _kernels._mix(f.astype(np.uint8), b.astype(np.uint8), a.astype(np.uint8))  # plain Python on arrays
+    weight = a + (a >> 7)
+    assert np.array_equal(got, ((b * 256 + (f - b) * weight + 128) >> 8).astype(np.uint8))
+    assert np.array_equal(got[:, :, 255], f[:, :, 255]) and np.array_equal(got[:, :, 0], b[:, :, 0])
+    assert np.abs(got.astype(int) - (b + (f - b) * a / 255)).max() <= 1

@@ -5,9 +5,11 @@ Only two passes touch every full-resolution pixel:
 * :func:`masked_downsample` reads the frame and the alpha once and sums, per block of
   ``f x f`` pixels, the background-weighted colour (person pixels weigh nothing) and
   the weight itself.  Everything blurry then happens on these small sums.
-* one blend (:func:`blend_lowres`, :func:`blend_full` or :func:`blend_color`) reads
-  the frame and the alpha once more and writes ``out = bg + a * (fg - bg)``; for the
-  blurred effects it upsamples the low-resolution background in the same pass.
+* one blend (:func:`blend_lowres`, :func:`blend` or :func:`blend_color`) reads the
+  frame and the alpha once more and writes ``out = bg + a * (fg - bg)``; for the
+  blurred effects it upsamples the low-resolution background in the same pass.  Every
+  blend loop computes its samples with the one pixel kernel :func:`_mix`, on BGR frames
+  and on 4:2:0 planes alike.
 
 With numba (``cache=True``, single-threaded, compiled lazily on first use) the loops
 are written so that LLVM vectorises the inner ones.  Without numba, or with
@@ -67,19 +69,52 @@ def set_backend(name: str) -> None:
     _use_numba = name == "numba"
 
 
+_helpers: list[Callable[..., Any]] = []
+_compile_lock = threading.Lock()
+_helpers_registered = False
+
+
+def _inline(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """Mark ``fn`` as a helper of the kernels: plain Python here, inlined into every kernel that calls it.
+
+    Numba sees it through ``numba.extending.register_jitable(inline="always")``, applied
+    with the first compile (so numba is still imported only then); the kernel's own
+    loop then holds the helper's code, as if it were written out in place.
+    """
+    _helpers.append(fn)
+    return fn
+
+
+def _compile(fn: Callable[..., Any]) -> Callable[..., Any]:
+    """``numba.njit`` of ``fn`` (cached on disk when numba can), with the helpers made known to numba first."""
+    global _helpers_registered
+    import numba
+    from numba.extending import register_jitable
+
+    if not _helpers_registered:
+        for helper in _helpers:
+            register_jitable(inline="always")(helper)
+        _helpers_registered = True
+    try:
+        return numba.njit(cache=True, fastmath=True, nogil=True)(fn)  # type: ignore[no-any-return]
+    except RuntimeError as exc:  # no writable cache folder: compile every run instead
+        log.warning("numba cannot cache %s (%s); set NUMBA_CACHE_DIR to a writable folder", fn.__name__, exc)
+        return numba.njit(fastmath=True, nogil=True)(fn)  # type: ignore[no-any-return]
+
+
 def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
-    """``numba.njit(cache=True)`` applied on the first call (numba imported then, not at import time)."""
+    """:func:`_compile` applied on the first call (numba imported then, not at import time).
+
+    A kernel may call :func:`_inline` helpers, not other ``_jit`` kernels (this wrapper
+    is a Python function, which compiled code cannot call).
+    """
     compiled: list[Callable[..., Any]] = []
 
     def call(*args: Any) -> Any:
         if not compiled:
-            import numba
-
-            try:
-                compiled.append(numba.njit(cache=True, fastmath=True, nogil=True)(fn))
-            except RuntimeError as exc:  # no writable cache folder: compile every run instead
-                log.warning("numba cannot cache %s (%s); set NUMBA_CACHE_DIR to a writable folder", fn.__name__, exc)
-                compiled.append(numba.njit(fastmath=True, nogil=True)(fn))
+            with _compile_lock:
+                if not compiled:
+                    compiled.append(_compile(fn))
         return compiled[0](*args)
 
     call.__name__ = fn.__name__
@@ -268,6 +303,29 @@ def _nb_conv_runs(prefix, dys, x0s, x1s, ws, r, out, tmp):  # type: ignore[no-un
             o[i] = tmp[i]
 
 
+@_inline
+def _mix(f, b, a):  # type: ignore[no-untyped-def]
+    """The one blend, on one sample: ``b + a * (f - b) / 255`` for ``uint8`` ``f`` (front), ``b`` (back), ``a`` (alpha).
+
+    Fixed point 8.8: alpha 0-255 becomes a weight 0-256 as ``a + (a >> 7)``, so 255
+    gives ``f`` and 0 gives ``b`` exactly; the result is rounded.
+    """
+    w = np.int32(a)
+    w = w + (w >> np.int32(7))
+    q = np.int32(b)
+    return np.uint8(((q << np.int32(8)) + (np.int32(f) - q) * w + np.int32(128)) >> np.int32(8))
+
+
+@_inline
+def _spread3(ar, a3):  # type: ignore[no-untyped-def]
+    """Each alpha of the row ``ar`` three times into ``a3``, to line up with the row's B, G, R samples."""
+    for x in range(ar.shape[0]):
+        a = ar[x]
+        a3[3 * x] = a
+        a3[3 * x + 1] = a
+        a3[3 * x + 2] = a
+
+
 @_jit
 def _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, a3):  # type: ignore[no-untyped-def]
     h, w = alpha.shape
@@ -278,54 +336,28 @@ def _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, a3):  # type: ignore[no-unt
         r1 = bgx[y0s[y] + 1].ravel()
         fr = img[y].ravel()
         o = out[y].ravel()
-        ar = alpha[y]
-        for x in range(w):
-            a = ar[x]
-            a3[3 * x] = a
-            a3[3 * x + 1] = a
-            a3[3 * x + 2] = a
-        for i in range(n):
+        _spread3(alpha[y], a3)
+        for i in range(n):  # the background row, interpolated between two rows of bgx, in the same pass
             q = np.int32(r0[i])
-            b = np.int32(np.uint8(q + (((np.int32(r1[i]) - q) * fy + np.int32(64)) >> np.int32(7))))
-            a = np.int32(a3[i])
-            a = a + (a >> np.int32(7))
-            v = (b << np.int32(8)) + (np.int32(fr[i]) - b) * a + np.int32(128)
-            o[i] = np.uint8(v >> np.int32(8))
+            o[i] = _mix(fr[i], np.uint8(q + (((np.int32(r1[i]) - q) * fy + np.int32(64)) >> np.int32(7))), a3[i])
 
 
 @_jit
-def _nb_blend_full(img, alpha, bg, out, a3):  # type: ignore[no-untyped-def]
+def _nb_blend_rows(img, alpha, bg, out, a3):  # type: ignore[no-untyped-def]
     h, w = alpha.shape
-    n = w * 3
+    n = img.shape[1]  # w samples (a plane) or 3 w (BGR)
     one_row = bg.shape[0] == 1  # one background row for every row (a plain colour)
     for y in range(h):
-        fr = img[y].ravel()
-        br = bg[0 if one_row else y].ravel()
-        o = out[y].ravel()
-        ar = alpha[y]
-        for x in range(w):
-            a = ar[x]
-            a3[3 * x] = a
-            a3[3 * x + 1] = a
-            a3[3 * x + 2] = a
+        fr = img[y]
+        br = bg[0 if one_row else y]
+        o = out[y]
+        if n == w:
+            ar = alpha[y]
+        else:
+            _spread3(alpha[y], a3)
+            ar = a3
         for i in range(n):
-            b = np.int32(br[i])
-            a = np.int32(a3[i])
-            a = a + (a >> np.int32(7))
-            v = (b << np.int32(8)) + (np.int32(fr[i]) - b) * a + np.int32(128)
-            o[i] = np.uint8(v >> np.int32(8))
-
-
-@_jit
-def _nb_blend_plane(img, alpha, bg, out):  # type: ignore[no-untyped-def]
-    h, w = alpha.shape
-    for y in range(h):
-        fr, br, ar, o = img[y], bg[y], alpha[y], out[y]
-        for x in range(w):
-            b = np.int32(br[x])
-            a = np.int32(ar[x])
-            a = a + (a >> np.int32(7))
-            o[x] = np.uint8(((b << np.int32(8)) + (np.int32(fr[x]) - b) * a + np.int32(128)) >> np.int32(8))
+            o[i] = _mix(fr[i], br[i], ar[i])
 
 
 # --------------------------------------------------------------------------- numpy / OpenCV
@@ -389,7 +421,12 @@ def _np_conv_runs(prefix, dys, x0s, x1s, ws, r, out) -> None:  # type: ignore[no
 
 def _np_blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
     front = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
-    cv2.blendLinear(img, bg, front, 1.0 - front, dst=out)
+    if bg.shape[0] != img.shape[0]:  # one row for all rows
+        bg = np.broadcast_to(bg, img.shape).copy()
+    if img.ndim == 3 and out.flags.c_contiguous:
+        cv2.blendLinear(img, bg, front, 1.0 - front, dst=out)
+    else:  # a plane: its rows may be strided views
+        out[...] = cv2.blendLinear(np.ascontiguousarray(img), np.ascontiguousarray(bg), front, 1.0 - front)
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -486,7 +523,7 @@ def blend_lowres(
     out: np.ndarray,
     scratch: dict[str, np.ndarray],
 ) -> None:
-    """``out = bg + a * (img - bg)`` where ``bg`` rows are interpolated between rows of ``bgx``.
+    """``out = bg + a * (img - bg)`` (BGR) where ``bg`` rows are interpolated between rows of ``bgx``.
 
     ``bgx`` (``(sh + 1) x W' x 3`` uint8, ``W' >= W``) is the low-resolution background
     already upsampled along x; row ``y`` of the full-resolution background is
@@ -506,38 +543,34 @@ def blend_lowres(
         _np_blend(img, alpha, bg, out)
 
 
-def blend_full(
-    img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray, scratch: dict[str, np.ndarray]
-) -> None:
-    """``out = bg + a * (img - bg)`` with a full-resolution ``uint8`` background (or one row for all rows)."""
+def blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray, scratch: dict[str, np.ndarray]) -> None:
+    """``out = bg + a * (img - bg)`` with a full-resolution ``uint8`` background.
+
+    ``img``, ``bg`` and ``out`` are BGR (``H x W x 3``, C-contiguous) or one image plane
+    (``H x W``; rows may be strided views); ``bg`` may be a single row used for every
+    row.  ``alpha`` is ``H x W`` ``uint8``.
+    """
     if _use_numba:
-        _nb_blend_full(img, alpha, bg, out, _scratch(scratch, "a3", alpha.shape[1] * 3, np.uint8))
+        h, w = alpha.shape
+        c = 1 if img.ndim == 2 else img.shape[2]
+        a3 = _scratch(scratch, "a3", w * 3, np.uint8) if c == 3 else _EMPTY_U8  # alpha spread over B, G, R
+        _nb_blend_rows(img.reshape(h, w * c), alpha, bg.reshape(bg.shape[0], w * c), out.reshape(h, w * c), a3)
     else:
         _np_blend(img, alpha, bg, out)
 
 
 def blend_color(
-    img: np.ndarray, alpha: np.ndarray, bgr: tuple[int, int, int], out: np.ndarray, scratch: dict[str, np.ndarray]
+    img: np.ndarray, alpha: np.ndarray, color: tuple[int, ...], out: np.ndarray, scratch: dict[str, np.ndarray]
 ) -> None:
-    """``out = c + a * (img - c)`` for one background colour ``c`` (B, G, R)."""
+    """``out = c + a * (img - c)`` for one background colour ``c``: ``(B, G, R)`` for BGR, ``(v,)`` for a plane."""
     w = alpha.shape[1]
-    row = scratch.get("color_row")
-    if row is None or row.shape[0] != w * 3 or tuple(int(v) for v in row[:3]) != bgr:
-        row = np.tile(np.asarray(bgr, np.uint8), w)
-        scratch["color_row"] = row
-    if _use_numba:
-        _nb_blend_full(img, alpha, row.reshape(1, w, 3), out, _scratch(scratch, "a3", w * 3, np.uint8))
-    else:
-        _np_blend(img, alpha, np.broadcast_to(row.reshape(1, w, 3), img.shape).copy(), out)
-
-
-def blend_plane(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
-    """``out = bg + a * (img - bg)`` on one image plane (``H x W`` ``uint8``; rows may be strided)."""
-    if _use_numba:
-        _nb_blend_plane(img, alpha, bg, out)
-    else:
-        front = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
-        out[...] = cv2.blendLinear(np.ascontiguousarray(img), np.ascontiguousarray(bg), front, 1.0 - front)
+    c = len(color)
+    key = f"color_row{c}"
+    row = scratch.get(key)
+    if row is None or row.shape[0] != w * c or tuple(int(v) for v in row[:c]) != tuple(color):
+        row = np.tile(np.asarray(color, np.uint8), w)
+        scratch[key] = row
+    blend(img, alpha, row.reshape((1, w, c) if img.ndim == 3 else (1, w)), out, scratch)
 
 
 def _scratch(scratch: dict[str, np.ndarray], name: str, size: int, dtype: type = np.float32) -> np.ndarray:
@@ -550,12 +583,13 @@ def _scratch(scratch: dict[str, np.ndarray], name: str, size: int, dtype: type =
 
 _EMPTY4 = np.zeros((0, 0, 4), np.float32)
 _EMPTY2 = np.zeros((0, 0), np.float32)
+_EMPTY_U8 = np.zeros(0, np.uint8)
 
 
 _warm_lock = threading.Lock()
 _warmed: set[str] = set()
 KERNEL_GROUPS = ("blur", "bokeh", "replace", "color", "planar")
-"""Kernel groups by user: the four effects, and ``planar`` (convert's 4:2:0 blend, with blur or bokeh)."""
+"""Kernel groups by user: the four effects on BGR, and ``planar`` (the blend on 4:2:0 planes)."""
 
 
 def _run_group(group: str) -> None:
@@ -574,20 +608,20 @@ def _run_group(group: str) -> None:
         bgx = np.zeros((3, 4, 3), np.uint8)
         blend_lowres(img, alpha, bgx, np.zeros(4, np.int64), np.zeros(4, np.int32), out, scratch)
     if group == "bokeh":
-        from .bokeh import aperture_runs  # the run arrays are read-only: warm that signature
-
-        r, runs = aperture_runs(1.0)
+        r = 1  # a 3 x 3 aperture as (dy, x0, x1, weight) runs, read-only like bokeh.aperture_runs's
+        i64 = np.int64
+        runs = (np.arange(-1, 2, dtype=i64), np.full(3, -1, i64), np.full(3, 1, i64), np.ones(3, np.float32))
+        for a in runs:
+            a.setflags(write=False)
         prefix = np.zeros((2 + 2 * r, (2 + 2 * r + 1) * 4), np.float32)
         prefix_rows(acc, r, prefix)
         conv_runs(prefix, runs, r, acc, scratch)
-    if group == "planar":  # convert's 4:2:0 path (effects.planar): its background planes are
-        plane = np.zeros((4, 4), np.uint8)  # whole arrays or cropped views
-        blend_plane(plane, alpha, plane, plane)
-        blend_plane(plane, alpha, np.zeros((5, 5), np.uint8)[:4, :4], plane)
-    if group == "replace":
-        blend_full(img, alpha, img, out, scratch)
-    if group == "color":
-        blend_color(img, alpha, (0, 0, 0), out, scratch)
+    if group == "planar":  # the 4:2:0 compositor (effects.planar): its background planes are
+        plane = np.zeros((4, 4), np.uint8)  # whole arrays, cropped views or one row
+        blend(plane, alpha, plane, plane, scratch)
+        blend(plane, alpha, np.zeros((5, 5), np.uint8)[:4, :4], plane, scratch)
+    if group in ("replace", "color"):  # a whole background, or one row of it for every row
+        blend(img, alpha, img, out, scratch)
 
 
 def warm_up(groups: tuple[str, ...] = KERNEL_GROUPS) -> float:

@@ -1,17 +1,21 @@
-"""The compositor: one API that photo, live and convert all call.
+"""The compositor: one API that photo, live and convert all call, on BGR frames or on 4:2:0 planes.
 
-``Compositor(options).apply(image, alpha)`` returns ``out = bg + alpha * (image - bg)``
-where ``bg`` is the effect's background and ``alpha`` the full-resolution ``uint8``
-person alpha (255 = person).  The blend is done once, in one pass over the frame;
-for ``blur`` and ``bokeh`` that pass also upsamples the background, which is
-computed at reduced resolution with the person left out (see :mod:`.lowres`).
-Buffers live in the instance and are reused while the frame size stays the same;
-pass ``out`` to reuse the output too.  One instance is used from one thread.
+``compositor.apply(image, alpha)`` returns ``out = bg + alpha * (image - bg)`` where
+``bg`` is the effect's background and ``alpha`` the full-resolution ``uint8`` person
+alpha (255 = person).  :class:`Compositor` takes BGR frames; :class:`~.planar.PlanarCompositor`
+takes I420 (4:2:0) frames and writes I420.  Both are a :class:`BaseCompositor`: the same
+options and ``set_options``, the same backgrounds (a blur or lens blur computed at reduced
+resolution with the person left out, see :mod:`.lowres`; a picture or clip; a colour), and
+the same blend, whose per-sample kernel is :func:`~._kernels._mix`.  The blend is done
+once, in one pass over the frame; for ``blur`` and ``bokeh`` that pass also upsamples
+the background.  Buffers live in the instance and are reused while the frame size stays
+the same; pass ``out`` to reuse the output too.  One instance is used from one thread.
 """
 
 from __future__ import annotations
 
 import logging
+from abc import ABC, abstractmethod
 
 import cv2
 import numpy as np
@@ -20,28 +24,50 @@ from ..config import EffectOptions
 from ..effect_kinds import Blur, Bokeh, Color, EffectKind, MaskView, Passthrough, Replace
 from ..errors import FrameFormatError
 from . import _kernels
-from .blur import BlurBackground, blur_sigma
+from .blur import BlurBackground
 from .bokeh import BokehBackground
 from .lowres import LowresBackground
 from .replace import ImageBackground, VideoBackground, open_background
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Compositor", "blur_sigma"]
+__all__ = ["BaseCompositor", "Compositor"]
 
 
-class Compositor:
-    """Applies the effect in :class:`~livebokeh.config.EffectOptions` behind the person."""
+class BaseCompositor(ABC):
+    """The effect of :class:`~livebokeh.config.EffectOptions` and its background, for one picture layout.
+
+    Subclasses implement :meth:`apply` for their layout (BGR, I420) with the blend
+    kernels of :mod:`._kernels`; everything that does not depend on the layout - which
+    background the effect needs, switching effects, the background clip's clock,
+    compiling kernels early - lives here.
+    """
 
     def __init__(self, options: EffectOptions | None = None) -> None:
         self.options = options or EffectOptions()
         self._lowres: LowresBackground | None = None
         self._picture: ImageBackground | VideoBackground | None = None
-        self._color: tuple[int, int, int] | None = None
         self._scratch: dict[str, np.ndarray] = {}
         self._frames = 0
         self._t0_ns: int | None = None
         self._configure(self.options, None)
+
+    @abstractmethod
+    def apply(
+        self, image: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None, *, timestamp_ns: int | None = None
+    ) -> np.ndarray:
+        """Composite ``image`` over the effect's background using ``alpha`` (``uint8`` ``H x W``, 255 = person).
+
+        Returns ``out`` when given (it may be ``image`` itself), else a new array; for
+        ``none`` without ``out`` the input itself.  ``timestamp_ns`` (the frame's
+        capture time) keeps a ``replace:VIDEO`` background at its own speed; without it
+        the background advances one of its frames per call.
+        """
+
+    def kernel_groups(self) -> tuple[str, ...]:
+        """The numba kernel groups (:data:`~._kernels.KERNEL_GROUPS`) that the current effect needs here."""
+        effect = self.options.effect
+        return (effect.name,) if isinstance(effect, (Blur, Bokeh, Replace, Color)) else ()
 
     def set_options(self, options: EffectOptions) -> None:
         """Switch effect, strength or falloff between frames (cheap unless the background file changes)."""
@@ -50,19 +76,11 @@ class Compositor:
         self._configure(options, old)
 
     def _configure(self, new: EffectOptions, old: EffectOptions | None) -> None:
-        effect = new.effect
-        group = _kernel_group(effect)
-        if group:
+        for group in self.kernel_groups():
             _kernels.warm_up_in_background(group)  # compile while the caller sets up
-        blades = new.blades
+        effect = new.effect
         if isinstance(effect, (Blur, Bokeh)):
-            cls = BlurBackground if isinstance(effect, Blur) else BokehBackground
-            same = isinstance(self._lowres, cls) and getattr(self._lowres, "blades", 0) == blades
-            if same and self._lowres is not None:
-                self._lowres.strength = float(new.strength)
-                self._lowres.falloff = bool(new.falloff)
-            else:
-                self._lowres = lowres_background(new)
+            self._configure_lowres(effect, new)
         elif isinstance(effect, Replace):
             if old is None or old.effect != effect or self._picture is None:
                 picture = open_background(effect.path)
@@ -70,71 +88,29 @@ class Compositor:
                 self._picture = picture
                 self._frames = 0
                 self._t0_ns = None
-        elif isinstance(effect, Color):
-            self._color = effect.bgr
 
-    def _close_picture(self) -> None:
-        if self._picture is not None:
-            self._picture.close()
-            self._picture = None
-
-    def close(self) -> None:
-        """Release a background video, if any (the compositor is unusable for ``replace`` after)."""
-        self._close_picture()
+    def _configure_lowres(self, effect: Blur | Bokeh, options: EffectOptions) -> None:
+        """Keep the blur renderer (and its buffers) when only strength or falloff change."""
+        lowres = self._lowres
+        if isinstance(effect, Blur):
+            if isinstance(lowres, BlurBackground):
+                lowres.strength, lowres.falloff = float(options.strength), bool(options.falloff)
+            else:
+                self._lowres = BlurBackground(options.strength, options.falloff)
+        elif isinstance(lowres, BokehBackground) and lowres.blades == options.blades:
+            lowres.strength, lowres.falloff = float(options.strength), bool(options.falloff)
+        else:
+            self._lowres = BokehBackground(options.strength, options.falloff, options.blades)
 
     def warm_up(self) -> float:
         """Compile or load the current effect's numba kernels now rather than on the first frame; seconds."""
-        group = _kernel_group(self.options.effect)
-        return _kernels.warm_up((group,)) if group else 0.0
+        groups = self.kernel_groups()
+        return _kernels.warm_up(groups) if groups else 0.0
 
-    def apply(
-        self, image: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None, *, timestamp_ns: int | None = None
-    ) -> np.ndarray:
-        """Composite ``image`` (BGR ``uint8`` ``H x W x 3``) over the background using ``alpha`` (``uint8`` ``H x W``).
-
-        Returns ``out`` when given (it may be ``image`` itself), else a new array; for
-        ``none`` without ``out`` the input itself.  ``timestamp_ns`` (the frame's
-        capture time) keeps a ``replace:VIDEO`` background at its own speed; without it
-        the background advances one of its frames per call.
-        """
-        h, w = image.shape[:2]
-        if alpha.shape != (h, w) or alpha.dtype != np.uint8:
-            raise FrameFormatError(
-                f"expected alpha as uint8 array of shape {(h, w)} to match the frame, got {alpha.dtype} {alpha.shape}"
-            )
-        if not alpha.flags.c_contiguous:
-            alpha = np.ascontiguousarray(alpha)
-        if not image.flags.c_contiguous:
-            image = np.ascontiguousarray(image)
-        if out is None:
-            if isinstance(self.options.effect, Passthrough):
-                return image
-            out = np.empty_like(image)
-        elif out.shape != image.shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
-            raise FrameFormatError(
-                f"expected out as C-contiguous uint8 array of shape {image.shape}, got {out.dtype} {out.shape}"
-            )
-        effect = self.options.effect
-        if isinstance(effect, (Blur, Bokeh)):
-            assert self._lowres is not None
-            if self._lowres.is_identity(h):
-                np.copyto(out, image)
-                return out
-            bgx, y0s, fys = self._lowres.render(image, alpha)
-            _kernels.blend_lowres(image, alpha, bgx, y0s, fys, out, self._scratch)
-        elif isinstance(effect, Replace):
-            assert self._picture is not None
-            bg = self._picture.frame((w, h), self._clock(timestamp_ns))
-            _kernels.blend_full(image, alpha, bg, out, self._scratch)
-        elif isinstance(effect, Color):
-            assert self._color is not None
-            _kernels.blend_color(image, alpha, self._color, out, self._scratch)
-        elif isinstance(effect, MaskView):
-            cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
-        else:  # none
-            if out is not image:
-                np.copyto(out, image)
-        return out
+    def _background(self, size: tuple[int, int], timestamp_ns: int | None) -> np.ndarray:
+        """The ``replace`` picture (BGR) at frame ``size`` = ``(width, height)`` for this frame."""
+        assert self._picture is not None
+        return self._picture.frame(size, self._clock(timestamp_ns))
 
     def _clock(self, timestamp_ns: int | None) -> float:
         """Seconds into the background clip for this frame."""
@@ -150,6 +126,25 @@ class Compositor:
         self._frames += 1
         return t
 
+    def _output(self, image: np.ndarray, out: np.ndarray | None) -> np.ndarray | None:
+        """``out`` checked against ``image`` (a new array for ``None``), or ``None`` when ``image`` is the answer."""
+        if out is None:
+            return None if isinstance(self.options.effect, Passthrough) else np.empty_like(image)
+        if out.shape != image.shape or out.dtype != np.uint8 or not out.flags.c_contiguous:
+            raise FrameFormatError(
+                f"expected out as C-contiguous uint8 array of shape {image.shape}, got {out.dtype} {out.shape}"
+            )
+        return out
+
+    def _close_picture(self) -> None:
+        if self._picture is not None:
+            self._picture.close()
+            self._picture = None
+
+    def close(self) -> None:
+        """Release a background video, if any (the compositor is unusable for ``replace`` after)."""
+        self._close_picture()
+
     def __del__(self) -> None:  # pragma: no cover - best effort
         try:
             self._close_picture()
@@ -157,15 +152,51 @@ class Compositor:
             pass
 
 
-def lowres_background(options: EffectOptions) -> LowresBackground:
-    """A new background renderer for ``blur`` or ``bokeh`` with the strength, falloff and blades of ``options``."""
-    if isinstance(options.effect, Blur):
-        return BlurBackground(options.strength, options.falloff)
-    if isinstance(options.effect, Bokeh):
-        return BokehBackground(options.strength, options.falloff, options.blades)
-    raise ValueError(f"effect {options.effect!r} has no reduced-resolution background: use blur or bokeh")
+def check_alpha(alpha: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
+    """``alpha`` if it is ``uint8`` of ``shape`` = ``(H, W)`` (copied if not C-contiguous); else raise."""
+    if alpha.shape != shape or alpha.dtype != np.uint8:
+        raise FrameFormatError(
+            f"expected alpha as uint8 array of shape {shape} to match the frame, got {alpha.dtype} {alpha.shape}"
+        )
+    return alpha if alpha.flags.c_contiguous else np.ascontiguousarray(alpha)
 
 
-def _kernel_group(effect: EffectKind) -> str | None:
-    """Which numba kernels an effect uses (see :data:`~livebokeh.effects._kernels.KERNEL_GROUPS`), if any."""
-    return effect.name if isinstance(effect, (Blur, Bokeh, Replace, Color)) else None
+class Compositor(BaseCompositor):
+    """Applies the effect in :class:`~livebokeh.config.EffectOptions` behind the person, on BGR frames."""
+
+    def apply(
+        self, image: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None, *, timestamp_ns: int | None = None
+    ) -> np.ndarray:
+        """Composite ``image`` (BGR ``uint8`` ``H x W x 3``) over the background using ``alpha`` (``uint8`` ``H x W``).
+
+        Returns ``out`` when given (it may be ``image`` itself), else a new array; for
+        ``none`` without ``out`` the input itself.  ``timestamp_ns`` (the frame's
+        capture time) keeps a ``replace:VIDEO`` background at its own speed; without it
+        the background advances one of its frames per call.
+        """
+        h, w = image.shape[:2]
+        alpha = check_alpha(alpha, (h, w))
+        if not image.flags.c_contiguous:
+            image = np.ascontiguousarray(image)
+        dst = self._output(image, out)
+        if dst is None:
+            return image
+        effect: EffectKind = self.options.effect
+        match effect:
+            case Blur() | Bokeh():
+                assert self._lowres is not None
+                if self._lowres.is_identity(h):
+                    np.copyto(dst, image)
+                    return dst
+                bgx, y0s, fys = self._lowres.render(image, alpha)
+                _kernels.blend_lowres(image, alpha, bgx, y0s, fys, dst, self._scratch)
+            case Replace():
+                _kernels.blend(image, alpha, self._background((w, h), timestamp_ns), dst, self._scratch)
+            case Color(bgr=bgr):
+                _kernels.blend_color(image, alpha, bgr, dst, self._scratch)
+            case MaskView():
+                cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=dst)
+            case Passthrough():
+                if dst is not image:
+                    np.copyto(dst, image)
+        return dst

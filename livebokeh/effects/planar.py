@@ -1,20 +1,25 @@
-"""The blurred backgrounds composited straight onto 4:2:0 frames: ``convert``'s fast path.
+"""The compositor on 4:2:0 frames: :class:`PlanarCompositor`, the I420 twin of the BGR :class:`~.Compositor`.
 
 A decoded video frame is I420 - full-resolution luma, half-resolution chroma - and the
-encoder wants I420 back.  Converting to BGR, compositing and converting back costs about
-as much as the compositing itself, so for ``blur`` and ``bokeh`` (whose background is
-made at reduced resolution anyway) ``convert`` works on the planes:
+encoder (and a virtual camera) wants I420 back.  Converting to BGR, compositing and
+converting back costs about as much as the compositing itself, so this compositor works on
+the planes, with the same API, options and blend kernel as the BGR one:
 
-* the person matte and the blurred background are computed from a half-resolution BGR
-  copy (:func:`i420_half_bgr`: the luma averaged 2 x 2, the chroma as it is), which the
-  effect renders exactly as the BGR path renders a full frame - its size is relative to
-  the frame height, so the look is the same;
-* the small background is turned into Y, U and V with BT.601 limited-range weights (the
-  same as OpenCV's ``COLOR_BGR2YUV_I420``, which the BGR path's encoder frames use), each
-  scaled to its plane, and blended per plane: luma with the full-resolution alpha, chroma
-  with the alpha averaged 2 x 2.
+* ``blur`` and ``bokeh``: the person matte and the blurred background are computed from a
+  half-resolution BGR copy (:func:`i420_half_bgr`: the luma averaged 2 x 2, the chroma as
+  it is), which the effect renders exactly as the BGR path renders a full frame - its size
+  is relative to the frame height, so the look is the same; the small background is
+  turned into Y, U and V with BT.601 limited-range weights (the same as OpenCV's
+  ``COLOR_BGR2YUV_I420``, which the BGR path's encoder frames use), each scaled to its
+  plane;
+* ``replace`` and ``color``: the picture (converted with ``COLOR_BGR2YUV_I420``) or the
+  colour's Y, U and V;
+* every background is blended per plane: luma with the full-resolution alpha, chroma with
+  the alpha averaged 2 x 2.  ``mask`` shows the alpha as grey, ``none`` the frame.
 
 Where alpha is 255 the output sample is the input sample, bit for bit, as in the BGR path.
+``convert`` takes this path for ``blur`` and ``bokeh`` where :meth:`PlanarCompositor.supports`
+says the stream fits.
 """
 
 from __future__ import annotations
@@ -23,9 +28,10 @@ import cv2
 import numpy as np
 
 from ..config import EffectOptions
-from ..effect_kinds import Blur, Bokeh
+from ..effect_kinds import Blur, Bokeh, Color, EffectKind, MaskView, Passthrough, Replace
+from ..errors import FrameFormatError
 from . import _kernels
-from .compositor import lowres_background
+from .compositor import BaseCompositor, check_alpha
 
 __all__ = ["PlanarCompositor", "i420_half_bgr", "i420_planes"]
 
@@ -67,10 +73,15 @@ def i420_half_bgr(i420: np.ndarray, width: int, height: int) -> np.ndarray:
     return bgr
 
 
-class PlanarCompositor:
-    """``blur`` or ``bokeh`` on I420 frames (see the module docstring); one per stream thread."""
+class PlanarCompositor(BaseCompositor):
+    """Applies the effect in :class:`~livebokeh.config.EffectOptions` behind the person, on I420 frames."""
 
     EFFECTS = (Blur, Bokeh)
+    """The effects ``convert`` composites on the planes (the others take its BGR path)."""
+
+    def __init__(self, options: EffectOptions | None = None) -> None:
+        self._planes: dict[str, np.ndarray] = {}
+        super().__init__(options)
 
     @classmethod
     def supports(
@@ -81,7 +92,7 @@ class PlanarCompositor:
         pix_fmt: str = "yuv420p",
         color: dict[str, int] | None = None,
     ) -> bool:
-        """True for the effects this path renders, on 4:2:0 output whose half frame has even sides.
+        """True where ``convert`` takes this path: :attr:`EFFECTS` on 4:2:0 output whose half frame has even sides.
 
         ``color`` holds the stream's tags (AVColorSpace / AVColorRange numbers).  The planes
         are decoded to BGR and the background encoded back with one matrix (BT.601), so
@@ -100,11 +111,63 @@ class PlanarCompositor:
             and color.get("color_range", 0) in (0, 1)
         )
 
-    def __init__(self, options: EffectOptions) -> None:
-        self._lowres = lowres_background(options)
-        _kernels.warm_up_in_background(options.effect.name)
-        _kernels.warm_up_in_background("planar")
-        self._planes: dict[str, np.ndarray] = {}
+    def kernel_groups(self) -> tuple[str, ...]:
+        """The plane blend, and the reduced-resolution blur's kernels for ``blur`` and ``bokeh``."""
+        lowres = (self.options.effect.name,) if isinstance(self.options.effect, (Blur, Bokeh)) else ()
+        return (*lowres, "planar")
+
+    def apply(
+        self,
+        image: np.ndarray,
+        alpha: np.ndarray,
+        out: np.ndarray | None = None,
+        *,
+        timestamp_ns: int | None = None,
+        half: np.ndarray | None = None,
+    ) -> np.ndarray:
+        """Composite ``image`` (packed I420 ``uint8``, ``3H/2 x W``) over the background using ``alpha`` (``H x W``).
+
+        Returns ``out`` (I420 like ``image``) when given, else a new array; for ``none``
+        without ``out`` the input itself.  ``timestamp_ns`` is as in
+        :meth:`Compositor.apply`.  ``half`` is :func:`i420_half_bgr` of ``image`` when the
+        caller has it already (the matte was computed on it): ``blur`` and ``bokeh`` need
+        it and otherwise make it.  ``H`` and ``W`` must be even, and divisible by 4 for
+        ``blur`` and ``bokeh``.
+        """
+        h, w = alpha.shape[:2]
+        alpha = check_alpha(alpha, (h, w))
+        if image.shape != (h * 3 // 2, w) or image.dtype != np.uint8 or h % 2 or w % 2:
+            raise FrameFormatError(
+                f"expected an I420 frame as uint8 array of shape {(h * 3 // 2, w)} for an alpha of {(h, w)} "
+                f"(even sides), got {image.dtype} {image.shape}"
+            )
+        if not image.flags.c_contiguous:
+            image = np.ascontiguousarray(image)
+        dst = self._output(image, out)
+        if dst is None:
+            return image
+        src_planes, dst_planes = i420_planes(image, w, h), i420_planes(dst, w, h)
+        effect: EffectKind = self.options.effect
+        match effect:
+            case Blur() | Bokeh():
+                self._apply_lowres(image, alpha, dst, src_planes, dst_planes, half)
+            case Replace():
+                bg = cv2.cvtColor(self._background((w, h), timestamp_ns), cv2.COLOR_BGR2YUV_I420)
+                alphas = (alpha, _half_alpha(alpha))
+                for k, bg_plane in enumerate(i420_planes(bg, w, h)):
+                    _kernels.blend(src_planes[k], alphas[k > 0], bg_plane, dst_planes[k], self._scratch)
+            case Color(bgr=bgr):
+                alphas = (alpha, _half_alpha(alpha))
+                for k, level in enumerate(_ycbcr(bgr)):
+                    _kernels.blend_color(src_planes[k], alphas[k > 0], (level,), dst_planes[k], self._scratch)
+            case MaskView():  # the grey BGR mask view, as COLOR_BGR2YUV_I420 turns it into I420
+                cv2.LUT(alpha, _GREY_TO_Y, dst=dst_planes[0])
+                dst_planes[1].fill(128)
+                dst_planes[2].fill(128)
+            case Passthrough():
+                if dst is not image:
+                    np.copyto(dst, image)
+        return dst
 
     def _plane(self, name: str, shape: tuple[int, int]) -> np.ndarray:
         buf = self._planes.get(name)
@@ -113,29 +176,56 @@ class PlanarCompositor:
             self._planes[name] = buf
         return buf
 
-    def apply(self, i420: np.ndarray, half: np.ndarray, alpha: np.ndarray) -> np.ndarray:
-        """A new I420 array: ``i420`` (``3H/2 x W``) with its background replaced.
-
-        ``half`` is :func:`i420_half_bgr` of it and ``alpha`` the ``H x W`` ``uint8`` matte;
-        the chroma planes and the background use that matte averaged 2 x 2.
-        """
+    def _apply_lowres(
+        self,
+        i420: np.ndarray,
+        alpha: np.ndarray,
+        out: np.ndarray,
+        src: tuple[np.ndarray, ...],
+        dst: tuple[np.ndarray, ...],
+        half: np.ndarray | None,
+    ) -> None:
+        """The blurred background, made at reduced resolution from ``half``, blended onto each plane."""
+        lowres = self._lowres
+        assert lowres is not None
         h, w = alpha.shape
-        out = np.empty_like(i420)
-        if self._lowres.is_identity(h // 2):
+        if h % 4 or w % 4:
+            raise FrameFormatError(f"blur and bokeh on I420 need sides divisible by 4, got {w}x{h}")
+        if lowres.is_identity(h // 2):
             np.copyto(out, i420)
-            return out
-        alpha_half = cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-        f = self._lowres.factor(h // 2)
-        small = self._lowres.small(half, alpha_half)
+            return
+        if half is None:
+            half = i420_half_bgr(i420, w, h)
+        alpha_half = _half_alpha(alpha)
+        f = lowres.factor(h // 2)
+        small = lowres.small(half, alpha_half)
         sh, sw = small.shape[:2]
         ycc = cv2.split(cv2.transform(small, _BGR_TO_YCBCR))  # uint8, saturated
-        src = i420_planes(i420, w, h)
-        dst = i420_planes(out, w, h)
         for k in range(3):
             full = k == 0
             scale = 2 * f if full else f
             bg = self._plane(f"bg{k}", (sh * scale, sw * scale))
             cv2.resize(ycc[k], (sw * scale, sh * scale), dst=bg, interpolation=cv2.INTER_LINEAR)
             ph, pw = src[k].shape
-            _kernels.blend_plane(src[k], alpha if full else alpha_half, bg[:ph, :pw], dst[k])
-        return out
+            _kernels.blend(src[k], alpha if full else alpha_half, bg[:ph, :pw], dst[k], self._scratch)
+
+
+def _half_alpha(alpha: np.ndarray) -> np.ndarray:
+    """The alpha averaged 2 x 2: the chroma planes' matte."""
+    h, w = alpha.shape
+    return cv2.resize(alpha, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+
+
+def _ycbcr(bgr: tuple[int, int, int]) -> tuple[int, int, int]:
+    """``(Y, Cb, Cr)`` of one BGR colour, as ``COLOR_BGR2YUV_I420`` converts it."""
+    i420 = cv2.cvtColor(np.full((2, 2, 3), bgr, np.uint8), cv2.COLOR_BGR2YUV_I420).ravel()
+    return int(i420[0]), int(i420[4]), int(i420[5])
+
+
+def _grey_to_y() -> np.ndarray:
+    grey = np.repeat(np.repeat(np.arange(256, dtype=np.uint8), 2)[None, :], 2, axis=0)  # 2 x 512: each level 2 x 2
+    return np.ascontiguousarray(cv2.cvtColor(cv2.cvtColor(grey, cv2.COLOR_GRAY2BGR), cv2.COLOR_BGR2YUV_I420)[0, ::2])
+
+
+_GREY_TO_Y = _grey_to_y()
+"""Luma of each grey level 0-255 under ``COLOR_BGR2YUV_I420``."""

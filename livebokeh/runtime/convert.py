@@ -464,7 +464,7 @@ class VideoConverter:
                     assert item.mask is not None and planar is not None
                     w, h = size[0]
                     item.alpha = matte.apply_to(item.mask, item.frame, size=(w, h))
-                    planes = planar.apply(item.i420, item.frame.image, item.alpha)
+                    planes = planar.apply(item.i420, item.alpha, half=item.frame.image)
                     item.vframe = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
                     item.i420 = None
                     counters["planar"] += 1

@@ -1,0 +1,140 @@
+"""The package's import graph: every module imports, and no module depends on itself through others.
+
+The graph is read from the source (``ast``), so it also sees imports made inside
+functions - a cycle hidden behind a lazy import is still a cycle in the design.
+Importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` first, so those count as
+dependencies too, except the packages that contain the importing module (Python has
+them loaded already).  Imports under ``if TYPE_CHECKING:`` never run and are left out.
+"""
+
+from __future__ import annotations
+
+import ast
+import importlib
+from pathlib import Path
+
+import pytest
+
+PACKAGE = Path(__file__).resolve().parent.parent / "livebokeh"
+
+
+def modules() -> dict[str, tuple[Path, bool]]:
+    """Every module of the package by dotted name, with its file and whether it is a package."""
+    found: dict[str, tuple[Path, bool]] = {}
+    for path in sorted(PACKAGE.rglob("*.py")):
+        parts = list(path.relative_to(PACKAGE.parent).with_suffix("").parts)
+        is_package = parts[-1] == "__init__"
+        if is_package:
+            parts = parts[:-1]
+        found[".".join(parts)] = (path, is_package)
+    return found
+
+
+def _imported_names(tree: ast.AST) -> list[ast.Import | ast.ImportFrom]:
+    """Every import statement in ``tree`` except those under ``if TYPE_CHECKING:``."""
+    found: list[ast.Import | ast.ImportFrom] = []
+    stack: list[ast.AST] = [tree]
+    while stack:
+        node = stack.pop()
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            stack.extend(node.orelse)
+            continue
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            found.append(node)
+        stack.extend(ast.iter_child_nodes(node))
+    return found
+
+
+def import_graph() -> dict[str, set[str]]:
+    """Module -> the package modules that importing it runs first (see the module docstring)."""
+    mods = modules()
+    graph: dict[str, set[str]] = {}
+    for name, (path, is_package) in mods.items():
+        here = name.split(".") if is_package else name.split(".")[:-1]
+        targets: list[str] = []
+        for node in _imported_names(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.Import):
+                targets.extend(alias.name for alias in node.names)
+                continue
+            base = here[: len(here) - node.level + 1] if node.level else []
+            module = ".".join(base + ([node.module] if node.module else []))
+            for alias in node.names:  # ``from pkg import sub`` imports the submodule
+                sub = f"{module}.{alias.name}"
+                targets.append(sub if sub in mods else module)
+        deps: set[str] = set()
+        for target in targets:
+            parts = target.split(".")
+            for i in range(1, len(parts) + 1):
+                dep = ".".join(parts[:i])
+                if dep in mods and dep != name and not name.startswith(dep + "."):
+                    deps.add(dep)
+        graph[name] = deps
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """The strongly connected components of more than one module (Tarjan), each as a sorted list."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found: list[list[str]] = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        on_stack.add(v)
+        for w in sorted(graph[v]):
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in on_stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            component = []
+            while True:
+                w = stack.pop()
+                on_stack.discard(w)
+                component.append(w)
+                if w == v:
+                    break
+            if len(component) > 1:
+                found.append(sorted(component))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return found
+
+
+def test_no_import_cycles() -> None:
+    graph = import_graph()
+    assert len(graph) > 50, "the package's modules were not found"
+    found = cycles(graph)
+    detail = "; ".join(" -> ".join(c) for c in found)
+    assert not found, f"import cycles (move the shared part into a module both can import): {detail}"
+
+
+def test_the_cycle_check_finds_a_lazy_cycle() -> None:
+    graph = {"p.a": {"p.b"}, "p.b": {"p.c"}, "p.c": {"p.a"}, "p.d": {"p.a"}}
+    assert cycles(graph) == [["p.a", "p.b", "p.c"]]
+    assert cycles({"p.a": {"p.b"}, "p.b": set()}) == []
+
+
+def test_the_graph_sees_imports_inside_functions_and_parent_packages() -> None:
+    graph = import_graph()
+    # bench.composite imports sources.images inside main(): the sources package runs too
+    assert {"livebokeh.sources", "livebokeh.sources.images"} <= graph["livebokeh.bench.composite"]
+    # a module never depends on the packages that contain it
+    assert "livebokeh.effects" not in graph["livebokeh.effects.compositor"]
+    assert "livebokeh" not in graph["livebokeh.config"]
+
+
+@pytest.mark.parametrize("name", sorted(m for m in modules() if not m.endswith("__main__")))  # that one runs the CLI
+def test_every_module_imports(name: str) -> None:
+    try:
+        importlib.import_module(name)
+    except ModuleNotFoundError as exc:  # an optional extra that this environment lacks
+        if exc.name and not exc.name.startswith("livebokeh"):
+            pytest.skip(f"{name} needs {exc.name} (optional)")
+        raise
