@@ -18,8 +18,7 @@ import argparse
 import logging
 from pathlib import Path
 
-from livebokeh._cli.eval import backgrounds, save_clip
-from livebokeh.evaluation import moving_clips_from
+from livebokeh.evaluation import backgrounds, moving_clips_from, save_clip
 
 log = logging.getLogger("make_moving_clips")
 

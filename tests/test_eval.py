@@ -10,7 +10,9 @@ import numpy as np
 import pytest
 
 from livebokeh._cli import main
-from livebokeh.evaluation import boundary_f1, score
+from livebokeh.config import MatteOptions
+from livebokeh.errors import ConfigError, InputError
+from livebokeh.evaluation import EvalOptions, Gains, Scores, boundary_f1, evaluate, score
 
 
 def _disc(shift: int = 0, size: int = 200, r: int = 60) -> np.ndarray:
@@ -54,3 +56,46 @@ def test_eval_command_on_real_portraits(shared_data: Path, tmp_path: Path, capsy
     summary = payload["summary"]
     raw = next(v for k, v in summary.items() if k.startswith("raw"))
     assert raw["iou"] > 0.85 and summary["livebokeh"]["iou"] > 0.85
+    # the per-image gains over raw agree with the per-image scores
+    gains = payload["gains"]
+    per = payload["per_image"]
+    gain = {k: per["livebokeh"][k]["iou"] - per[gains["baseline"]][k]["iou"] for k in per["livebokeh"]}
+    assert [w["image"] for w in gains["worst"]] == sorted(gain, key=lambda k: (gain[k], k))
+    assert gains["worse_than_raw"]["0.02"] == sum(g < -0.02 for g in gain.values())
+    assert gains["iou"]["mean"] == pytest.approx(summary["livebokeh"]["iou"] - raw["iou"])
+
+
+def _scores(iou: float, bf1: float = 0.5) -> Scores:
+    return Scores(iou=iou, boundary_f1=bf1, alpha_mae=0.0)
+
+
+def test_gains_count_and_list_the_images_worse_than_raw() -> None:
+    raw = {f"im{i}": _scores(0.9) for i in range(10)}
+    ours = {f"im{i}": _scores(0.91) for i in range(10)}
+    ours["im3"] = _scores(0.84)  # 0.06 worse
+    ours["im7"] = _scores(0.87, 0.7)  # 0.03 worse, better edges
+    ours["im8"] = _scores(0.89)  # 0.01 worse: within tolerance
+    gains = Gains("raw (selfie)", "livebokeh", raw, ours)
+    assert gains.worse_than_raw(0.02) == ["im3", "im7"] and gains.worse_than_raw(0.05) == ["im3"]
+    assert gains.worst(3) == ["im3", "im7", "im8"]
+    d = gains.as_dict()
+    assert d["worse_than_raw"] == {"0.02": 2, "0.05": 1}
+    assert [w["image"] for w in d["worst"]] == ["im3", "im7", "im8", "im0", "im1"]
+    assert d["worst"][1]["gain"] == pytest.approx(-0.03) and d["worst"][1]["boundary_f1_gain"] == pytest.approx(0.2)
+    assert d["iou"]["min"] == pytest.approx(-0.06) and d["iou"]["max"] == pytest.approx(0.01)
+
+
+def test_eval_options_subject_rules_and_checks(tmp_path: Path) -> None:
+    opts = EvalOptions(subject_for=(("davis16", "main"), ("davis16-dance", "all")), matte=MatteOptions(subject="all"))
+    assert opts.subject_of("davis16-breakdance-00001") == "main"
+    assert opts.subject_of("davis16-dance-twirl-00001") == "all"  # the longest prefix wins
+    assert opts.subject_of("eg1800-00001") == "all"
+    assert EvalOptions(images=tmp_path).mask_folder == tmp_path
+    with pytest.raises(ConfigError, match="subject rule"):
+        EvalOptions(subject_for=(("davis16", "some"),))
+    with pytest.raises(ConfigError, match="infer_every"):
+        EvalOptions(infer_every=0)
+    with pytest.raises(InputError, match="nothing to evaluate"):
+        evaluate(EvalOptions())
+    with pytest.raises(InputError, match="does not exist"):
+        evaluate(EvalOptions(images=tmp_path / "missing"))
