@@ -122,7 +122,7 @@ def test_camera_lost_mid_run_shows_a_card_then_reconnects(fast_loss, caplog):
         while not source.lost and not pipeline.stopping:
             time.sleep(0.01)
         time.sleep(0.8)  # gone for a while: several backoff attempts fail
-        statuses.append(pipeline.hud()["status"])
+        statuses.append(pipeline.controls.hud()["status"])
         socket.frames_before_unplug = None
         socket.plugged = True
         while source.lost and not pipeline.stopping:
@@ -344,9 +344,9 @@ def test_a_failing_model_never_freezes_the_stream(mode, monkeypatch, caplog):
         seg.mode = mode
         while not pipeline.guard.failing and not pipeline.stopping:
             time.sleep(0.01)
-        huds["failing"] = pipeline.hud()["status"]
+        huds["failing"] = pipeline.controls.hud()["status"]
         time.sleep(0.8)  # past the stale limit: passthrough
-        huds["stale"] = pipeline.hud()["status"]
+        huds["stale"] = pipeline.controls.hud()["status"]
         passthrough_before = pipeline.stats.frames_passthrough
         time.sleep(0.3)
         huds["passthrough_grew"] = str(pipeline.stats.frames_passthrough > passthrough_before)
@@ -354,7 +354,7 @@ def test_a_failing_model_never_freezes_the_stream(mode, monkeypatch, caplog):
         n = pipeline.stats.inference_count
         while pipeline.stats.inference_count < n + 3 and not pipeline.stopping:
             time.sleep(0.01)
-        huds["recovered"] = pipeline.hud()["status"]
+        huds["recovered"] = pipeline.controls.hud()["status"]
         pipeline.stop()
 
     helper = threading.Thread(target=script)

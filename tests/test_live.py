@@ -208,30 +208,55 @@ def test_hotkeys_change_effect_strength_mask_view_and_bypass():
         frame, mask = next(it)
         while mask is None:
             frame, mask = next(it)
-        pipeline.handle_key("m")
+        pipeline.controls.handle_key("m")
         frame, mask = next(it)
         img = frame.image
         assert np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2])
         np.testing.assert_array_equal(img[..., 0], pipeline.last_alpha)
-        pipeline.handle_key("m")
-        pipeline.handle_key("space")
+        pipeline.controls.handle_key("m")
+        pipeline.controls.handle_key("space")
         frame, mask = next(it)
         assert mask is None and any(np.array_equal(frame.image, f) for f in source._frames)
-        pipeline.handle_key("space")
+        pipeline.controls.handle_key("space")
         assert pipeline.compositor is not None
-        pipeline.handle_key("+")
+        pipeline.controls.handle_key("+")
         assert pipeline.compositor.options.strength == pytest.approx(0.6)
-        pipeline.handle_key("-")
-        pipeline.handle_key("-")
+        pipeline.controls.handle_key("-")
+        pipeline.controls.handle_key("-")
         assert pipeline.compositor.options.strength == pytest.approx(0.4)
-        pipeline.handle_key("b")
+        pipeline.controls.handle_key("b")
         assert pipeline.compositor.options.effect == Bokeh()
-        pipeline.handle_key("b")
+        pipeline.controls.handle_key("b")
         assert pipeline.compositor.options.effect == Blur()
-        assert "blur" in pipeline.hud()["status"]
-        pipeline.handle_key("q")
+        assert "blur" in pipeline.controls.hud()["status"]
+        pipeline.controls.handle_key("q")
         assert pipeline.stopping
         assert list(it) == []
+
+
+class KeyboardSink(RecordingSink):
+    """A recording sink that is interactive: it keeps the controls it is attached to."""
+
+    def __init__(self) -> None:
+        super().__init__(name="keyboard")
+        self.controls = None
+        self.attached_before_open = False
+
+    def attach(self, controls) -> None:  # type: ignore[no-untyped-def]
+        self.controls = controls
+        self.attached_before_open = self.opened_with is None
+
+
+def test_an_interactive_sink_is_attached_to_the_pipelines_controls():
+    sink = KeyboardSink()
+    with small_pipeline([sink], realtime=False) as pipeline:
+        assert sink.controls is pipeline.controls and sink.attached_before_open
+        frame, mask = pipeline.next_frame()
+        sink.controls.handle_key("b")  # as the preview window does from write()
+        assert pipeline.compositor.options.effect == Bokeh()
+        status = sink.controls.hud()["status"]
+        assert status.startswith("bokeh  strength 0.5") and "no mask yet" not in status
+        assert {"output_fps", "inference_hz", "mask_age_ms", "cpu_percent"} <= set(sink.controls.hud())
 
 
 def test_live_options_are_validated():

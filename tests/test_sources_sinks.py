@@ -66,6 +66,8 @@ def test_source_conformance(source):
             img = s.read()
             assert isinstance(img, np.ndarray)
             assert img.dtype == np.uint8 and img.shape == (h, w, 3) and img.flags.c_contiguous
+            assert not s.is_card(img)
+        assert s.status is None and s.losses == 0  # nothing lost
     assert source.read() is None  # closed
     source.close()  # idempotent
 
@@ -196,6 +198,7 @@ def frames(n: int = 5, size=(160, 96)):
 def test_sink_conformance(sink):
     assert isinstance(sink, Sink)
     with sink as s:
+        s.attach(_KeyLog())  # not interactive: nothing to keep
         s.open((160, 96), 30.0)
         for f in frames():
             s.write(f)
@@ -314,3 +317,119 @@ def test_file_sink_encoder_failure_is_raised_by_write_and_leaves_no_file(tmp_pat
                 time.sleep(0.01)
     s.abort()
     assert not target.exists() and not list(tmp_path.glob(".*part*"))
+
+
+class _KeyLog:
+    """Stands in for a pipeline's controls."""
+
+    def __init__(self) -> None:
+        self.keys: list[str] = []
+
+    def handle_key(self, key: str) -> None:
+        self.keys.append(key)
+
+    def hud(self) -> dict[str, object]:
+        return {"status": "ok"}
+
+
+class _PlainSource:
+    """A source of one's own with only the required members."""
+
+    name = "plain"
+    size = (32, 24)
+    fps = 30.0
+
+    def __init__(self) -> None:
+        self.closed = False
+        self.image = np.zeros((24, 32, 3), np.uint8)
+
+    def read(self) -> np.ndarray | None:
+        return None if self.closed else self.image
+
+    def close(self) -> None:
+        self.closed = True
+
+
+class _CardSource(_PlainSource):
+    """One with the optional members too: it shows a card while its device is gone."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.card = np.full((24, 32, 3), 40, np.uint8)
+        self.status: str | None = None
+        self.losses = 0
+
+    def is_card(self, image: np.ndarray) -> bool:
+        return image is self.card
+
+
+def test_own_source_objects_get_the_protocols_optional_members() -> None:
+    plain = _PlainSource()
+    source = open_source(plain)
+    assert isinstance(source, Source) and source.name == "plain" and source.size == (32, 24) and source.fps == 30
+    assert source.read() is plain.image and not source.is_card(plain.image)
+    assert source.status is None and source.losses == 0
+    source.close()
+    assert plain.closed
+    own = _CardSource()
+    source = open_source(own)
+    assert source.is_card(own.card) and not source.is_card(own.image)
+    own.status, own.losses = "plain lost", 2  # read when asked, not copied once
+    assert source.status == "plain lost" and source.losses == 2
+    with open_source("synthetic:64x48") as synthetic:
+        assert open_source(synthetic) is synthetic  # a BaseSource passes through as it is
+
+
+class _PlainSink:
+    """A sink of one's own with only write and close."""
+
+    def __init__(self) -> None:
+        self.written = 0
+        self.closed = 0
+
+    def write(self, frame: Frame) -> None:
+        self.written += 1
+
+    def close(self) -> None:
+        self.closed += 1
+
+
+class _InteractiveSink(_PlainSink):
+    name = "mine"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.controls: object = None
+        self.opened: tuple[tuple[int, int], float] | None = None
+        self.aborted = False
+
+    def open(self, size: tuple[int, int], fps: float) -> None:
+        self.opened = (size, fps)
+
+    def attach(self, controls: object) -> None:
+        self.controls = controls
+
+    def abort(self) -> None:
+        self.aborted = True
+
+
+def test_own_sink_objects_get_the_protocols_optional_members() -> None:
+    plain = _PlainSink()
+    sink = open_sink(plain)
+    assert isinstance(sink, Sink) and sink.name
+    sink.attach(_KeyLog())
+    sink.open((160, 96), 30.0)
+    for f in frames(2):
+        sink.write(f)
+    sink.abort()  # no abort of its own: closed
+    assert plain.written == 2 and plain.closed == 1
+    own = _InteractiveSink()
+    sink = open_sink(own)
+    controls = _KeyLog()
+    sink.attach(controls)
+    sink.open((160, 96), 30.0)
+    sink.abort()
+    assert sink.name == "mine" and own.controls is controls and own.opened == ((160, 96), 30.0)
+    assert own.aborted and own.closed == 0
+    null = open_sink("null")
+    assert open_sink(null) is null  # a BaseSink passes through as it is

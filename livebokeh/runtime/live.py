@@ -17,12 +17,13 @@
   inference; before the first mask it passes frames through unchanged.
 
 Any exception in a thread ends the run and is re-raised by the compositor thread; a
-failing sink is reported and dropped while the others go on.
+failing sink is reported and dropped while the others go on.  Hotkeys and the HUD are
+:class:`~livebokeh.runtime.controls.LiveControls` (``pipeline.controls``, attached to every
+sink); the start-up practice run is :func:`~livebokeh.runtime.warmup.warm_up`.
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import threading
 import time
@@ -34,7 +35,6 @@ import cv2
 import numpy as np
 
 from ..config import EffectOptions, MatteOptions, SegmenterOptions
-from ..effect_kinds import Blur, Bokeh, EffectKind, MaskView, Passthrough
 from ..effects import Compositor
 from ..errors import ConfigError, LivebokehError, SinkError
 from ..frames import Frame, Mask
@@ -44,17 +44,16 @@ from ..sinks import Sink, SinkClosed, open_sink
 from ..sources import Source, open_source
 from ..sources.reconnect import with_reconnect
 from ..stats import LiveStats
+from .controls import LiveControls
 from .guard import CheckedSegmenter, InferenceGuard, MaskRejected
 from .mailbox import FrameQueue, Mailbox
+from .warmup import warm_up
 from .workers import Worker, join_all, raise_worker_error
 
 log = logging.getLogger(__name__)
 
-__all__ = ["EFFECT_CYCLE", "LiveOptions", "MaskCache", "Pipeline"]
+__all__ = ["LiveOptions", "MaskCache", "Pipeline"]
 
-EFFECT_CYCLE: tuple[EffectKind, ...] = (Blur(), Bokeh())
-"""Effects the ``b`` hotkey cycles through (plus the effect the run started with)."""
-STRENGTH_STEP = 0.1
 POLL_S = 0.05
 """How often blocked threads look at the stop event."""
 
@@ -230,10 +229,8 @@ class Pipeline:
         self._out_bufs: list[np.ndarray] = []
         self._alpha_buf: np.ndarray | None = None
         self._out_i = 0
-        self.view_mask = False
-        """Show the alpha instead of the composite (``m``)."""
-        self.bypass = False
-        """Pass frames through untouched (space)."""
+        self.controls: LiveControls | None = None
+        """Hotkeys and HUD (what the preview window is attached to); made when the run starts."""
         self.last_alpha: np.ndarray | None = None
         """Full-resolution ``uint8`` alpha applied to the latest frame (``None`` in passthrough)."""
         self._shrink_size: tuple[int, int] | None = None
@@ -276,8 +273,17 @@ class Pipeline:
             self.segmenter = seg
         self.matte = Matte(CheckedSegmenter(self.segmenter), self.matte_options, video=True)
         self.compositor = Compositor(self.effect_options)
+        self.controls = LiveControls(
+            compositor=self.compositor,
+            started=self.effect_options,
+            stop=self.stop,
+            stats=self.stats,
+            source=self.source,
+            guard=self.guard,
+            newest_mask=self._cache.newest,
+        )
         size, fps = self.source.size, self.source.fps
-        self.stats.source = getattr(self.source, "name", str(self._source_spec))
+        self.stats.source = self.source.name
         self.stats.size = size
         if opts.preshrink:
             self._shrink_size = preshrink_size(size, self.segmenter.input_size_for((size[1], size[0], 3)))
@@ -286,13 +292,15 @@ class Pipeline:
         w, h = size
         self._out_bufs = [np.empty((h, w, 3), np.uint8) for _ in range(3)]
         self._alpha_buf = np.empty((h, w), np.uint8)
-        self._warm_up(size)  # before the sinks open: a window appears when frames are ready
+        # every stage once before the sinks open: a window appears when frames are ready
+        shrink = (self._shrink_size, self._shrink_interp) if self._shrink_size is not None else None
+        self.stats.startup_s = warm_up(
+            self.matte, self.compositor, size, alpha_buf=self._alpha_buf, out=self._out_bufs[0], shrink=shrink
+        )
         for spec in self._sink_specs:
             sink = open_sink(spec, mirror=opts.mirror, overwrite=opts.overwrite)
             self.sinks.append(sink)  # before open, so close() releases a half-open sink too
-            attach = getattr(sink, "attach", None)
-            if attach is not None:
-                attach(self)
+            sink.attach(self.controls)
             sink.open(size, fps)
         self._workers = [
             Worker("capture", self._capture_loop, self._stop, on_exit=self._queue.close),
@@ -310,40 +318,6 @@ class Pipeline:
             fps,
             ", ".join(s.name for s in self.sinks) or "no sinks",
         )
-
-    def _warm_up(self, size: tuple[int, int]) -> None:
-        """Run every stage on two made-up frames before the clock starts.
-
-        Compiled kernels, interpreter allocations and first-call caches then cost
-        start-up time instead of a stall (and dropped frames) in the first seconds.
-        Both mask paths are taken (a mask from the same frame, and a stale one that
-        the matte moves along the motion), and the compositor blends a soft edge.
-        """
-        assert self.matte is not None and self.compositor is not None and self._alpha_buf is not None
-        t0 = time.monotonic()
-        w, h = size
-        texture = np.random.default_rng(0).integers(0, 256, size=(h // 8 + 1, w // 8 + 1, 3), dtype=np.uint8)
-        base = cv2.resize(texture, (w + 8, h), interpolation=cv2.INTER_LINEAR)
-        now = time.monotonic_ns()
-        frames = [
-            Frame(
-                image=np.ascontiguousarray(base[:, i * 4 : i * 4 + w]), timestamp_ns=now + i * 33_000_000, index=i - 2
-            )
-            for i in range(2)
-        ]
-        first = frames[0]
-        if self._shrink_size is not None:
-            image = cv2.resize(first.image, self._shrink_size, interpolation=self._shrink_interp)
-            first = Frame(image=image, timestamp_ns=first.timestamp_ns, index=first.index)
-        mask = self.matte.compute(first)
-        out = self._out_bufs[0]
-        for frame in (frames[1], frames[0]):  # a stale mask (moved along the motion), then a fresh one
-            alpha = self.matte.apply_to(mask, frame, out=self._alpha_buf)
-            self.compositor.apply(frame.image, alpha, out=out, timestamp_ns=frame.timestamp_ns)
-        ramp = np.broadcast_to(np.linspace(0, 255, w, dtype=np.float32).astype(np.uint8), (h, w))
-        self.compositor.apply(frames[1].image, np.ascontiguousarray(ramp), out=out, timestamp_ns=frames[1].timestamp_ns)
-        self.matte.reset()
-        self.stats.startup_s = time.monotonic() - t0
 
     def stop(self, reason: str = "stopped") -> None:
         """Ask the run to end (thread- and signal-safe); the threads finish within ``stop_timeout``."""
@@ -375,9 +349,8 @@ class Pipeline:
         failed = self._failed or any(w.error is not None for w in self._workers)
         for sink in self.sinks:
             try:
-                abort = getattr(sink, "abort", None)
-                if failed and abort is not None:
-                    abort()
+                if failed:
+                    sink.abort()
                 else:
                     sink.close()
             except Exception as exc:  # noqa: BLE001 - one sink's failure must not keep others open
@@ -416,7 +389,7 @@ class Pipeline:
         mailbox, queue = self._mailbox, self._queue
         end_ns = self._start_ns + int(self.options.duration * 1e9) if self.options.duration else None
         paced = self.options.realtime
-        is_card = getattr(self.source, "is_card", None)
+        source = self.source
         index = 0
         while not stop.is_set():
             t0 = time.monotonic_ns()
@@ -439,8 +412,8 @@ class Pipeline:
                 while not queue.put_wait(frame, POLL_S):
                     if stop.is_set():
                         return
-            if is_card is not None and is_card(image):  # "camera lost": shown as is, not segmented
-                stats.camera_lost = getattr(self.source, "losses", 1)
+            if source.is_card(image):  # "camera lost": shown as is, not segmented
+                stats.camera_lost = max(1, source.losses)
             elif mailbox.put(frame):
                 stats.inference_skipped += 1
             if end_ns is not None and now >= end_ns:
@@ -539,13 +512,14 @@ class Pipeline:
             return self._composite(frame)
 
     def _composite(self, frame: Frame) -> tuple[Frame, Mask | None]:
-        assert self.matte is not None and self.compositor is not None
+        assert self.matte is not None and self.compositor is not None and self.controls is not None
         stats = self.stats
+        bypass = self.controls.bypass
         t0 = time.monotonic_ns()
         mask = self._cache.newest()
         if mask is not None and self._show_as_is(frame):
             mask = None
-        if mask is None or self.bypass:
+        if mask is None or bypass:
             image = frame.image
             self.last_alpha = None
             t2 = t1 = t0
@@ -555,7 +529,7 @@ class Pipeline:
             t1 = time.monotonic_ns()
             out = self._out_bufs[self._out_i]
             self._out_i = (self._out_i + 1) % len(self._out_bufs)
-            if self.view_mask:
+            if self.controls.view_mask:
                 image = cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
             else:
                 image = self.compositor.apply(frame.image, alpha, out=out, timestamp_ns=frame.timestamp_ns)
@@ -568,13 +542,13 @@ class Pipeline:
         t3 = time.monotonic_ns()
         stats.stage("sinks", t3 - t2)
         stats.stage("frame", t3 - t0)
-        stats.composited(t3, None if mask is None or self.bypass else abs(frame.timestamp_ns - mask.timestamp_ns))
-        return result, (None if self.bypass else mask)
+        stats.composited(t3, None if mask is None or bypass else abs(frame.timestamp_ns - mask.timestamp_ns))
+        return result, (None if bypass else mask)
 
     def _show_as_is(self, frame: Frame) -> bool:
         """Status cards (camera lost), and every frame while a failing model's last mask is too old."""
-        is_card = getattr(self.source, "is_card", None)
-        return (is_card is not None and is_card(frame.image)) or self.guard.passthrough()
+        assert self.source is not None
+        return self.source.is_card(frame.image) or self.guard.passthrough()
 
     def _write_sinks(self, frame: Frame) -> None:
         for sink in list(self.sinks):
@@ -594,8 +568,7 @@ class Pipeline:
             self.sink_errors.append(text)
         self.stats.sinks_dropped.append(sink.name)
         try:
-            abort = getattr(sink, "abort", None)
-            (abort if failed and abort is not None else sink.close)()
+            (sink.abort if failed else sink.close)()
         except Exception:  # noqa: BLE001 - it already failed; closing is best effort
             log.debug("closing dropped sink %s failed", sink.name, exc_info=True)
         if self.on_sink_dropped is not None:
@@ -622,47 +595,3 @@ class Pipeline:
     def stop_reason(self) -> str:
         """Why the run ended (``duration reached``, ``source ended``, ``quit``...)."""
         return self._stop_reason
-
-    # -- controls (hotkeys; called on the compositor thread) --------------------------
-
-    def handle_key(self, key: str) -> None:
-        """``b`` cycle effects, ``m`` mask view, ``space`` bypass, ``+``/``-`` strength, ``q`` quit."""
-        if self.compositor is None:
-            return
-        opts = self.compositor.options
-        if key == "q":
-            self.stop("quit")
-        elif key == "m":
-            self.view_mask = not self.view_mask
-        elif key in ("space", " "):
-            self.bypass = not self.bypass
-        elif key == "b":
-            cycle = list(EFFECT_CYCLE)
-            started = self.effect_options.effect
-            if started not in cycle and not isinstance(started, (MaskView, Passthrough)):
-                cycle.append(started)
-            nxt = cycle[(cycle.index(opts.effect) + 1) % len(cycle)] if opts.effect in cycle else cycle[0]
-            self.compositor.set_options(dataclasses.replace(opts, effect=nxt))
-        elif key in ("+", "-"):
-            step = STRENGTH_STEP if key == "+" else -STRENGTH_STEP
-            strength = round(min(1.0, max(0.0, float(opts.strength) + step)), 2)
-            self.compositor.set_options(dataclasses.replace(opts, strength=strength))
-
-    def hud(self) -> dict[str, Any]:
-        """Live figures for the preview HUD, plus a ``status`` line."""
-        figures: dict[str, Any] = dict(self.stats.hud())
-        if self.bypass:
-            status = "BYPASS"
-        elif self.view_mask:
-            status = "mask view"
-        elif self.compositor is not None:
-            status = f"{self.compositor.options.effect}  strength {self.compositor.options.strength:.1f}"
-        else:
-            status = ""
-        if self._cache.newest() is None:
-            status += "  (starting: no mask yet)"
-        for warning in (getattr(self.source, "status", None), self.guard.warning()):
-            if warning:
-                status += f"  ! {warning}"
-        figures["status"] = status
-        return figures

@@ -19,28 +19,51 @@ from __future__ import annotations
 
 import logging
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 from ..errors import ConfigError, SinkError
 from ..frames import Frame
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BaseSink", "Controls", "Sink", "SinkClosed", "open_sink"]
+__all__ = ["BaseSink", "Controls", "OwnSink", "Sink", "SinkClosed", "open_sink"]
 
 
 class SinkClosed(SinkError):
     """The user closed the sink (window closed); not a failure."""
 
 
+class Controls(Protocol):
+    """What an interactive sink (the preview window) may ask of the running pipeline."""
+
+    def handle_key(self, key: str) -> None:
+        """React to a hotkey: ``b`` effect, ``m`` mask view, space bypass, ``+``/``-`` strength, ``q`` quit."""
+        ...
+
+    def hud(self) -> dict[str, Any]:
+        """Live figures: ``output_fps``, ``inference_hz``, ``mask_age_ms``, ``cpu_percent``, and a ``status`` line."""
+        ...
+
+
 @runtime_checkable
 class Sink(Protocol):
-    """Receives composited frames."""
+    """Receives composited frames.
+
+    ``name``, ``open``, ``write`` and ``close`` are what a sink must have.  ``attach``
+    (an interactive sink takes the pipeline's :class:`Controls`) and ``abort`` (stop
+    after a failure elsewhere, e.g. without finishing a file) are optional capabilities:
+    :class:`BaseSink` gives every sink the defaults, and :func:`open_sink` gives them to
+    objects of your own too.
+    """
 
     name: str
 
     def open(self, size: tuple[int, int], fps: float) -> None:
         """Prepare for frames of ``size`` = ``(width, height)`` arriving at about ``fps``."""
+        ...
+
+    def attach(self, controls: Controls) -> None:
+        """Take the controls of the pipeline that writes to this sink (before :meth:`open`)."""
         ...
 
     def write(self, frame: Frame) -> None:
@@ -51,21 +74,13 @@ class Sink(Protocol):
         """Finish and release; safe to call more than once."""
         ...
 
-
-class Controls(Protocol):
-    """What an interactive sink (the preview window) may ask of the running pipeline."""
-
-    def handle_key(self, key: str) -> None:
-        """React to a hotkey: ``b`` effect, ``m`` mask view, space bypass, ``+``/``-`` strength, ``q`` quit."""
-        ...
-
-    def hud(self) -> dict[str, float]:
-        """Live figures: ``output_fps``, ``inference_hz``, ``mask_age_ms``, ``cpu_percent``."""
+    def abort(self) -> None:
+        """Stop after a failure elsewhere: release without finishing (no half-written file is left)."""
         ...
 
 
 class BaseSink:
-    """Context-manager and idempotent-close plumbing shared by the sinks."""
+    """Context-manager and idempotent-close plumbing shared by the sinks, and the optional capabilities' defaults."""
 
     name = "sink"
     _closed = False
@@ -102,6 +117,29 @@ class BaseSink:
         return f"<{type(self).__name__} {self.name}>"
 
 
+class OwnSink(BaseSink):
+    """A sink object of your own as a full :class:`Sink`: its own members, and the defaults for what it lacks.
+
+    Only ``write`` and ``close`` are required of it; ``name``, ``open``, ``attach`` and
+    ``abort`` are used when it has them.  This is the one place that asks an object
+    which optional members it has.
+    """
+
+    def __init__(self, sink: object) -> None:
+        self.sink: Any = sink
+        self.name = str(getattr(sink, "name", sink))
+        for capability in ("open", "attach", "abort"):
+            own = getattr(sink, capability, None)
+            if own is not None:
+                setattr(self, capability, own)
+
+    def write(self, frame: Frame) -> None:
+        self.sink.write(frame)
+
+    def close(self) -> None:
+        self.sink.close()
+
+
 def open_sink(
     spec: str | Sink,
     *,
@@ -109,13 +147,16 @@ def open_sink(
     overwrite: bool = False,
     device: str | None = None,
 ) -> Sink:
-    """Make the sink named by ``spec`` (see the module docstring); a :class:`Sink` passes through.
+    """Make the sink named by ``spec`` (see the module docstring); a :class:`Sink` object passes through.
+
+    An object of your own that is not a :class:`BaseSink` comes back as an
+    :class:`OwnSink` around it, so that it has every member of the protocol.
 
     ``mirror`` flips the virtual camera picture; ``overwrite`` lets a file sink replace an
     existing file; ``device`` names the virtual camera device.
     """
     if not isinstance(spec, str):
-        return spec
+        return spec if isinstance(spec, BaseSink) else OwnSink(spec)
     text = spec.strip()
     if text == "null":
         from .null import NullSink

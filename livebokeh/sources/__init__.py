@@ -18,7 +18,7 @@ from __future__ import annotations
 import logging
 import re
 from pathlib import Path
-from typing import Protocol, runtime_checkable
+from typing import Any, Protocol, runtime_checkable
 
 import numpy as np
 
@@ -26,15 +26,31 @@ from ..errors import ConfigError, InputError
 
 log = logging.getLogger(__name__)
 
-__all__ = ["BaseSource", "Source", "open_source", "parse_size"]
+__all__ = ["BaseSource", "OwnSource", "Source", "open_source", "parse_size"]
 
 
 @runtime_checkable
 class Source(Protocol):
-    """A stream of frames delivered in (real) time."""
+    """A stream of frames delivered in (real) time.
+
+    ``name``, ``size``, ``fps``, ``read`` and ``close`` are what a source must have.
+    ``status``, ``losses`` and ``is_card`` are optional capabilities of sources that
+    can lose their device (a camera with reconnect): :class:`BaseSource` gives every
+    source the defaults, and :func:`open_source` gives them to objects of your own too.
+    """
 
     name: str
     """Short description for messages, e.g. ``camera 0`` or ``sample``."""
+
+    @property
+    def status(self) -> str | None:
+        """A one-line warning while the source is degraded (``camera 0 lost: reconnecting``), else ``None``."""
+        ...
+
+    @property
+    def losses(self) -> int:
+        """Times the source lost its device so far."""
+        ...
 
     @property
     def size(self) -> tuple[int, int]:
@@ -50,16 +66,26 @@ class Source(Protocol):
         """The next frame (blocking until it is due), or ``None`` at the end of the stream."""
         ...
 
+    def is_card(self, image: np.ndarray) -> bool:
+        """Whether ``image`` is a status card of this source (shown as it is, not segmented)."""
+        ...
+
     def close(self) -> None:
         """Release the device or file; safe to call more than once."""
         ...
 
 
 class BaseSource:
-    """Context-manager and idempotent-close plumbing shared by the sources."""
+    """Context-manager and idempotent-close plumbing shared by the sources, and the optional capabilities' defaults."""
 
     name = "source"
+    status: str | None = None
+    losses = 0
     _closed = False
+
+    def is_card(self, image: np.ndarray) -> bool:
+        """Default: the source makes no status cards."""
+        return False
 
     def close(self) -> None:
         """Release resources once; later calls do nothing."""
@@ -78,6 +104,44 @@ class BaseSource:
 
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.name}>"
+
+
+class OwnSource(BaseSource):
+    """A source object of your own as a full :class:`Source`: its own members, and the defaults for what it lacks.
+
+    Only ``read``, ``size``, ``fps`` and ``close`` are required of it; ``name``,
+    ``status``, ``losses`` and ``is_card`` are used when it has them.  This is the one
+    place that asks an object which optional members it has.
+    """
+
+    def __init__(self, source: object) -> None:
+        self.source: Any = source
+        self.name = str(getattr(source, "name", source))
+        own_is_card = getattr(source, "is_card", None)
+        if own_is_card is not None:
+            self.is_card = own_is_card  # type: ignore[method-assign]
+
+    @property
+    def size(self) -> tuple[int, int]:
+        return self.source.size  # type: ignore[no-any-return]
+
+    @property
+    def fps(self) -> float:
+        return self.source.fps  # type: ignore[no-any-return]
+
+    @property
+    def status(self) -> str | None:  # type: ignore[override]
+        return getattr(self.source, "status", None)
+
+    @property
+    def losses(self) -> int:  # type: ignore[override]
+        return int(getattr(self.source, "losses", 0))
+
+    def read(self) -> np.ndarray | None:
+        return self.source.read()  # type: ignore[no-any-return]
+
+    def _release(self) -> None:
+        self.source.close()
 
 
 def parse_size(text: str, *, what: str = "size") -> tuple[int, int]:
@@ -109,14 +173,17 @@ def open_source(
     loop: bool = False,
     realtime: bool = True,
 ) -> Source:
-    """Open the source named by ``spec`` (see the module docstring); a :class:`Source` passes through.
+    """Open the source named by ``spec`` (see the module docstring); a :class:`Source` object passes through.
+
+    An object of your own that is not a :class:`BaseSource` comes back as an
+    :class:`OwnSource` around it, so that it has every member of the protocol.
 
     ``size`` and ``fps`` are what to ask a camera for (files are scaled to ``size``);
     ``loop`` replays files and the sample; ``realtime=False`` delivers file and
     synthetic frames as fast as they can be made (benchmarks).
     """
     if not isinstance(spec, str):
-        return spec
+        return spec if isinstance(spec, BaseSource) else OwnSource(spec)
     text = spec.strip()
     kind, _, rest = text.partition(":")
     if kind == "camera":
