@@ -6,7 +6,6 @@ __version__ = "0.1.0"
 
 from .config import Config, EffectOptions, MatteOptions, SegmenterOptions, load_config
 from .effect_kinds import Blur, Bokeh, Color, MaskView, Passthrough, Replace
-from .effects import Compositor
 from .effects.effect import Effect
 from .errors import (
     CameraOpenError,
@@ -22,7 +21,7 @@ from .errors import (
 from .frames import Frame, Mask
 from .matte import Matte
 from .runtime.live import LiveOptions, Pipeline
-from .segmentation import Segmenter, SegmenterProtocol, TFLiteSegmenter, create_segmenter
+from .segmentation import Segmenter, SegmenterProtocol
 from .sinks import Sink, open_sink
 from .sources import Source, open_source
 
@@ -31,7 +30,6 @@ __all__ = [
     "Bokeh",
     "CameraOpenError",
     "Color",
-    "Compositor",
     "Config",
     "ConfigError",
     "Effect",
@@ -57,9 +55,7 @@ __all__ = [
     "SinkError",
     "Source",
     "SourceError",
-    "TFLiteSegmenter",
     "__version__",
-    "create_segmenter",
     "load_config",
     "open_sink",
     "open_source",

@@ -111,3 +111,24 @@ def test_every_documented_command_line_parses(line: str) -> None:
         parser.parse_args(shlex.split(line)[1:])
     except SystemExit as exc:  # argparse exits 2 on an unknown flag; --help and friends exit 0
         assert exc.code == 0, f"documented command does not parse: {line}"
+
+
+def test_the_public_api_is_what_the_readme_names_once_each() -> None:
+    """Every name the Python API section uses is exported, and no exported object has two names."""
+    import livebokeh
+
+    body = section(README.read_text(encoding="utf-8"), "Python API")
+    assert body is not None
+    prose = re.sub(r"^```.*?^```", "", body, flags=re.MULTILINE | re.DOTALL)
+    used = set()
+    for span in re.findall(r"`([^`]+)`", prose):
+        m = re.match(r"([A-Za-z_]\w*)(\()?", span.removeprefix("livebokeh."))
+        if m and (m.group(1)[0].isupper() or m.group(2)):  # a class, or a function called
+            used.add(m.group(1))
+    for block in code_blocks(body, "python"):
+        for names in re.findall(r"^from livebokeh import (.+)$", block, flags=re.MULTILINE):
+            used.update(n.strip() for n in names.split(","))
+    assert {"Effect", "Pipeline", "Segmenter", "LivebokehError", "open_source"} <= used  # the scan works
+    assert used <= set(livebokeh.__all__), f"documented but not exported: {sorted(used - set(livebokeh.__all__))}"
+    objects = [getattr(livebokeh, name) for name in livebokeh.__all__ if name != "__version__"]
+    assert len({id(o) for o in objects}) == len(objects), "one object exported under two names"

@@ -21,7 +21,7 @@ class Effect:
     resolution, a :class:`~livebokeh.Mask`, or ``uint8`` alpha), brings it to the
     frame's size - guided by the frame's own edges when ``refine`` is on, exactly as
     ``livebokeh photo`` does (:class:`~livebokeh.matte.PhotoApplier`) - and composites
-    with the same :class:`~livebokeh.Compositor` that ``photo``, ``live`` and
+    with the same :class:`~livebokeh.effects.Compositor` that ``photo``, ``live`` and
     ``convert`` use: the same image and mask give the same picture as ``photo``.
     """
 
