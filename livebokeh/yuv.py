@@ -18,7 +18,24 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["bgr_to_video_frame", "opencv_i420", "video_frame_to_bgr"]
+__all__ = ["KNOWN_COLOR", "bgr_to_video_frame", "known_color", "opencv_i420", "video_frame_to_bgr"]
+
+KNOWN_COLOR: dict[str, frozenset[int]] = {
+    "colorspace": frozenset({0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}),
+    "color_range": frozenset({0, 1, 2}),
+    "color_primaries": frozenset({1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 22}),
+    "color_trc": frozenset({1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15, 16, 17, 18}),
+}
+"""The values FFmpeg defines for each colour tag (reserved ones left out)."""
+
+
+def known_color(color: dict[str, int]) -> dict[str, int]:
+    """``color`` with every value FFmpeg does not define (reserved, or a damaged file's) made 0: unspecified.
+
+    An encoder given such a value fails ("Operation not supported") or writes it on.
+    """
+    return {key: value if value in KNOWN_COLOR.get(key, ()) else 0 for key, value in color.items()}
+
 
 #: Colour matrices (AVColorSpace) that OpenCV's BGR <-> I420 conversion matches: BT.601 or unspecified.
 BT601 = frozenset({2, 5, 6})

@@ -243,6 +243,7 @@ class VideoFileSink:
         self.frames_written = 0
         self.stream_pix_fmt = pix_fmt or ""
         self._closed = False
+        self._started = False
         self._stream: Any = None
         self._last_pts: int | None = None
         self._audio: list[AudioRoute] = []
@@ -381,6 +382,7 @@ class VideoFileSink:
             return
         vframe.pts = pts
         vframe.time_base = self.time_base
+        self._start()
         try:
             self._container.mux(self._stream.encode(vframe))
         except Exception as exc:
@@ -394,12 +396,23 @@ class VideoFileSink:
             raise SinkError(f"video file {self.path} is already closed")
         if route.dropped:
             return
+        if self._stream is not None:
+            self._start()
         try:
             if route.copied:
                 if packet.dts is None or packet.size == 0:
                     return
                 packet.stream = route.stream
-                self._container.mux(packet)
+                try:
+                    self._container.mux(packet)
+                except av.FFmpegError as exc:
+                    if getattr(exc, "errno", None) != errno.EINVAL:
+                        raise
+                    when = "" if packet.pts is None else f" at {float(packet.pts * packet.time_base):.3f} s"
+                    raise SinkError(  # the muxer refuses this packet's timestamps
+                        f"writing audio to {self.path} failed: {_describe(exc)}: the muxer refuses a packet{when} "
+                        f"of input audio stream #{route.input_index} ({route.codec}): damaged timestamps"
+                    ) from exc
             else:
                 if packet.size == 0:  # the demuxer's end-of-stream marker; flushed in close()
                     return
@@ -407,8 +420,27 @@ class VideoFileSink:
                     self._container.mux(route.stream.encode(f))
         except av.error.InvalidDataError:
             log.debug("%s: skipped an undecodable audio packet", self.path)
+        except SinkError:
+            raise
         except Exception as exc:
             raise SinkError(f"writing audio to {self.path} failed: {_describe(exc)}") from exc
+
+    def _start(self) -> None:
+        """Open the encoders and write the file header, once every stream is added.
+
+        PyAV would do it at the first packet; doing it here lets a failure name what the
+        header was to hold (for example an audio stream copied with damaged parameters).
+        """
+        if self._started:
+            return
+        try:
+            self._container.start_encoding()
+        except Exception as exc:
+            streams = [f"video {self.codec} {self.size[0]}x{self.size[1]}"] + [
+                f"audio #{r.input_index} {r.codec} {r.how}" for r in self._audio
+            ]
+            raise SinkError(f"cannot start writing {self.path} ({', '.join(streams)}): {_describe(exc)}") from exc
+        self._started = True
 
     # -- finishing -------------------------------------------------------------------
 

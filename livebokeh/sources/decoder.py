@@ -24,6 +24,7 @@ from __future__ import annotations
 
 import itertools
 import logging
+import math
 import os
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -36,14 +37,18 @@ import numpy as np
 
 from ..errors import InputError
 from ..frames import Frame
-from ..yuv import video_frame_to_bgr
+from ..yuv import known_color, video_frame_to_bgr
 
 log = logging.getLogger(__name__)
 
 __all__ = ["Picture", "VideoDecoder", "turn"]
 
 DEFAULT_RATE = Fraction(30)
-"""Frame rate assumed for a stream that states none."""
+"""Frame rate assumed for a stream that states none, or one beyond :data:`RATE_RANGE`."""
+RATE_RANGE = (Fraction(1, 100), Fraction(1000))
+"""Frame rates taken as the file states them; outside, the rate is a damaged file's and not believed."""
+MAX_PIXELS = 8192 * 8192
+"""Largest picture decoded (8K UHD is 7680x4320); beyond, one frame would hold hundreds of MB."""
 #: cv2.rotate codes for k quarter turns counter-clockwise.
 _ROTATE = {1: cv2.ROTATE_90_COUNTERCLOCKWISE, 2: cv2.ROTATE_180, 3: cv2.ROTATE_90_CLOCKWISE}
 
@@ -52,6 +57,30 @@ def turn(image: np.ndarray, quarter_turns: int) -> np.ndarray:
     """``image`` turned by ``quarter_turns`` x 90 degrees counter-clockwise (a new array; as is for 0)."""
     k = quarter_turns % 4
     return image if not k else cv2.rotate(image, _ROTATE[k])
+
+
+def quarter_turn_degrees(rotation: Any) -> int:
+    """A display rotation as a multiple of 90 degrees in 0-270: the nearest quarter turn, 0 for none or NaN.
+
+    Files can state any angle (and a damaged display matrix gives NaN or a huge one); the
+    pipeline turns pictures upright in quarter turns, and players show little else.
+    """
+    try:
+        degrees = float(rotation or 0)
+    except (TypeError, ValueError):
+        return 0
+    if not math.isfinite(degrees):
+        return 0
+    return (round(degrees / 90) % 4) * 90
+
+
+def _codec_tag(ctx: Any) -> str:
+    """The codec's four-character tag if it is printable text (damaged files hold raw bytes there)."""
+    try:
+        tag = getattr(ctx, "codec_tag", "") if ctx is not None else ""
+    except (UnicodeDecodeError, ValueError):
+        return ""
+    return tag if isinstance(tag, str) and tag.isprintable() and tag.strip() else ""
 
 
 def _first_line(exc: BaseException) -> str:
@@ -151,17 +180,20 @@ class VideoDecoder:
         ctx = stream.codec_context
         self.width = int(ctx.width)
         self.height = int(ctx.height)
-        self.rate: Fraction = stream.average_rate or stream.guessed_rate or DEFAULT_RATE
-        """Frames per second the stream states (:data:`DEFAULT_RATE` if none)."""
+        self.rate: Fraction = self._plausible_rate()
+        """Frames per second the stream states (:data:`DEFAULT_RATE` if none, or an absurd one)."""
         self.time_base: Fraction = stream.time_base
-        self.color: dict[str, int] = {
+        stated = {
             "colorspace": int(ctx.colorspace or 0),
             "color_range": int(ctx.color_range or 0),
             "color_primaries": int(ctx.color_primaries or 0),
             "color_trc": int(ctx.color_trc or 0),
         }
-        """Colour tags of the stream as FFmpeg numbers (0: unspecified)."""
-        self._step = max(1, round(1 / (float(self.rate) * float(self.time_base))))
+        self.color: dict[str, int] = known_color(stated)
+        """Colour tags of the stream as FFmpeg numbers (0: unspecified, also for values FFmpeg does not define)."""
+        if self.color != stated:
+            log.info("%s: colour tags FFmpeg does not define ignored: %s", self.source, stated)
+        self._step = max(1, round(1 / (self.rate * self.time_base)))
 
     # -- opening ---------------------------------------------------------------------
 
@@ -180,12 +212,13 @@ class VideoDecoder:
 
         what = f"{self.label} {self.source}"
         try:
-            container = av.open(self.source, "r", timeout=self._timeout)
+            # Tags are text the file only claims is UTF-8: undecodable bytes become U+FFFD, not an error.
+            container = av.open(self.source, "r", timeout=self._timeout, metadata_errors="replace")
         except PermissionError as exc:
             raise InputError(f"{what} cannot be read (permission denied): fix its permissions") from exc
         except FileNotFoundError as exc:
             raise InputError(f"{what} does not exist: check the path") from exc
-        except (av.FFmpegError, ValueError) as exc:
+        except (av.FFmpegError, ValueError) as exc:  # UnicodeDecodeError is a ValueError too
             raise InputError(
                 f"{what} is not a readable video (truncated, damaged or not a video): {_first_line(exc)}"
             ) from None
@@ -197,12 +230,17 @@ class VideoDecoder:
             stream = container.streams.video[0]
             ctx = stream.codec_context
             if ctx is None or ctx.codec is None or not ctx.width or not ctx.height:
-                tag = getattr(ctx, "codec_tag", "") if ctx is not None else ""
-                tag = tag if isinstance(tag, str) and tag.isprintable() and tag.strip() else ""  # not raw NUL bytes
                 raise InputError(
-                    f"{what}: its video codec {tag or '(unknown)'} cannot be decoded by this PyAV build: "
-                    "convert it to H.264 first"
+                    f"{what}: its video codec {_codec_tag(ctx) or '(unknown)'} cannot be decoded by this PyAV "
+                    "build: convert it to H.264 first"
                 )
+            if ctx.width * ctx.height > MAX_PIXELS:
+                raise InputError(
+                    f"{what}: its picture size {ctx.width}x{ctx.height} is beyond what livebokeh decodes "
+                    f"(up to {MAX_PIXELS // 1_000_000} million pixels): scale it down first"
+                )
+            if not stream.time_base or stream.time_base <= 0:
+                raise InputError(f"{what}: its video stream states no usable time base: the file is damaged")
             stream.thread_type = "AUTO"
         except BaseException:
             container.close()
@@ -210,6 +248,23 @@ class VideoDecoder:
         self.stream: Any = stream
         """The :class:`av.VideoStream` decoded."""
         return container
+
+    def _plausible_rate(self) -> Fraction:
+        """The stated average frame rate, else the guessed one, if in :data:`RATE_RANGE`; else the default."""
+        low, high = RATE_RANGE
+        stream = self.stream
+        for rate in (stream.average_rate, stream.guessed_rate):
+            if rate and low <= rate <= high:
+                return Fraction(rate)
+        if stream.average_rate or stream.guessed_rate:
+            log.info(
+                "%s: stated frame rate %s / %s is not believable: %s fps assumed",
+                self.source,
+                stream.average_rate,
+                stream.guessed_rate,
+                DEFAULT_RATE,
+            )
+        return DEFAULT_RATE
 
     def rewind(self) -> None:
         """Start again from the first picture (seek, or reopen where the file cannot seek).
@@ -309,7 +364,7 @@ class VideoDecoder:
     def _picture(self, vf: Any) -> Picture:
         pts = vf.pts if vf.pts is not None else self._next_pts if self._next_pts is not None else 0
         self._next_pts = pts + self._step
-        pic = Picture(vf, self._index, pts, self.time_base, int(vf.rotation or 0), self.color)
+        pic = Picture(vf, self._index, pts, self.time_base, quarter_turn_degrees(vf.rotation), self.color)
         self._index += 1
         return pic
 
