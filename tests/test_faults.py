@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import errno
 import logging
-import queue as queue_module
 import threading
 import time
 
@@ -558,14 +557,14 @@ def test_convert_queues_are_bounded(tmp_path, monkeypatch):
         for p in s.encode():
             c.mux(p)
     sizes: list[int] = []
-    real_queue = queue_module.Queue
+    real_queue = convert_module.FrameQueue
 
     class SpyQueue(real_queue):  # type: ignore[valid-type,misc]
-        def __init__(self, maxsize: int = 0) -> None:
-            sizes.append(maxsize)
-            super().__init__(maxsize)
+        def __init__(self, maxlen: int) -> None:
+            sizes.append(maxlen)
+            super().__init__(maxlen)
 
-    monkeypatch.setattr(convert_module.queue, "Queue", SpyQueue)
+    monkeypatch.setattr(convert_module, "FrameQueue", SpyQueue)
     assert cli_main(["convert", str(src), "-o", str(tmp_path / "out.mp4"), "-q", "--no-config"]) == 0
     assert sizes and all(0 < n <= 16 for n in sizes)
 

@@ -1,18 +1,22 @@
-"""Video file conversion: wiring only (demux/decode -> mask -> composite -> encode/mux).
+"""Video file conversion: wiring only (decode -> mask -> composite -> encode).
 
-Four stages overlap, each in its own thread, joined by small bounded queues so a slow
-stage holds the others back instead of letting memory grow::
+Four stages overlap, each in its own thread, joined by small bounded queues
+(:class:`~livebokeh.runtime.mailbox.FrameQueue`, chained by
+:func:`~livebokeh.runtime.workers.producer` and :func:`~livebokeh.runtime.workers.stage`),
+so a slow stage holds the others back instead of letting memory grow::
 
-    decode thread      demux, decode, convert to BGR      (PyAV, GIL released)
-    inference thread   Matte.compute on each frame        (TFLite)
-    composite thread   Matte.apply_to + Compositor.apply  (OpenCV / NumPy)
-    calling thread     encode + mux, audio packets, mask   (PyAV, libx264 threads)
+    decode thread      VideoDecoder: demux, decode, to BGR   (PyAV, GIL released)
+    inference thread   Matte.compute on each frame           (TFLite)
+    composite thread   Matte.apply_to + Compositor.apply     (OpenCV / NumPy)
+    calling thread     ConvertedVideo: encode + mux, audio, mask   (PyAV, libx264 threads)
 
 Audio packets travel down the same queues in demux order, so the muxer sees audio and
 video in the order the input had them.  Timestamps (``pts`` and the stream time base)
 are carried from input to output unchanged, which keeps variable-frame-rate input and
-its audio in sync.  The output is written to a temp file beside the target and renamed
-only when complete (see :class:`~livebokeh.sinks.video.VideoFileSink`).
+its audio in sync.  The output is written under a temporary name beside the target and
+renamed only when complete (see :class:`~livebokeh.sinks.converted.ConvertedVideo`).
+A failing stage stops the others and its error is raised in the calling thread; so is
+Ctrl-C there, after the unfinished output is removed.
 """
 
 from __future__ import annotations
@@ -21,20 +25,15 @@ import contextlib
 import functools
 import logging
 import os
-import queue
 import resource
-import shutil
-import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, dataclass, field
-from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
 import av
-import cv2
 import numpy as np
 
 from ..config import EffectOptions, MatteOptions, SegmenterOptions
@@ -45,10 +44,12 @@ from ..frames import Frame, Mask
 from ..matte import VIDEO_WORKING_SIDE, Matte
 from ..safe_write import check_target, ensure_folder
 from ..segmentation import SegmenterProtocol, create_segmenter
-from ..sinks.video import CONTAINERS, VideoFileSink, choose_pix_fmt, container_for, default_codec
+from ..sinks.converted import ConvertedVideo
+from ..sinks.video import CONTAINERS, choose_pix_fmt, container_for, default_codec
 from ..sources.decoder import Picture, VideoDecoder, turn
 from ..yuv import bgr_to_video_frame
-from .workers import raise_worker_error
+from .mailbox import POLL_S, FrameQueue
+from .workers import first_error, join_all, producer, raise_worker_error, stage
 
 log = logging.getLogger(__name__)
 
@@ -56,8 +57,8 @@ log = logging.getLogger(__name__)
 VIDEO_SUFFIXES = (".mp4", ".mkv", ".mov", ".webm", ".avi", ".m4v", ".mpg", ".mpeg", ".ts", ".flv", ".wmv", ".3gp")
 #: Items waiting between two stages; each frame is ~6 MB at 1080p.
 QUEUE_SIZE = 4
-_END = object()  # sentinel: no more items
-_POLL = 0.1  # seconds between checks of the stop event while blocked
+#: Seconds the stage threads get to end once the run is over or aborted.
+JOIN_TIMEOUT_S = 5.0
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -185,112 +186,127 @@ def plan_outputs(
     return plan
 
 
-# -- the pipeline --------------------------------------------------------------------
+# -- the stages ----------------------------------------------------------------------
 
 
 @dataclass(slots=True)
 class _VideoItem:
-    frame: Frame
+    """One frame on its way through the stages."""
+
+    frame: Frame  # upright BGR; on the 4:2:0 path the half-size copy of ``i420``
     pts: int
     rotation: int
+    i420: np.ndarray | None = None  # the 4:2:0 path: the decoded planes
     mask: Mask | None = None
     alpha: np.ndarray | None = None
-    out: np.ndarray | None = None
-    vframe: Any = None
-    i420: np.ndarray | None = None  # the 4:2:0 path: the decoded planes; ``frame`` is then their half-size BGR copy
+    vframe: Any = None  # what the encoder takes
 
 
-@dataclass(slots=True)
-class _AudioItem:
-    packet: Any
+class _Decode:
+    """Decode stage: each picture as an upright BGR frame; audio packets passed on in file order.
+
+    Frames keep the first picture's size (later ones of another size are scaled to it).
+    On the 4:2:0 path a frame carries the decoded planes and a half-size BGR copy for the matte.
+    """
+
+    def __init__(self, decoder: VideoDecoder, *, encoder_pix_fmt: str, planar: bool) -> None:
+        self._decoder = decoder
+        self._encoder_pix_fmt = encoder_pix_fmt
+        self._planar = planar
+
+    def __call__(self) -> Iterator[_VideoItem | Any]:
+        size: tuple[int, int] | None = None
+        for got in self._decoder.pictures_and_audio():
+            if not isinstance(got, Picture):
+                yield got  # an audio packet
+                continue
+            if size is None:
+                size = got.size
+            w, h = size
+            if self._planar and not got.turns and got.is_i420 and got.size == size:
+                i420 = got.i420()
+                frame = Frame(image=i420_half_bgr(i420, w, h), timestamp_ns=got.timestamp_ns, index=got.index)
+                yield _VideoItem(frame, got.pts, got.rotation, i420)
+            else:  # segmented and composited upright; turned back before encoding
+                image = got.bgr(size=size, encoder_pix_fmt=self._encoder_pix_fmt, upright=True)
+                yield _VideoItem(
+                    Frame(image=image, timestamp_ns=got.timestamp_ns, index=got.index), got.pts, got.rotation
+                )
 
 
-class _Stage(threading.Thread):
-    """A pipeline thread: keeps its exception for the caller and always passes the end marker on."""
+class _Infer:
+    """Inference stage: a mask for every ``every``-th frame; the frames between carry the newest one."""
 
-    def __init__(self, name: str, body: Callable[[], None], downstream: queue.Queue[Any], stop: threading.Event):
-        super().__init__(name=name, daemon=True)
-        self._body = body
-        self._downstream = downstream
-        self._stop_event = stop
-        self.error: BaseException | None = None
-        self.cpu_seconds = 0.0
+    def __init__(self, matte: Matte, every: int) -> None:
+        self._matte = matte
+        self._every = every
+        self._last: Mask | None = None
 
-    def run(self) -> None:
-        try:
-            self._body()
-        except BaseException as exc:  # noqa: BLE001 - re-raised by the calling thread
-            self.error = exc
-            self._stop_event.set()
-            log.debug("%s failed", self.name, exc_info=True)
-        finally:
-            self.cpu_seconds = time.thread_time()
-            _put(self._downstream, _END, self._stop_event, force=True)
+    def __call__(self, item: _VideoItem | Any) -> _VideoItem | Any:
+        if isinstance(item, _VideoItem):
+            if self._last is None or item.frame.index % self._every == 0:
+                self._last = self._matte.compute(item.frame)
+            item.mask = self._last
+        return item
 
 
-def _put(q: queue.Queue[Any], item: Any, stop: threading.Event, *, force: bool = False) -> bool:
-    """Put with backpressure; give up when ``stop`` is set (unless ``force``: then drop the oldest)."""
+class _Composite:
+    """Composite stage: the mask applied to its frame, turned back to the stored orientation, made an encoder frame."""
+
+    def __init__(
+        self,
+        matte: Matte,
+        compositor: Compositor,
+        planar: PlanarCompositor | None,
+        *,
+        codec: str,
+        color: dict[str, int],
+    ) -> None:
+        self._matte = matte
+        self._compositor = compositor
+        self._planar = planar
+        self._codec = codec
+        self._color = color
+        self.planar_frames = 0
+        """Frames composited on their 4:2:0 planes so far."""
+
+    def __call__(self, item: _VideoItem | Any) -> _VideoItem | Any:
+        if not isinstance(item, _VideoItem):
+            return item
+        assert item.mask is not None
+        if item.i420 is not None:
+            assert self._planar is not None
+            h, w = item.i420.shape[0] * 2 // 3, item.i420.shape[1]
+            item.alpha = self._matte.apply_to(item.mask, item.frame, size=(w, h))
+            planes = self._planar.apply(item.i420, item.alpha, half=item.frame.image)
+            item.vframe = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
+            item.i420 = None
+            self.planar_frames += 1
+            return item
+        item.alpha = self._matte.apply_to(item.mask, item.frame)
+        out = self._compositor.apply(item.frame.image, item.alpha, timestamp_ns=item.frame.timestamp_ns)
+        back = -(item.rotation // 90)  # quarter turns to the stored orientation the encoder writes
+        out = turn(out, back)
+        item.alpha = turn(item.alpha, back)
+        # The colour conversion for the encoder happens here, off the encoding thread.
+        h, w = out.shape[:2]
+        item.vframe = bgr_to_video_frame(out, pix_fmt=choose_pix_fmt(self._codec, w, h), color=self._color)
+        return item
+
+
+def _finished_items(
+    done: FrameQueue[Any], stop: threading.Event, external_stop: threading.Event | None
+) -> Iterator[Any]:
+    """The last queue's items, for the calling thread; ``KeyboardInterrupt`` once ``external_stop`` is set."""
     while True:
-        if stop.is_set() and not force:
-            return False
-        try:
-            q.put(item, timeout=_POLL)
-            return True
-        except queue.Full:
-            if force and stop.is_set():
-                with contextlib.suppress(queue.Empty):
-                    q.get_nowait()
-
-
-def _get(q: queue.Queue[Any], stop: threading.Event) -> Any:
-    """Get, returning the end marker once ``stop`` is set."""
-    while True:
-        if stop.is_set():
-            return _END
-        try:
-            return q.get(timeout=_POLL)
-        except queue.Empty:
+        if external_stop is not None and external_stop.is_set():
+            raise KeyboardInterrupt
+        item = done.get(timeout=POLL_S)
+        if item is None:
+            if done.finished or stop.is_set():
+                return
             continue
-
-
-class _MaskPngFolder:
-    """A folder of ``NNNNNN.png`` masks that appears under its final name only when complete."""
-
-    def __init__(self, path: Path, *, overwrite: bool) -> None:
-        self.path = path
-        if path.exists() and not path.is_dir():
-            raise OutputError(f"--mask-out {path} is a file: give a folder for PNG masks or a .mp4 name")
-        if path.exists() and any(path.iterdir()) and not overwrite:
-            raise OutputError(f"mask folder {path} already exists and is not empty: pass --overwrite to replace it")
-        parent = path.parent if str(path.parent) else Path(".")
-        if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
-            raise OutputError(f"cannot create mask folder {path}: {parent} is missing or not writable")
-        self._tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", suffix=".part", dir=parent))
-        self.count = 0
-        self.closed = False
-
-    def write(self, alpha: np.ndarray) -> None:
-        name = self._tmp / f"{self.count:06d}.png"
-        if not cv2.imwrite(str(name), alpha, [cv2.IMWRITE_PNG_COMPRESSION, 1]):
-            raise OutputError(f"cannot write mask {name}: is the disk full?")
-        self.count += 1
-
-    def close(self) -> None:
-        if self.closed:
-            return
-        self.closed = True
-        old = None
-        if self.path.exists():
-            old = self.path.with_name(f".{self.path.name}.old")
-            os.replace(self.path, old)
-        os.replace(self._tmp, self.path)
-        if old is not None:
-            shutil.rmtree(old, ignore_errors=True)
-
-    def abort(self) -> None:
-        if not self.closed:
-            self.closed = True
-            shutil.rmtree(self._tmp, ignore_errors=True)
+        yield item
 
 
 class VideoConverter:
@@ -369,14 +385,13 @@ class VideoConverter:
         if mask_path is not None and _is_video_path(mask_path):
             check_target(mask_path, overwrite=overwrite)
         with VideoDecoder(src, label="input") as decoder:
-            self._run(decoder, src, dst, mask_path, overwrite, result, on_start, on_frame, stop)
+            self._run(decoder, dst, mask_path, overwrite, result, on_start, on_frame, stop)
         result.seconds = time.perf_counter() - started
         return result
 
     def _run(
         self,
         decoder: VideoDecoder,
-        src: Path,
         dst: Path,
         mask_path: Path | None,
         overwrite: bool,
@@ -385,219 +400,103 @@ class VideoConverter:
         on_frame: Callable[[int], None] | None,
         external_stop: threading.Event | None,
     ) -> None:
-        container = decoder.container
-        audio_streams = decoder.audio
-        skipped_types = [s.type for s in container.streams if s.type not in ("video", "audio")]
-        if len(container.streams.video) > 1 or skipped_types:
-            log.warning("%s: only the first video stream and the audio streams are kept", src)
-        time_base: Fraction = decoder.time_base
-        rate = decoder.rate
-        color = decoder.color
-        width, height = decoder.width, decoder.height
+        """Wire decode -> infer -> composite in three threads and encode here, then fill ``result``."""
+        streams = decoder.container.streams
+        if len(streams.video) > 1 or any(s.type not in ("video", "audio") for s in streams):
+            log.warning("%s: only the first video stream and the audio streams are kept", decoder.source)
         codec = self.encode.codec or default_codec(dst)
+        encoder_pix_fmt = choose_pix_fmt(codec, decoder.width, decoder.height)
+        planar = self._planar_compositor(decoder, encoder_pix_fmt)
+        self._matte.reset()  # a new stream: no temporal state carried over from the last file
         if on_start is not None:
             on_start(decoder.estimated_frames)
 
         stop = threading.Event()
-        q_decoded: queue.Queue[Any] = queue.Queue(self.queue_size)
-        q_masked: queue.Queue[Any] = queue.Queue(self.queue_size)
-        q_done: queue.Queue[Any] = queue.Queue(self.queue_size)
-        counters = {"planar": 0}
-        size: list[tuple[int, int]] = []
-        matte = self._matte
-        matte.reset()  # a new stream: no temporal state carried over from the last file
-        compositor = Compositor(self.effect)
-        out_pix_fmt = choose_pix_fmt(codec, width, height)
-        planar: PlanarCompositor | None = None
-        if (
-            self.planar
-            and PlanarCompositor.supports(self.effect, width, height, out_pix_fmt, color)
-            and max(width, height) // 2 >= VIDEO_WORKING_SIDE
-        ):
-            # blur/bokeh straight on the decoded planes: no BGR round trip (see effects.planar).
-            # The matte then sees the half-size copy: only where that is no smaller than the copy
-            # it works on anyway, so small people are found and cropped as in the BGR path.
-            planar = PlanarCompositor(self.effect)
-
-        def decode() -> None:
-            for got in decoder.pictures_and_audio():
-                if stop.is_set():
-                    return
-                if not isinstance(got, Picture):
-                    if not _put(q_decoded, _AudioItem(got), stop):
-                        return
-                    continue
-                if not size:
-                    size.append(got.size)
-                w, h = size[0]
-                i420 = None
-                if planar is not None and not got.turns and got.is_i420 and got.size == (w, h):
-                    i420 = got.i420()
-                    image = i420_half_bgr(i420, w, h)
-                else:  # segment and composite upright; turned back before encoding
-                    image = got.bgr(size=(w, h), encoder_pix_fmt=out_pix_fmt, upright=True)
-                frame = Frame(image=image, timestamp_ns=got.timestamp_ns, index=got.index)
-                item = _VideoItem(frame, got.pts, got.rotation)
-                item.i420 = i420
-                if not _put(q_decoded, item, stop):
-                    return
-
-        def infer() -> None:
-            last: Mask | None = None
-            while True:
-                item = _get(q_decoded, stop)
-                if item is _END:
-                    return
-                if isinstance(item, _VideoItem):
-                    if last is None or item.frame.index % self.mask_every == 0:
-                        last = matte.compute(item.frame)
-                    item.mask = last
-                if not _put(q_masked, item, stop):
-                    return
-
-        def composite() -> None:
-            while True:
-                item = _get(q_masked, stop)
-                if item is _END:
-                    return
-                if isinstance(item, _VideoItem) and item.i420 is not None:
-                    assert item.mask is not None and planar is not None
-                    w, h = size[0]
-                    item.alpha = matte.apply_to(item.mask, item.frame, size=(w, h))
-                    planes = planar.apply(item.i420, item.alpha, half=item.frame.image)
-                    item.vframe = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
-                    item.i420 = None
-                    counters["planar"] += 1
-                elif isinstance(item, _VideoItem):
-                    assert item.mask is not None
-                    item.alpha = matte.apply_to(item.mask, item.frame)
-                    item.out = compositor.apply(item.frame.image, item.alpha, timestamp_ns=item.frame.timestamp_ns)
-                    back = -(item.rotation // 90)  # to the stored orientation the encoder writes
-                    item.out = turn(item.out, back)
-                    item.alpha = turn(item.alpha, back)
-                    # The colour conversion for the encoder happens here, off the encoding thread.
-                    h, w = item.out.shape[:2]
-                    item.vframe = bgr_to_video_frame(item.out, pix_fmt=choose_pix_fmt(codec, w, h), color=color)
-                    item.out = None
-                if not _put(q_done, item, stop):
-                    return
-
-        stages = [
-            _Stage("convert-decode", decode, q_decoded, stop),
-            _Stage("convert-infer", infer, q_masked, stop),
-            _Stage("convert-composite", composite, q_done, stop),
+        decoded: FrameQueue[Any] = FrameQueue(self.queue_size)
+        masked: FrameQueue[Any] = FrameQueue(self.queue_size)
+        done: FrameQueue[Any] = FrameQueue(self.queue_size)
+        composite = _Composite(self._matte, Compositor(self.effect), planar, codec=codec, color=decoder.color)
+        workers = [
+            producer(
+                "convert-decode",
+                _Decode(decoder, encoder_pix_fmt=encoder_pix_fmt, planar=planar is not None),
+                decoded,
+                stop,
+            ),
+            stage("convert-infer", _Infer(self._matte, self.mask_every), decoded, masked, stop),
+            stage("convert-composite", composite, masked, done, stop),
         ]
-        sink: VideoFileSink | None = None
-        mask_sink: VideoFileSink | _MaskPngFolder | None = None
-        routes: dict[int, Any] = {}
-        pending_audio: list[Any] = []
-        cpu_main = time.thread_time()
-        usage = resource.getrusage(resource.RUSAGE_SELF)
-        cpu_all = usage.ru_utime + usage.ru_stime
+        output = ConvertedVideo(
+            dst,
+            mask=mask_path,
+            overwrite=overwrite,
+            rate=decoder.rate,
+            time_base=decoder.time_base,
+            color=decoder.color,
+            audio=decoder.audio,
+            codec=self.encode.codec,
+            crf=self.encode.crf,
+            preset=self.encode.preset,
+            threads=self.encode.threads,
+            thread_type=self.encode.thread_type,
+            faststart=self.encode.faststart,
+        )
+        cpu_main, cpu_all = time.thread_time(), _process_cpu_seconds()
         try:
-            for stage in stages:
-                stage.start()
-            while True:
-                if external_stop is not None and external_stop.is_set():
-                    raise KeyboardInterrupt
-                try:
-                    item = q_done.get(timeout=_POLL)
-                except queue.Empty:
-                    continue
-                if item is _END:
-                    break
-                if isinstance(item, _AudioItem):
-                    if sink is None:
-                        pending_audio.append(item.packet)
-                    else:
-                        sink.write_audio(routes[item.packet.stream.index], item.packet)
-                    continue
-                if sink is None:
-                    w, h = item.vframe.width, item.vframe.height
-                    sink = VideoFileSink(
-                        dst,
-                        fps=rate,
-                        codec=self.encode.codec,
-                        crf=self.encode.crf,
-                        preset=self.encode.preset,
-                        overwrite=overwrite,
-                        size=(w, h),
-                        time_base=time_base,
-                        rotation=item.rotation,
-                        threads=self.encode.threads,
-                        thread_type=self.encode.thread_type,
-                        color=color,
-                        faststart=self.encode.faststart,
-                    )
-                    for a in audio_streams:
-                        route = sink.add_audio(a)
-                        routes[a.index] = route
-                        result.audio.append(f"#{a.index} {route.codec} {route.how}")
-                    if mask_path is not None:
-                        mask_sink = self._open_mask(mask_path, rate, time_base, (w, h), item.rotation, overwrite)
-                    for packet in pending_audio:
-                        sink.write_audio(routes[packet.stream.index], packet)
-                    pending_audio.clear()
-                sink.write_av(item.vframe, item.pts)
-                if isinstance(mask_sink, VideoFileSink):
-                    mask_sink.write_gray(item.alpha, item.pts)
-                elif mask_sink is not None:
-                    mask_sink.write(item.alpha)
-                result.frames = sink.frames_written
-                if on_frame is not None:
-                    on_frame(result.frames)
-            for stage in stages:
-                stage.join()
-            raise_worker_error(stages)
-            if sink is None or sink.frames_written == 0:
-                raise InputError(f"input {src} has no decodable video frames")
-            result.corrupt_skipped = decoder.corrupt_skipped
-            result.planar_frames = counters["planar"]
-            if mask_sink is not None:
-                mask_sink.close()
-            sink.close()
-            usage = resource.getrusage(resource.RUSAGE_SELF)
-            n = max(1, sink.frames_written)
-            result.cpu_ms_per_frame = {
-                **{s.name.removeprefix("convert-"): round(s.cpu_seconds * 1000 / n, 2) for s in stages},
-                "encode": round((time.thread_time() - cpu_main) * 1000 / n, 2),
-                "process": round((usage.ru_utime + usage.ru_stime - cpu_all) * 1000 / n, 2),
-            }
+            for worker in workers:
+                worker.start()
+            for item in _finished_items(done, stop, external_stop):  # encode and mux, on this thread
+                if isinstance(item, _VideoItem):
+                    output.write_video(item.vframe, item.pts, item.rotation, item.alpha)
+                    result.frames = output.frames_written
+                    if on_frame is not None:
+                        on_frame(result.frames)
+                else:
+                    output.write_audio(item)
+            join_all(workers, JOIN_TIMEOUT_S)
+            raise_worker_error(workers)
+            if output.frames_written == 0:
+                raise InputError(f"input {decoder.source} has no decodable video frames")
+            output.close()
         except BaseException as exc:
             stop.set()
-            for stage in stages:
-                stage.join(timeout=5)
-            if sink is not None:
-                sink.abort()
-            if mask_sink is not None:
-                mask_sink.abort()
-            first = next((s.error for s in stages if s.error is not None), None)
+            for q in (decoded, masked, done):
+                q.close()
+            join_all(workers, JOIN_TIMEOUT_S)
+            output.abort()
+            first = first_error(workers)
             if first is not None and not isinstance(exc, (KeyboardInterrupt, SystemExit)) and first is not exc:
                 if isinstance(first, LivebokehError):
                     raise first from None
             raise
+        result.audio = list(output.audio)
+        result.corrupt_skipped = decoder.corrupt_skipped
+        result.planar_frames = composite.planar_frames
+        n = max(1, output.frames_written)
+        result.cpu_ms_per_frame = {
+            **{w.name.removeprefix("convert-"): round(w.cpu_seconds * 1000 / n, 2) for w in workers},
+            "encode": round((time.thread_time() - cpu_main) * 1000 / n, 2),
+            "process": round((_process_cpu_seconds() - cpu_all) * 1000 / n, 2),
+        }
 
-    def _open_mask(
-        self, path: Path, rate: Fraction, time_base: Fraction, size: tuple[int, int], rotation: int, overwrite: bool
-    ) -> VideoFileSink | _MaskPngFolder:
-        if _is_video_path(path):
-            codec = None if path.suffix.lower() == ".webm" else "libx264"
-            return VideoFileSink(
-                path,
-                fps=rate,
-                codec=codec,
-                crf=self.encode.crf,
-                preset=self.encode.preset,
-                overwrite=overwrite,
-                size=size,
-                time_base=time_base,
-                pix_fmt="gray" if codec == "libx264" else None,
-                rotation=rotation,
-                threads=self.encode.threads,
-                thread_type=self.encode.thread_type,
-                faststart=self.encode.faststart,
-            )
-        return _MaskPngFolder(path, overwrite=overwrite)
+    def _planar_compositor(self, decoder: VideoDecoder, encoder_pix_fmt: str) -> PlanarCompositor | None:
+        """The 4:2:0 compositor where this effect, stream and output allow it, else ``None`` (the BGR path)."""
+        w, h = decoder.width, decoder.height
+        if (
+            self.planar
+            and PlanarCompositor.supports(self.effect, w, h, encoder_pix_fmt, decoder.color)
+            and max(w, h) // 2 >= VIDEO_WORKING_SIDE
+        ):
+            # blur/bokeh straight on the decoded planes: no BGR round trip (see effects.planar).
+            # The matte then sees the half-size copy: only where that is no smaller than the copy
+            # it works on anyway, so small people are found and cropped as in the BGR path.
+            return PlanarCompositor(self.effect)
+        return None
+
+
+def _process_cpu_seconds() -> float:
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
 
 
 def run_convert(

@@ -1,18 +1,32 @@
-"""A one-slot mailbox: the consumer always gets the newest item, older ones are dropped.
+"""The two hand-overs between threads: a one-slot mailbox and a small bounded queue.
 
 Between capture and inference a queue would let a slow model build up latency
-without bound; the mailbox instead keeps only the latest frame.  :meth:`Mailbox.put`
-never blocks, :meth:`Mailbox.get` blocks until an item arrives, the mailbox is
-closed, or the timeout passes.
+without bound; the :class:`Mailbox` instead keeps only the latest frame.
+:meth:`Mailbox.put` never blocks, :meth:`Mailbox.get` blocks until an item arrives,
+the mailbox is closed, or the timeout passes.
+
+Where every item matters - the stages of a conversion, a file being recorded - a
+:class:`FrameQueue` holds a few items and makes the producer wait when it is full
+(backpressure): :meth:`FrameQueue.put_until` and :meth:`FrameQueue.get_until` block
+until they can go on, the queue is closed, or the run's stop event is set.
+:meth:`FrameQueue.close` is the end-of-stream sentinel: readers drain what is left,
+then stop.  The live compositor's queue instead drops its oldest frame when full
+(:meth:`FrameQueue.put`), so a slow compositor never makes capture wait.
+
+``None`` is the "nothing more" answer of every ``get``, so it is never an item.
 """
 
 from __future__ import annotations
 
 import threading
 from collections import deque
+from collections.abc import Iterator
 from typing import Generic, TypeVar
 
 T = TypeVar("T")
+
+POLL_S = 0.05
+"""How often a blocked :meth:`FrameQueue.put_until` / :meth:`FrameQueue.get_until` looks at the stop event."""
 
 __all__ = ["FrameQueue", "Mailbox"]
 
@@ -71,11 +85,13 @@ class Mailbox(Generic[T]):
 
 
 class FrameQueue(Generic[T]):
-    """A small bounded queue that drops its oldest item when full (counted in :attr:`dropped`).
+    """A small bounded FIFO: drop-oldest (:meth:`put`) or backpressure (:meth:`put_wait`, :meth:`put_until`).
 
-    Used between capture and the compositor: every frame should be composited, but a
+    Between capture and the compositor every frame should be composited, but a
     compositor that falls behind must not make capture wait (a camera would drop the
-    frame anyway) nor let latency grow without bound.
+    frame anyway) nor let latency grow without bound: :meth:`put` drops the oldest
+    item (counted in :attr:`dropped`).  Between the stages of a conversion and in
+    front of a file encoder no frame may be lost: :meth:`put_until` waits for room.
     """
 
     def __init__(self, maxlen: int) -> None:
@@ -116,6 +132,44 @@ class FrameQueue(Generic[T]):
             self._cond.notify_all()
             return True
 
+    def put_until(self, item: T, stop: threading.Event, poll: float = POLL_S) -> bool:
+        """Append ``item`` once there is room (backpressure), however long that takes.
+
+        Returns ``False`` without queueing it once ``stop`` is set or the queue is
+        closed: nobody will read it, and the producer should end.
+        """
+        with self._cond:
+            while True:
+                if self._closed or stop.is_set():
+                    return False
+                if len(self._items) < self._maxlen:
+                    self._items.append(item)
+                    self._cond.notify_all()
+                    return True
+                self._cond.wait(poll)
+
+    def get_until(self, stop: threading.Event, poll: float = POLL_S) -> T | None:
+        """Oldest item, waiting as long as it takes; ``None`` once closed and drained, or once ``stop`` is set."""
+        with self._cond:
+            while True:
+                if stop.is_set():
+                    return None
+                if self._items:
+                    item = self._items.popleft()
+                    self._cond.notify_all()
+                    return item
+                if self._closed:
+                    return None
+                self._cond.wait(poll)
+
+    def drain(self, stop: threading.Event, poll: float = POLL_S) -> Iterator[T]:
+        """Every item in order until the queue is closed and empty, or ``stop`` is set."""
+        while True:
+            item = self.get_until(stop, poll)
+            if item is None:
+                return
+            yield item
+
     def get(self, timeout: float | None = None) -> T | None:
         """Oldest item, waiting up to ``timeout`` s; ``None`` on timeout or when closed and empty."""
         with self._cond:
@@ -128,7 +182,10 @@ class FrameQueue(Generic[T]):
             return item
 
     def close(self) -> None:
-        """No more items will come; readers drain what is left, then get ``None``."""
+        """No more items will come (the sentinel); readers drain what is left, then get ``None``.
+
+        Producers waiting for room wake up and give up (:meth:`put_until` returns ``False``).
+        """
         with self._cond:
             self._closed = True
             self._cond.notify_all()

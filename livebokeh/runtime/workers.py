@@ -5,21 +5,37 @@ owns it.  If its loop raises, the exception is kept in :attr:`Worker.error`, the
 shared stop event is set (so the whole run ends instead of freezing the picture),
 and the owner re-raises it in the main thread with :func:`raise_worker_error`: a
 user error as it is, anything else (a bug) as :class:`WorkerError`, which the CLI
-reports as an internal error with its traceback.
+reports as an internal error with its traceback.  :func:`join_all` joins them all
+within one deadline.
+
+A run whose every item matters is a chain of stages joined by bounded
+:class:`~livebokeh.runtime.mailbox.FrameQueue` objects::
+
+    producer(items) -> queue -> stage(fn) -> queue -> stage(fn) -> queue -> the owner's thread
+
+:func:`producer` and :func:`stage` build such workers: each waits for room
+downstream (backpressure), closes its output queue when it ends for any reason (the
+sentinel that ends the next stage), and a stage also closes its input so a producer
+waiting on it wakes up.
 """
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterable
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from ..errors import LivebokehError
+from .mailbox import FrameQueue
+
+T = TypeVar("T")
+U = TypeVar("U")
 
 log = logging.getLogger(__name__)
 
-__all__ = ["Worker", "WorkerError", "join_all", "raise_worker_error"]
+__all__ = ["Worker", "WorkerError", "first_error", "join_all", "producer", "raise_worker_error", "stage"]
 
 
 class WorkerError(RuntimeError):
@@ -31,7 +47,7 @@ class WorkerError(RuntimeError):
 
 
 class _Failable(Protocol):
-    """A thread that keeps the exception its loop raised (:class:`Worker`, convert's stages)."""
+    """A thread that keeps the exception its loop raised, as :class:`Worker` does."""
 
     @property
     def name(self) -> str: ...
@@ -60,6 +76,8 @@ class Worker(threading.Thread):
         self.stop_event = stop
         self._on_exit = on_exit
         self.error: BaseException | None = None
+        self.cpu_seconds = 0.0
+        """CPU time the thread used, known once it has ended."""
 
     def run(self) -> None:
         try:
@@ -69,6 +87,7 @@ class Worker(threading.Thread):
             log.debug("thread %s failed", self.name, exc_info=True)
             self.stop_event.set()
         finally:
+            self.cpu_seconds = time.thread_time()
             if self._on_exit is not None:
                 try:
                     self._on_exit()
@@ -80,10 +99,46 @@ class Worker(threading.Thread):
         self.stop_event.set()
 
 
+def producer(name: str, items: Callable[[], Iterable[T]], outbox: FrameQueue[T], stop: threading.Event) -> Worker:
+    """A worker putting every item of ``items()`` into ``outbox`` in order, waiting for room.
+
+    It ends when the items run out, ``stop`` is set or ``outbox`` is closed, and then
+    closes ``outbox``.
+    """
+
+    def loop(stop: threading.Event) -> None:
+        for item in items():
+            if not outbox.put_until(item, stop):
+                return
+
+    return Worker(name, loop, stop, on_exit=outbox.close)
+
+
+def stage(
+    name: str, fn: Callable[[T], U | None], inbox: FrameQueue[T], outbox: FrameQueue[U], stop: threading.Event
+) -> Worker:
+    """A worker putting ``fn(item)`` into ``outbox`` for every item of ``inbox``, in order, waiting for room.
+
+    ``fn`` may return ``None`` to pass nothing on for an item.  The worker ends when
+    ``inbox`` is closed and drained, ``stop`` is set or ``outbox`` is closed, and then
+    closes both queues.
+    """
+
+    def loop(stop: threading.Event) -> None:
+        for item in inbox.drain(stop):
+            result = fn(item)
+            if result is not None and not outbox.put_until(result, stop):
+                return
+
+    def close() -> None:
+        outbox.close()
+        inbox.close()
+
+    return Worker(name, loop, stop, on_exit=close)
+
+
 def join_all(workers: Iterable[threading.Thread], timeout: float) -> list[str]:
     """Join every thread within ``timeout`` seconds in total; return the names still alive."""
-    import time
-
     deadline = time.monotonic() + timeout
     alive = []
     for w in workers:
@@ -95,6 +150,11 @@ def join_all(workers: Iterable[threading.Thread], timeout: float) -> list[str]:
     if alive:
         log.warning("threads still running after %.1f s: %s", timeout, ", ".join(alive))
     return alive
+
+
+def first_error(workers: Iterable[_Failable]) -> BaseException | None:
+    """The error kept by the first worker (in the order given) that failed, or ``None``."""
+    return next((w.error for w in workers if w.error is not None), None)
 
 
 def raise_worker_error(workers: Iterable[_Failable]) -> None:
