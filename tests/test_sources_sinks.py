@@ -278,18 +278,19 @@ def test_bad_sink_specs_are_clear(spec, match):
         open_sink(spec)
 
 
-def test_file_sink_applies_backpressure_to_a_slow_encoder(tmp_path):
+def test_file_sink_applies_backpressure_to_a_slow_encoder(tmp_path, monkeypatch):
+    from livebokeh.sinks.video import VideoFileSink
+
+    real_write = VideoFileSink.write
+
+    def slow_write(self, image, pts=None):  # type: ignore[no-untyped-def]
+        time.sleep(0.02)
+        real_write(self, image, pts=pts)
+
+    monkeypatch.setattr(VideoFileSink, "write", slow_write)
     target = tmp_path / "slow.mp4"
     s = FileSink(target)
     s.open((160, 96), 30.0)
-    assert s._writer is not None
-    real_write = s._writer.write
-
-    def slow_write(image, pts=None):
-        time.sleep(0.02)
-        real_write(image, pts=pts)
-
-    s._writer.write = slow_write  # type: ignore[method-assign]
     for f in frames(12):
         s.write(f)
     s.close()
@@ -300,16 +301,16 @@ def test_file_sink_applies_backpressure_to_a_slow_encoder(tmp_path):
     assert levels == sorted(levels) and len(set(levels)) == 12
 
 
-def test_file_sink_encoder_failure_is_raised_by_write_and_leaves_no_file(tmp_path):
+def test_file_sink_encoder_failure_is_raised_by_write_and_leaves_no_file(tmp_path, monkeypatch):
+    from livebokeh.sinks.video import VideoFileSink
+
+    def failing_write(self, image, pts=None):  # type: ignore[no-untyped-def]
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(VideoFileSink, "write", failing_write)
     target = tmp_path / "broken.mp4"
     s = FileSink(target)
     s.open((160, 96), 30.0)
-    assert s._writer is not None
-
-    def failing_write(image, pts=None):
-        raise OSError(28, "No space left on device")
-
-    s._writer.write = failing_write  # type: ignore[method-assign]
     with pytest.raises(SinkError, match="No space left on device"):
         for _ in range(10):
             for f in frames(10):
@@ -433,3 +434,54 @@ def test_own_sink_objects_get_the_protocols_optional_members() -> None:
     assert own.aborted and own.closed == 0
     null = open_sink("null")
     assert open_sink(null) is null  # a BaseSink passes through as it is
+
+
+def test_file_sink_abort_stops_after_the_frame_being_encoded(tmp_path, monkeypatch):
+    import threading
+
+    from livebokeh.sinks.video import VideoFileSink
+
+    real_write = VideoFileSink.write
+    encoded: list[int] = []
+    first = threading.Event()
+
+    def slow_write(self, image, pts=None):  # type: ignore[no-untyped-def]
+        first.set()
+        time.sleep(0.05)
+        real_write(self, image, pts=pts)
+        encoded.append(pts)
+
+    monkeypatch.setattr(VideoFileSink, "write", slow_write)
+    target = tmp_path / "aborted.mp4"
+    s = FileSink(target)
+    s.open((160, 96), 30.0)
+    for f in frames(8):  # fits the queue: write does not wait
+        s.write(f)
+    assert first.wait(10)
+    s.abort()
+    assert len(encoded) < 8  # the queued frames were dropped, not encoded first
+    assert not target.exists() and not list(tmp_path.glob(".*part*"))
+    s.abort()  # idempotent
+
+
+def test_file_sink_close_gives_up_on_a_stuck_encoder_within_its_deadline(tmp_path, monkeypatch):
+    import threading
+
+    from livebokeh.sinks import file as file_module
+    from livebokeh.sinks.video import VideoFileSink
+
+    release = threading.Event()
+
+    def stuck_write(self, image, pts=None):  # type: ignore[no-untyped-def]
+        release.wait(30)
+
+    monkeypatch.setattr(VideoFileSink, "write", stuck_write)
+    monkeypatch.setattr(file_module, "FINISH_TIMEOUT_S", 0.3)
+    target = tmp_path / "stuck.mp4"
+    s = FileSink(target)
+    s.open((160, 96), 30.0)
+    s.write(next(frames(1)))
+    with pytest.raises(SinkError, match="did not finish within 0.3 s"):
+        s.close()
+    assert not target.exists()
+    release.set()
