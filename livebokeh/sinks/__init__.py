@@ -7,175 +7,18 @@ idempotent and every sink is a context manager.  A sink that fails raises
 while the others keep running.  :class:`SinkClosed` means the user closed it (e.g. the
 preview window).
 
-Sink specs (``--sink``, repeatable)::
+Modules::
 
-    preview      an OpenCV window with a HUD and hotkeys
-    virtualcam   a virtual camera (pyvirtualcam: v4l2loopback / OBS Virtual Camera)
-    null         discards frames (benchmarks)
-    PATH         a video file (.mp4, .mkv, .webm, .mov), written atomically
+    base.py         the Sink protocol, BaseSink, OwnSink (your own object as a Sink), Controls
+    specs.py        open_sink: preview, virtualcam, null, PATH -> a Sink
+    preview.py      an OpenCV window with a HUD and hotkeys;  virtualcam.py: pyvirtualcam
+    file.py         a live recording (an encoder thread behind a bounded queue)
+    video.py        the PyAV encoder and muxer behind a temp file + rename (VideoFileSink)
+    converted.py    convert's output: the video with the input's audio, and the mask
+    images.py       still images written atomically;  null.py: discards frames
 """
 
-from __future__ import annotations
-
-import logging
-from pathlib import Path
-from typing import Any, Protocol, runtime_checkable
-
-from ..errors import ConfigError, SinkError
-from ..frames import Frame
-
-log = logging.getLogger(__name__)
+from .base import BaseSink, Controls, OwnSink, Sink, SinkClosed
+from .specs import open_sink
 
 __all__ = ["BaseSink", "Controls", "OwnSink", "Sink", "SinkClosed", "open_sink"]
-
-
-class SinkClosed(SinkError):
-    """The user closed the sink (window closed); not a failure."""
-
-
-class Controls(Protocol):
-    """What an interactive sink (the preview window) may ask of the running pipeline."""
-
-    def handle_key(self, key: str) -> None:
-        """React to a hotkey: ``b`` effect, ``m`` mask view, space bypass, ``+``/``-`` strength, ``q`` quit."""
-        ...
-
-    def hud(self) -> dict[str, Any]:
-        """Live figures: ``output_fps``, ``inference_hz``, ``mask_age_ms``, ``cpu_percent``, and a ``status`` line."""
-        ...
-
-
-@runtime_checkable
-class Sink(Protocol):
-    """Receives composited frames.
-
-    ``name``, ``open``, ``write`` and ``close`` are what a sink must have.  ``attach``
-    (an interactive sink takes the pipeline's :class:`Controls`) and ``abort`` (stop
-    after a failure elsewhere, e.g. without finishing a file) are optional capabilities:
-    :class:`BaseSink` gives every sink the defaults, and :func:`open_sink` gives them to
-    objects of your own too.
-    """
-
-    name: str
-
-    def open(self, size: tuple[int, int], fps: float) -> None:
-        """Prepare for frames of ``size`` = ``(width, height)`` arriving at about ``fps``."""
-        ...
-
-    def attach(self, controls: Controls) -> None:
-        """Take the controls of the pipeline that writes to this sink (before :meth:`open`)."""
-        ...
-
-    def write(self, frame: Frame) -> None:
-        """Take one composited frame; its image may be reused after this call returns."""
-        ...
-
-    def close(self) -> None:
-        """Finish and release; safe to call more than once."""
-        ...
-
-    def abort(self) -> None:
-        """Stop after a failure elsewhere: release without finishing (no half-written file is left)."""
-        ...
-
-
-class BaseSink:
-    """Context-manager and idempotent-close plumbing shared by the sinks, and the optional capabilities' defaults."""
-
-    name = "sink"
-    _closed = False
-
-    def open(self, size: tuple[int, int], fps: float) -> None:
-        """Default: nothing to prepare."""
-
-    def attach(self, controls: Controls) -> None:
-        """Default: the sink is not interactive."""
-
-    def close(self) -> None:
-        """Release once; later calls do nothing."""
-        if not self._closed:
-            self._closed = True
-            self._release()
-
-    def abort(self) -> None:
-        """Stop after a failure elsewhere; default is an ordinary close."""
-        self.close()
-
-    def _release(self) -> None:
-        """Subclass hook."""
-
-    def __enter__(self):  # type: ignore[no-untyped-def]
-        return self
-
-    def __exit__(self, exc_type: object, exc: object, tb: object) -> None:
-        if exc_type is None:
-            self.close()
-        else:
-            self.abort()
-
-    def __repr__(self) -> str:
-        return f"<{type(self).__name__} {self.name}>"
-
-
-class OwnSink(BaseSink):
-    """A sink object of your own as a full :class:`Sink`: its own members, and the defaults for what it lacks.
-
-    Only ``write`` and ``close`` are required of it; ``name``, ``open``, ``attach`` and
-    ``abort`` are used when it has them.  This is the one place that asks an object
-    which optional members it has.
-    """
-
-    def __init__(self, sink: object) -> None:
-        self.sink: Any = sink
-        self.name = str(getattr(sink, "name", sink))
-        for capability in ("open", "attach", "abort"):
-            own = getattr(sink, capability, None)
-            if own is not None:
-                setattr(self, capability, own)
-
-    def write(self, frame: Frame) -> None:
-        self.sink.write(frame)
-
-    def close(self) -> None:
-        self.sink.close()
-
-
-def open_sink(
-    spec: str | Sink,
-    *,
-    mirror: bool = False,
-    overwrite: bool = False,
-    device: str | None = None,
-) -> Sink:
-    """Make the sink named by ``spec`` (see the module docstring); a :class:`Sink` object passes through.
-
-    An object of your own that is not a :class:`BaseSink` comes back as an
-    :class:`OwnSink` around it, so that it has every member of the protocol.
-
-    ``mirror`` flips the virtual camera picture; ``overwrite`` lets a file sink replace an
-    existing file; ``device`` names the virtual camera device.
-    """
-    if not isinstance(spec, str):
-        return spec if isinstance(spec, BaseSink) else OwnSink(spec)
-    text = spec.strip()
-    if text == "null":
-        from .null import NullSink
-
-        return NullSink()
-    if text == "preview":
-        from .preview import PreviewSink
-
-        return PreviewSink()
-    if text == "virtualcam":
-        from .virtualcam import VirtualCamSink
-
-        return VirtualCamSink(mirror=mirror, device=device)
-    if not text:
-        raise ConfigError("sink '' is empty: use preview, virtualcam, null or a video file path")
-    from .file import FileSink
-
-    if Path(text).suffix == "":
-        raise ConfigError(
-            f"sink {text!r} is unknown: use preview, virtualcam, null or a video file path such as out.mp4"
-        )
-    return FileSink(text, overwrite=overwrite)

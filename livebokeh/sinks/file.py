@@ -26,7 +26,7 @@ from ..frames import Frame
 from ..runtime.mailbox import FrameQueue
 from ..runtime.workers import Worker, join_all
 from ..safe_write import check_target
-from . import BaseSink
+from .base import BaseSink
 
 if TYPE_CHECKING:
     from .video import VideoFileSink

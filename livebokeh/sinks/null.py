@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ..frames import Frame
-from . import BaseSink
+from .base import BaseSink
 
 __all__ = ["NullSink"]
 

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..errors import SinkError
 from ..frames import Frame
-from . import BaseSink, Controls, SinkClosed
+from .base import BaseSink, Controls, SinkClosed
 
 log = logging.getLogger(__name__)
 

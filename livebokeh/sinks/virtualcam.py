@@ -16,7 +16,7 @@ import numpy as np
 
 from ..errors import SinkError
 from ..frames import Frame
-from . import BaseSink
+from .base import BaseSink
 
 log = logging.getLogger(__name__)
 

@@ -18,7 +18,7 @@ import cv2
 import numpy as np
 
 from ..errors import CameraOpenError, SourceError
-from . import BaseSource
+from .base import BaseSource
 
 log = logging.getLogger(__name__)
 

@@ -28,7 +28,7 @@ import cv2
 import numpy as np
 
 from ..errors import LivebokehError, SourceError
-from . import BaseSource, Source
+from .base import BaseSource, Source
 
 log = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from . import BaseSource
+from .base import BaseSource
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)

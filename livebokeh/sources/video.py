@@ -14,7 +14,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError, SourceError
-from . import BaseSource
+from .base import BaseSource
 from .decoder import Picture, VideoDecoder
 from .pacing import Pacer
 
