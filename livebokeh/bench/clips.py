@@ -41,6 +41,8 @@ def make_clip(
     sample_rate: int = 48000,
     audio_codec: str | None = None,
     scene: str = "pan",
+    gop: int | None = None,
+    open_gop: bool = False,
 ) -> Path:
     """Write a test clip to ``path`` and return it.
 
@@ -51,6 +53,8 @@ def make_clip(
     and scaled to the size).
     ``pts_step`` gives a variable frame rate: frame ``i`` lasts ``pts_step[i % len]``
     ticks of a 1/1000 s time base (``fps`` then only sets the nominal rate).
+    ``gop`` sets the largest keyframe interval in frames (x264: 250); ``open_gop`` lets
+    B-frames shown before every keyframe after the first refer to the group before it (x264 only).
     """
     if scene not in ("pan", "call", "sample"):
         raise ValueError(f"scene {scene!r} is unknown: use pan, call or sample")
@@ -67,6 +71,10 @@ def make_clip(
         pix_fmt = "yuv420p"
     with av.open(str(path), "w") as out:
         options = {"crf": str(crf), "preset": preset} if codec.startswith("libx26") else {}
+        if gop is not None:
+            options["g"] = str(gop)
+        if open_gop and codec == "libx264":
+            options["x264-params"] = "open-gop=1:b-adapt=0:bframes=3:scenecut=0"  # B-frames lead every keyframe
         vs = out.add_stream(codec, rate=fps, options=options)
         vs.width, vs.height, vs.pix_fmt = width, height, pix_fmt
         time_base = Fraction(1, 1000) if pts_step else Fraction(1, fps)

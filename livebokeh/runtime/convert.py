@@ -83,6 +83,19 @@ class EncodeOptions:
             raise ConfigError(f"encoder threads {self.threads!r} is out of range: use 0 (auto) or more")
 
 
+@dataclass(frozen=True, slots=True)
+class Preroll:
+    """Convert one piece of a longer file (see :mod:`livebokeh.runtime.segments`).
+
+    Frames before ``write_from`` go through the matte but are not written, so temporal
+    smoothing and tracking carry across the cut; frames before ``matte_from`` are only
+    decoded.  Both are timestamps in the input's video time base.
+    """
+
+    write_from: int
+    matte_from: int | None = None
+
+
 @dataclass(slots=True)
 class ConvertResult:
     """What happened to one input file."""
@@ -200,6 +213,7 @@ class _VideoItem:
     mask: Mask | None = None
     alpha: np.ndarray | None = None
     vframe: Any = None  # what the encoder takes
+    preroll: bool = False  # matted, not written (see Preroll)
 
 
 class _Decode:
@@ -207,31 +221,41 @@ class _Decode:
 
     Frames keep the first picture's size (later ones of another size are scaled to it).
     On the 4:2:0 path a frame carries the decoded planes and a half-size BGR copy for the matte.
+    With a :class:`Preroll`, pictures before its ``matte_from`` are dropped here and frame
+    indices count from the first one kept.
     """
 
-    def __init__(self, decoder: VideoDecoder, *, encoder_pix_fmt: str, planar: bool) -> None:
+    def __init__(
+        self, decoder: VideoDecoder, *, encoder_pix_fmt: str, planar: bool, preroll: Preroll | None = None
+    ) -> None:
         self._decoder = decoder
         self._encoder_pix_fmt = encoder_pix_fmt
         self._planar = planar
+        self._preroll = preroll
 
     def __call__(self) -> Iterator[_VideoItem | Any]:
         size: tuple[int, int] | None = None
+        preroll, dropped = self._preroll, 0
         for got in self._decoder.pictures_and_audio():
             if not isinstance(got, Picture):
                 yield got  # an audio packet
                 continue
+            if preroll is not None and preroll.matte_from is not None and got.pts < preroll.matte_from:
+                dropped += 1  # decoded only to reach the pre-roll
+                continue
             if size is None:
                 size = got.size
             w, h = size
+            index = got.index - dropped
             if self._planar and not got.turns and got.is_i420 and got.size == size:
                 i420 = got.i420()
-                frame = Frame(image=i420_half_bgr(i420, w, h), timestamp_ns=got.timestamp_ns, index=got.index)
-                yield _VideoItem(frame, got.pts, got.rotation, i420)
+                frame = Frame(image=i420_half_bgr(i420, w, h), timestamp_ns=got.timestamp_ns, index=index)
+                item = _VideoItem(frame, got.pts, got.rotation, i420)
             else:  # segmented and composited upright; turned back before encoding
                 image = got.bgr(size=size, encoder_pix_fmt=self._encoder_pix_fmt, upright=True)
-                yield _VideoItem(
-                    Frame(image=image, timestamp_ns=got.timestamp_ns, index=got.index), got.pts, got.rotation
-                )
+                item = _VideoItem(Frame(image=image, timestamp_ns=got.timestamp_ns, index=index), got.pts, got.rotation)
+            item.preroll = preroll is not None and got.pts < preroll.write_from
+            yield item
 
 
 class _Infer:
@@ -270,10 +294,14 @@ class _Composite:
         self.planar_frames = 0
         """Frames composited on their 4:2:0 planes so far."""
 
-    def __call__(self, item: _VideoItem | Any) -> _VideoItem | Any:
+    def __call__(self, item: _VideoItem | Any) -> _VideoItem | Any | None:
         if not isinstance(item, _VideoItem):
             return item
         assert item.mask is not None
+        if item.preroll:  # the matte's own state moves on; nothing is written
+            size = None if item.i420 is None else (item.i420.shape[1], item.i420.shape[0] * 2 // 3)
+            self._matte.apply_to(item.mask, item.frame, size=size)
+            return None
         if item.i420 is not None:
             assert self._planar is not None
             h, w = item.i420.shape[0] * 2 // 3, item.i420.shape[1]
@@ -366,12 +394,14 @@ class VideoConverter:
         on_start: Callable[[int | None], None] | None = None,
         on_frame: Callable[[int], None] | None = None,
         stop: threading.Event | None = None,
+        preroll: Preroll | None = None,
     ) -> ConvertResult:
         """Convert one file; raise a :class:`LivebokehError` on bad input or output.
 
         ``on_start(total_frames_or_None)`` is called once the input is open,
         ``on_frame(n)`` after each written frame.  Setting ``stop`` (or an exception in
         the calling thread, e.g. Ctrl-C) aborts the run and leaves no output behind.
+        ``preroll`` writes only the frames from a cut on (one piece of a longer file).
         """
         src, dst = Path(input), Path(output)
         mask_path = Path(mask_out) if mask_out is not None else None
@@ -385,7 +415,7 @@ class VideoConverter:
         if mask_path is not None and _is_video_path(mask_path):
             check_target(mask_path, overwrite=overwrite)
         with VideoDecoder(src, label="input") as decoder:
-            self._run(decoder, dst, mask_path, overwrite, result, on_start, on_frame, stop)
+            self._run(decoder, dst, mask_path, overwrite, result, on_start, on_frame, stop, preroll)
         result.seconds = time.perf_counter() - started
         return result
 
@@ -399,6 +429,7 @@ class VideoConverter:
         on_start: Callable[[int | None], None] | None,
         on_frame: Callable[[int], None] | None,
         external_stop: threading.Event | None,
+        preroll: Preroll | None = None,
     ) -> None:
         """Wire decode -> infer -> composite in three threads and encode here, then fill ``result``."""
         streams = decoder.container.streams
@@ -419,7 +450,7 @@ class VideoConverter:
         workers = [
             producer(
                 "convert-decode",
-                _Decode(decoder, encoder_pix_fmt=encoder_pix_fmt, planar=planar is not None),
+                _Decode(decoder, encoder_pix_fmt=encoder_pix_fmt, planar=planar is not None, preroll=preroll),
                 decoded,
                 stop,
             ),

@@ -245,6 +245,7 @@ class VideoFileSink:
         self._closed = False
         self._started = False
         self._stream: Any = None
+        self._copying = False  # video arrives as encoded packets (add_video_copy), not frames
         self._last_pts: int | None = None
         self._audio: list[AudioRoute] = []
         self._stack = contextlib.ExitStack()
@@ -300,6 +301,22 @@ class VideoFileSink:
             raise SinkError(f"cannot set up {self.codec} video for {self.path}: {_describe(exc)}") from exc
         self._stream = stream
         self.size = (width, height)
+
+    def add_video_copy(self, template: Any) -> None:
+        """Carry video that is already encoded like ``template`` (an input stream) instead of encoding frames.
+
+        :meth:`write_video_packet` then writes its packets unchanged (used to join pieces
+        of one conversion).  Call before any audio stream is added.
+        """
+        try:
+            stream = self._container.add_stream_from_template(template)
+            stream.time_base = self.time_base
+        except Exception as exc:
+            name = template.codec_context.name
+            raise SinkError(f"cannot carry {name} video into {self.path}: {_describe(exc)}") from exc
+        self._stream = stream
+        self._copying = True
+        self.size = (template.codec_context.width, template.codec_context.height)
 
     def add_audio(self, in_stream: Any, *, force_encode: bool = False) -> AudioRoute:
         """Route ``in_stream`` (an input :class:`av.AudioStream`) into this file.
@@ -390,6 +407,17 @@ class VideoFileSink:
         self._last_pts = pts
         self.frames_written += 1
 
+    def write_video_packet(self, packet: Any) -> None:
+        """Write one encoded video packet (after :meth:`add_video_copy`), its timestamps set in its time base."""
+        if self._closed:
+            raise SinkError(f"video file {self.path} is already closed")
+        packet.stream = self._stream
+        try:
+            self._container.mux(packet)
+        except Exception as exc:
+            raise SinkError(f"writing {self.path} failed: {_describe(exc)}") from exc
+        self.frames_written += 1
+
     def write_audio(self, route: AudioRoute, packet: Any) -> None:
         """Write one demuxed packet of the input stream behind ``route``."""
         if self._closed:
@@ -462,7 +490,8 @@ class VideoFileSink:
                     for f in route.decoder.decode(None):
                         self._container.mux(route.stream.encode(f))
                     self._container.mux(route.stream.encode(None))
-            self._container.mux(self._stream.encode(None))
+            if not self._copying:
+                self._container.mux(self._stream.encode(None))
             self._container.close()
         except Exception as exc:
             self.abort()
