@@ -9,9 +9,11 @@ merge once, right after parsing, so every command reads plain ``args`` attribute
 from __future__ import annotations
 
 import argparse
+import json
 import sys
 from collections.abc import Iterator, Sequence
 from dataclasses import fields
+from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import (
@@ -145,6 +147,16 @@ def is_terminal(stream: Any) -> bool:
         return bool(isatty()) if isatty is not None else False
     except (ValueError, OSError):  # a closed stream
         return False
+
+
+def write_stats_json(path: Path | None, records: Sequence[Any]) -> None:
+    """``--stats-json``: ``{"files": [record.as_dict(), ...]}``, replaced atomically (a reader never sees half)."""
+    if path is None:
+        return
+    from ..safe_write import atomic_output
+
+    with atomic_output(path, overwrite=True) as tmp:
+        tmp.write_text(json.dumps({"files": [r.as_dict() for r in records]}, indent=2) + "\n")
 
 
 # --- the configuration file -----------------------------------------------------------------

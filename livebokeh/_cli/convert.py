@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import json
 import signal
 import sys
 from pathlib import Path
@@ -18,7 +17,9 @@ from .common import (
     is_terminal,
     matte_options,
     segmenter_options,
+    write_stats_json,
 )
+from .convert_ray import RAY_FLAGS, add_cluster_args
 
 
 class Terminated(BaseException):
@@ -58,6 +59,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         help="compute a mask every N frames and reuse the newest in between (faster; default 1 = every frame)",
     )
     p.add_argument("--overwrite", action="store_true", help="replace existing outputs")
+    p.add_argument("--skip-existing", action="store_true", help="leave inputs whose output exists alone (resume)")
     p.add_argument("--stats-json", type=Path, help="write per-file results (frames, fps, audio, errors) as JSON")
     p.add_argument(
         "-q", "--quiet", action="store_true", help="no progress (a bar on a terminal, else a line per file) or summary"
@@ -65,6 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     add_effect_args(p)
     add_model_args(p)
     add_matte_args(p)
+    add_cluster_args(p)
     p.set_defaults(func=main)
 
 
@@ -77,6 +80,22 @@ def main(args: argparse.Namespace) -> int:
     from ..runtime.convert import ConvertResult, EncodeOptions, VideoConverter, expand_inputs, plan_outputs, run_convert
 
     plan = plan_outputs(expand_inputs(args.inputs), args.output, args.out_dir, args.mask_out)
+    if args.skip_existing:
+        existing = [dst for _, dst, _ in plan if dst.exists()]
+        plan = [job for job in plan if not job[1].exists()]
+        if existing and not args.quiet:
+            print(f"{len(existing)} of {len(existing) + len(plan)} outputs exist already: skipped")
+        if not plan:
+            return 0
+    if args.backend == "ray":
+        from .convert_ray import main as main_ray
+
+        return main_ray(args, plan)
+    used = [flag for flag, dest in RAY_FLAGS.items() if getattr(args, dest) is not None]
+    if used:
+        from ..errors import ConfigError
+
+        raise ConfigError(f"{used[0]} applies to --backend ray only: add --backend ray")
     encode = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, threads=args.encoder_threads, faststart=args.faststart
     )
@@ -140,23 +159,14 @@ def main(args: argparse.Namespace) -> int:
             bar.close()
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(f"livebokeh: {what}: the unfinished output was removed", file=sys.stderr)
-        _write_stats(args.stats_json, results)
+        write_stats_json(args.stats_json, results)
         return 143 if isinstance(exc, Terminated) else 130
     finally:
         signal.signal(signal.SIGTERM, previous)
-    _write_stats(args.stats_json, report.results)
+    write_stats_json(args.stats_json, report.results)
     failed = len(report.failed)
     if not args.quiet and len(report.results) > 1:
         ok = len(report.results) - failed
         tail = f", {failed} failed" if failed else ""
         print(f"{ok} of {len(report.results)} videos converted{tail}")
     return 1 if failed else 0
-
-
-def _write_stats(path: Path | None, results: list[Any]) -> None:
-    if path is None:
-        return
-    from ..safe_write import atomic_output
-
-    with atomic_output(path, overwrite=True) as tmp:
-        tmp.write_text(json.dumps({"files": [r.as_dict() for r in results]}, indent=2) + "\n")

@@ -233,8 +233,12 @@ class JoinResult:
     audio: list[str]
 
 
-def join_pieces(src: Path, plan: SegmentPlan, pieces: Sequence[Path], dst: Path, *, overwrite: bool) -> JoinResult:
+def join_pieces(
+    src: Path, plan: SegmentPlan, pieces: Sequence[Path], dst: Path, *, overwrite: bool, faststart: bool = True
+) -> JoinResult:
     """Join the converted ``pieces`` of ``src`` into ``dst`` (temp file beside it, then renamed).
+
+    ``faststart`` as for :class:`~livebokeh.sinks.video.VideoFileSink`.
 
     Raises :class:`InputError` when a piece does not hold exactly the frames the plan gives
     it, or the pieces were encoded differently (they cannot be joined by copying).
@@ -248,14 +252,11 @@ def join_pieces(src: Path, plan: SegmentPlan, pieces: Sequence[Path], dst: Path,
     with av.open(str(src)) as inp, av.open(str(pieces[0])) as head:
         template = head.streams.video[0]
         rate = inp.streams.video[0].average_rate or template.average_rate or Fraction(30)
-        sink = VideoFileSink(dst, fps=rate, overwrite=overwrite, time_base=plan.time_base)
+        sink = VideoFileSink(dst, fps=rate, overwrite=overwrite, time_base=plan.time_base, faststart=faststart)
         try:
             sink.add_video_copy(template)
             routes = {a.index: sink.add_audio(a) for a in inp.streams.audio}
-            audio = [
-                f"#{i} {r.codec} {'copied' if r.copied else f're-encoded to {r.output_codec}'}"
-                for i, r in routes.items()
-            ]
+            audio = [f"#{i} {r.codec} {r.how}" for i, r in routes.items()]
             video = _video_packets(src, plan, pieces)
             sound = _audio_packets(inp)
             last_dts: int | None = None

@@ -412,6 +412,7 @@ class VideoFileSink:
         if self._closed:
             raise SinkError(f"video file {self.path} is already closed")
         packet.stream = self._stream
+        self._start()
         try:
             self._container.mux(packet)
         except Exception as exc:
