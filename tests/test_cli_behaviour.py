@@ -264,3 +264,32 @@ def test_a_user_error_stays_one_line(command, photos, clip, tmp_path, capsys, mo
     code, err, logs = _run_with_bug([*args[:1], str(src), *args[2:]], capsys, monkeypatch, tmp_path)
     assert code == 1 and err == ["livebokeh: error: the planted user error: fix the input"]
     assert not logs.exists() and not (tmp_path / f"o{ext}").exists()
+
+
+# -- the exit ---------------------------------------------------------------------------------
+
+
+def test_the_console_entry_point_runs_exit_handlers_and_flushes_before_its_fast_exit(tmp_path) -> None:
+    """``run`` skips the interpreter's module teardown (slow, and racy with daemon threads), not the
+    atexit handlers (the temp-file sweep, Ray's shutdown) or what was printed."""
+    import subprocess
+
+    marker = tmp_path / "atexit-ran"
+    code = (
+        "import atexit, sys\n"
+        f"atexit.register(lambda: open({str(marker)!r}, 'w').write('yes'))\n"
+        "from livebokeh._cli import run\n"
+        "sys.argv = ['livebokeh', 'models', '--no-config']\n"
+        "run()\n"
+    )
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-c", code],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "selfie" in proc.stdout  # buffered output reached the pipe
+    assert marker.read_text() == "yes"
