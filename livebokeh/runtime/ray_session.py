@@ -156,9 +156,16 @@ def _environment(values: dict[str, str]) -> Iterator[None]:
 
 
 def local_ray_environment(temp_dir: Path) -> dict[str, str]:
-    """Environment for a local Ray instance: files under ``temp_dir``, no usage statistics, and token
-    authentication with a fresh token held in the environment (never written to ``~/.ray``)."""
+    """Environment for a local Ray instance: files under ``temp_dir``, no usage statistics, token
+    authentication with a fresh token held in the environment (never written to ``~/.ray``), and
+    workers at the priority of every other program.
+
+    Ray starts its workers at nice 15, which on a machine doing anything else hands the CPU to
+    everything else first: with other programs keeping two cores busy (load about 7), four files
+    took 47 s on Ray against 30-37 s locally at nice 15, and 33-36 s against 33-36 s at nice 0.
+    """
     env = {"RAY_TMPDIR": str(temp_dir), "RAY_USAGE_STATS_ENABLED": "0"}
+    env["RAY_worker_niceness"] = os.environ.get("RAY_worker_niceness", "0")
     if "RAY_AUTH_MODE" not in os.environ:
         env["RAY_AUTH_MODE"] = "token"
         env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
