@@ -33,7 +33,16 @@ from livebokeh.config import EffectOptions, MatteOptions
 from livebokeh.errors import ConfigError
 from livebokeh.runtime.ray_session import ClusterError, ClusterOptions, local_ray_environment
 
-HAVE_RAY = importlib.util.find_spec("ray") is not None
+
+def _have_ray() -> bool:
+    """Whether Ray is installed, without importing it (its native side must see the test settings first)."""
+    try:
+        return importlib.util.find_spec("ray") is not None
+    except (ImportError, ValueError):
+        return False
+
+
+HAVE_RAY = _have_ray()
 needs_ray = pytest.mark.skipif(not HAVE_RAY, reason="Ray is not installed (pip install 'livebokeh[ray]')")
 NODE_MEMORY = 80 * 1024 * 1024  # object store per simulated node: tasks pass paths, not frames
 
