@@ -1198,3 +1198,33 @@ def test_a_container_that_lies_gives_a_clear_error_or_a_correct_output(
         assert err_lines[0].startswith("livebokeh: error: "), err_lines
         assert err_lines[0].isprintable(), f"{case.id}: control characters in {err_lines[0]!r}"
         assert list(out_dir.iterdir()) == [], f"{case.id}: output folder not empty after a failure"
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case_id", ["mp4-tag-title-invalid-start", "mkv-audio-codec-A_BOGUS", "webm-size-tracks-huge"])
+def test_a_container_that_lies_in_a_subprocess_has_no_traceback(case_id: str, tmp_path: Path) -> None:
+    """The two classes of the issue (undecodable tags, an audio stream without a decoder) and a size lie, as a user
+    runs them: a real process, its stderr and exit status."""
+    case = next(c for c in CONTAINER_CASES if c.id == case_id)
+    suffix = fm.suffix_of(case.base)
+    src, out = tmp_path / f"in{suffix}", tmp_path / f"out{suffix}"
+    src.write_bytes(case.damage(fm.clip_bytes(case.base)))
+    repo = Path(__file__).resolve().parents[1]
+    proc = subprocess.run(
+        [sys.executable, "-m", "livebokeh", "convert", str(src), "-o", str(out), "-q", "--no-config", *FAST_MATTE],
+        capture_output=True,
+        timeout=120,
+        env={**os.environ, "PYTHONPATH": str(repo)},
+        cwd=tmp_path,
+    )
+    err = proc.stderr.decode("utf-8", "replace")
+    assert "Traceback" not in err and "internal error" not in err, err
+    if proc.returncode == 0:
+        assert case.expect != "error"
+        with av.open(str(out)) as c:
+            assert sum(1 for _ in c.decode(video=0)) >= 1
+    else:
+        assert proc.returncode == 1 and case.expect != "ok", err
+        lines = [line for line in err.splitlines() if line.strip() and not line.startswith("WARNING ")]
+        assert len(lines) == 1 and lines[0].startswith("livebokeh: error: "), lines
+        assert sorted(p.name for p in tmp_path.iterdir()) == [src.name]
