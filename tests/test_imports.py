@@ -4,7 +4,10 @@ The graph is read from the source (``ast``), so it also sees imports made inside
 functions - a cycle hidden behind a lazy import is still a cycle in the design.
 Importing ``a.b.c`` runs ``a/__init__`` and ``a/b/__init__`` first, so those count as
 dependencies too, except the packages that contain the importing module (Python has
-them loaded already).  Imports under ``if TYPE_CHECKING:`` never run and are left out.
+them loaded already) - unless the module imports a name defined by one of them
+(``from . import helper`` where ``helper`` is no module): that is a dependency on the
+package's ``__init__``, which usually imports the module back.  Imports under
+``if TYPE_CHECKING:`` never run and are left out.
 """
 
 from __future__ import annotations
@@ -52,6 +55,7 @@ def import_graph() -> dict[str, set[str]]:
     for name, (path, is_package) in mods.items():
         here = name.split(".") if is_package else name.split(".")[:-1]
         targets: list[str] = []
+        deps: set[str] = set()
         for node in _imported_names(ast.parse(path.read_text(encoding="utf-8"))):
             if isinstance(node, ast.Import):
                 targets.extend(alias.name for alias in node.names)
@@ -61,7 +65,8 @@ def import_graph() -> dict[str, set[str]]:
             for alias in node.names:  # ``from pkg import sub`` imports the submodule
                 sub = f"{module}.{alias.name}"
                 targets.append(sub if sub in mods else module)
-        deps: set[str] = set()
+                if sub not in mods and module != name and name.startswith(module + "."):
+                    deps.add(module)  # a name from a package that contains this module: its __init__
         for target in targets:
             parts = target.split(".")
             for i in range(1, len(parts) + 1):
@@ -119,6 +124,33 @@ def test_the_cycle_check_finds_a_lazy_cycle() -> None:
     graph = {"p.a": {"p.b"}, "p.b": {"p.c"}, "p.c": {"p.a"}, "p.d": {"p.a"}}
     assert cycles(graph) == [["p.a", "p.b", "p.c"]]
     assert cycles({"p.a": {"p.b"}, "p.b": set()}) == []
+
+
+def test_no_logic_in_package_init_files() -> None:
+    """An ``__init__.py`` holds its docstring, imports and ``__all__`` (the root also ``__version__``): no logic."""
+    allowed_names = {"__all__", "__version__"}
+    found = []
+    for path, is_package in modules().values():
+        if not is_package:
+            continue
+        body = ast.parse(path.read_text(encoding="utf-8")).body
+        for i, node in enumerate(body):
+            docstring = i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
+            reexport = isinstance(node, (ast.Import, ast.ImportFrom))
+            named = isinstance(node, ast.Assign) and all(
+                isinstance(t, ast.Name) and t.id in allowed_names for t in node.targets
+            )
+            if not (docstring or reexport or named):
+                found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {type(node).__name__}")
+    assert not found, f"logic in __init__.py (move it into a module and re-export it): {', '.join(found)}"
+
+
+def test_a_name_from_the_own_package_is_a_dependency() -> None:
+    graph = import_graph()
+    # evaluation.videos imports names from sibling modules, never from its own package's __init__
+    assert "livebokeh.evaluation" not in graph["livebokeh.evaluation.videos"]
+    # _cli.entry takes the version from the root package, whose __init__ defines it
+    assert "livebokeh" in graph["livebokeh._cli.entry"]
 
 
 def test_the_graph_sees_imports_inside_functions_and_parent_packages() -> None:

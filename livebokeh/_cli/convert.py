@@ -6,7 +6,6 @@ import argparse
 import signal
 import sys
 from pathlib import Path
-from types import FrameType
 from typing import Any
 
 from .common import (
@@ -20,10 +19,7 @@ from .common import (
     write_stats_json,
 )
 from .convert_ray import RAY_FLAGS, add_cluster_args
-
-
-class Terminated(BaseException):
-    """SIGTERM arrived: unwinds like Ctrl-C so partial outputs are removed."""
+from .signals import Terminated, raise_terminated
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -71,10 +67,6 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=main)
 
 
-def _on_sigterm(signum: int, frame: FrameType | None) -> None:
-    raise Terminated()
-
-
 def main(args: argparse.Namespace) -> int:
     """Run the conversion; exit 0 when every file converted, 1 if any failed, 130/143 if interrupted."""
     from ..runtime.convert import ConvertResult, EncodeOptions, VideoConverter, expand_inputs, plan_outputs, run_convert
@@ -99,7 +91,7 @@ def main(args: argparse.Namespace) -> int:
     encode = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, threads=args.encoder_threads, faststart=args.faststart
     )
-    previous = signal.signal(signal.SIGTERM, _on_sigterm)
+    previous = signal.signal(signal.SIGTERM, raise_terminated)
     bar: Any = None
     results: list[ConvertResult] = []
 

@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from ..runtime.ray_session import DEFAULT_CPUS_PER_TASK, DEFAULT_MAX_RETRIES, DEFAULT_SEGMENT_SECONDS, default_temp_dir
+from .signals import Terminated
 
 RAY_FLAGS = {
     "--ray-address": "ray_address",
@@ -67,7 +68,6 @@ def main(args: argparse.Namespace, plan: list[tuple[Path, Path, Path | None]]) -
     from ..runtime.cluster_tasks import ConverterSpec
     from ..runtime.convert import EncodeOptions
     from ..runtime.ray_session import ClusterOptions
-    from . import _Terminated
     from .common import effect_options, is_terminal, matte_options, segmenter_options, write_stats_json
 
     given = {
@@ -128,7 +128,7 @@ def main(args: argparse.Namespace, plan: list[tuple[Path, Path, Path | None]]) -
             timing = f"{r.frames} frames in {r.seconds:.1f} s ({r.fps:.1f} fps)"
             say(f"{r.input} -> {r.output}: {timing}, {'; '.join(extra)}")
 
-    try:  # SIGTERM raises _Terminated (the command line's own handler), Ctrl-C KeyboardInterrupt
+    try:  # SIGTERM raises Terminated (the command line's own handler), Ctrl-C KeyboardInterrupt
         report = convert_on_ray(
             plan,
             spec=spec,
@@ -139,13 +139,13 @@ def main(args: argparse.Namespace, plan: list[tuple[Path, Path, Path | None]]) -
             on_done=done,
             on_note=note,
         )
-    except (KeyboardInterrupt, _Terminated) as exc:
+    except (KeyboardInterrupt, Terminated) as exc:
         if bar is not None:
             bar.close()
             bar = None
-        what = "terminated" if isinstance(exc, _Terminated) else "interrupted"
+        what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(f"livebokeh: {what}: tasks cancelled, unfinished outputs removed", file=sys.stderr)
-        return 143 if isinstance(exc, _Terminated) else 130
+        return 143 if isinstance(exc, Terminated) else 130
     finally:
         if bar is not None:
             bar.close()

@@ -14,6 +14,7 @@ from ..errors import CameraOpenError, ConfigError
 from ..runtime.live import LiveOptions, Pipeline
 from ..sources import open_source, parse_size
 from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
+from .signals import Terminated
 
 
 def _size(text: str) -> tuple[int, int]:
@@ -106,9 +107,7 @@ def stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
         if signum == signal.SIGINT and pipeline.stopping:
             raise KeyboardInterrupt
         if not pipeline.threads_alive:  # still opening camera, model and sinks: unwind from here at once
-            from . import _Terminated
-
-            raise KeyboardInterrupt if signum == signal.SIGINT else _Terminated()
+            raise KeyboardInterrupt if signum == signal.SIGINT else Terminated()
         pipeline.stop("interrupted" if signum == signal.SIGINT else "SIGTERM")
 
     previous = {}

@@ -1,12 +1,16 @@
-"""Benchmarks behind ``livebokeh bench``; each prints its baseline from the same run."""
+"""Benchmarks behind ``livebokeh bench``; each prints its baseline from the same run.
+
+Modules::
+
+    live.py        the threaded pipeline vs a synchronous loop
+    composite.py   each effect vs cv2.blur + np.where and frame.copy()
+    convert.py     convert vs a plain PyAV transcode with the same encoder settings
+    matte.py       edge-aware upsampling and smoothing vs bilinear
+    clips.py       the clips they run on;  choices.py: frame sizes and clocks by name
+"""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable
+from .choices import CLOCKS, SIZES
 
-SIZES: dict[str, tuple[int, int]] = {"1080p": (1920, 1080), "720p": (1280, 720)}
-"""Frame sizes the benchmarks accept by name, as ``(width, height)``."""
-
-CLOCKS: dict[str, Callable[[], float]] = {"cpu": time.thread_time, "wall": time.perf_counter}
-"""``cpu``: the calling thread's CPU time (what one-thread work costs); ``wall``: elapsed time."""
+__all__ = ["CLOCKS", "SIZES"]

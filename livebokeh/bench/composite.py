@@ -29,7 +29,7 @@ from ..effect_kinds import Color, Replace
 from ..effects import Compositor, _kernels
 from ..effects.replace import cover_fit
 from ..errors import ConfigError
-from . import CLOCKS, SIZES
+from .choices import CLOCKS, SIZES
 
 log = logging.getLogger(__name__)
 

@@ -26,7 +26,7 @@ from av.video.frame import PictureType
 from ..runtime.convert import EncodeOptions, VideoConverter
 from ..sinks.video import VideoFileSink
 from ..sources.decoder import VideoDecoder
-from . import SIZES
+from .choices import SIZES
 from .clips import make_clip
 
 

@@ -31,7 +31,7 @@ from ..runtime.live import LiveOptions, Pipeline
 from ..segmentation import create_segmenter
 from ..sources.synthetic import SyntheticSource
 from ..stats import CpuMeter, peak_rss_mb
-from . import SIZES as BENCH_SIZES
+from .choices import SIZES as BENCH_SIZES
 
 SIZES = {**BENCH_SIZES, "480p": (854, 480)}
 CAMERA_FPS = 30.0

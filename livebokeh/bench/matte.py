@@ -25,7 +25,7 @@ from ..frames import Frame
 from ..matte import upsample
 from ..matte.temporal import GuideSmoother, TemporalFilter
 from ..matte.warp import MaskWarper, flow_grey
-from . import CLOCKS, SIZES
+from .choices import CLOCKS, SIZES
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -1,4 +1,8 @@
-"""The public :class:`Segmenter`: one object, any backend, frames checked at the boundary."""
+"""The public :class:`Segmenter`: one object, any backend, frames checked at the boundary.
+
+:func:`create_segmenter` opens the backend for a model name or path; :class:`Segmenter`
+wraps it with the frame check.
+"""
 
 from __future__ import annotations
 
@@ -9,10 +13,28 @@ from types import TracebackType
 import numpy as np
 
 from ..config import SegmenterOptions
+from ..errors import ModelLoadError
 from ..frames import check_image
 from .base import SegmenterProtocol
+from .tflite import TFLiteSegmenter
 
 log = logging.getLogger(__name__)
+
+__all__ = ["Segmenter", "create_segmenter"]
+
+
+def create_segmenter(
+    model: str | Path = "auto", *, num_threads: int = 1, person_class: int | None = None
+) -> SegmenterProtocol:
+    """Open the backend for a model name or path (``.pb`` -> DeepLab, else TFLite)."""
+    spec = str(model)
+    if spec.endswith(".pb"):
+        from .deeplab import PERSON_CLASS, DeepLabSegmenter
+
+        return DeepLabSegmenter(spec, num_threads=num_threads, person_class=person_class or PERSON_CLASS)
+    if Path(spec).suffix and Path(spec).suffix not in (".tflite", ".pb") and not Path(spec).is_file():
+        raise ModelLoadError(f"model {spec!r} does not exist: give a bundled model name or a .tflite/.pb file")
+    return TFLiteSegmenter(spec, num_threads=num_threads, person_class=person_class)
 
 
 class Segmenter:
@@ -38,8 +60,6 @@ class Segmenter:
         threads: int = 1,
         person_class: int | None = None,
     ) -> None:
-        from . import create_segmenter
-
         options = SegmenterOptions(model=str(model), threads=threads, person_class=person_class)
         self.options = options
         """The options this segmenter was created with."""
