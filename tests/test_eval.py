@@ -12,13 +12,26 @@ import pytest
 from livebokeh._cli import main
 from livebokeh.config import MatteOptions
 from livebokeh.errors import ConfigError, InputError
-from livebokeh.evaluation import EvalOptions, Gains, Scores, boundary_f1, evaluate, score
+from livebokeh.evaluation import EvalOptions, Gains, Scores, boundary_f1, evaluate, read_clip, score
 
 
 def _disc(shift: int = 0, size: int = 200, r: int = 60) -> np.ndarray:
     m = np.zeros((size, size), np.uint8)
     cv2.circle(m, (size // 2 + shift, size // 2), r, 255, -1)
     return m
+
+
+def test_read_clip_gives_upright_frames_and_the_stated_rate(tmp_path: Path) -> None:
+    from test_decoder import H, W, write_clip
+
+    clip = write_clip(tmp_path / "turned.mp4", rotation=90, rate=25)  # 10 frames, shown a quarter turn left
+    frames, fps = read_clip(clip, 4)
+    assert fps == 25.0 and len(frames) == 4
+    assert all(f.shape == (W, H, 3) and f.dtype == np.uint8 and f.flags.c_contiguous for f in frames)
+    # the stored picture's top-left mark (blue) is at the bottom left once turned upright
+    assert frames[0][-6:, :6, 0].mean() > 200 and frames[0][:6, :6, 0].mean() < 100
+    with pytest.raises(InputError, match="does not exist"):
+        read_clip(tmp_path / "nope.mp4", 4)
 
 
 def test_perfect_prediction_scores_one() -> None:

@@ -8,6 +8,7 @@ import cv2
 import numpy as np
 
 from ..errors import InputError
+from ..sources.decoder import VideoDecoder
 from ..sources.images import list_images
 
 
@@ -44,18 +45,10 @@ def subset_of(name: str) -> str:
 
 
 def read_clip(path: Path, max_frames: int) -> tuple[list[np.ndarray], float]:
-    """Up to ``max_frames`` BGR frames of a video file, and its frame rate."""
-    cap = cv2.VideoCapture(str(path))
-    if not cap.isOpened():
-        raise InputError(f"video {path} cannot be opened: is it a video file?")
-    fps = float(cap.get(cv2.CAP_PROP_FPS)) or 30.0
-    frames: list[np.ndarray] = []
-    while len(frames) < max_frames:
-        ok, frame = cap.read()
-        if not ok:
-            break
-        frames.append(frame)
-    cap.release()
+    """Up to ``max_frames`` BGR frames of a video file, turned upright, and its frame rate (the one decoder's)."""
+    with VideoDecoder(path, label="video") as clip:
+        frames = [frame.image for frame in clip.frames(max_frames, upright=True)]
+        fps = clip.fps
     if not frames:
-        raise InputError(f"video {path} has no frames")
+        raise InputError(f"video {path} has no decodable frames")
     return frames, fps
