@@ -207,15 +207,23 @@ def _opencv_modes(index: int) -> list[CameraMode] | None:
         cap.release()
 
 
-def probe_cameras() -> list[CameraInfo]:
-    """Capture devices on this machine (Linux: sysfs + v4l2-ctl; elsewhere: OpenCV indices 0-3)."""
+def probe_cameras(
+    *, sysfs: Path | None = None, list_modes: Callable[[str], list[CameraMode] | None] | None = None
+) -> list[CameraInfo]:
+    """Capture devices on this machine (Linux: sysfs + v4l2-ctl; elsewhere: OpenCV indices 0-3).
+
+    ``sysfs`` is where the Linux device nodes are listed (default :data:`SYSFS_V4L`);
+    ``list_modes(device)`` gives a device's modes, or ``None`` to ask OpenCV instead
+    (default: ``v4l2-ctl --list-formats-ext``).
+    """
+    list_modes = list_modes or _v4l2_ctl_modes
     cameras: list[CameraInfo] = []
     if sys.platform.startswith("linux"):
-        for number, entry, is_virtual in _v4l_nodes():
+        for number, entry, is_virtual in _v4l_nodes(sysfs):
             if is_virtual or _read(entry / "index") not in ("", "0"):
                 continue  # loopback devices are outputs; index > 0 is a UVC metadata node
             device = f"/dev/video{number}"
-            modes = _v4l2_ctl_modes(device)
+            modes = list_modes(device)
             if modes is None:
                 modes = _opencv_modes(number) or []
             cameras.append(
@@ -229,12 +237,12 @@ def probe_cameras() -> list[CameraInfo]:
     return cameras
 
 
-def probe_virtual_cameras() -> list[VirtualCameraInfo]:
-    """Virtual camera outputs (Linux: v4l2loopback nodes; Windows/macOS: can pyvirtualcam open one)."""
+def probe_virtual_cameras(*, sysfs: Path | None = None) -> list[VirtualCameraInfo]:
+    """Virtual camera outputs (Linux: v4l2loopback nodes under ``sysfs``; Windows/macOS: can pyvirtualcam open one)."""
     if sys.platform.startswith("linux"):
         return [
             VirtualCameraInfo(device=f"/dev/video{n}", name=_read(entry / "name"), backend="v4l2loopback")
-            for n, entry, is_virtual in _v4l_nodes()
+            for n, entry, is_virtual in _v4l_nodes(sysfs)
             if is_virtual
         ]
     try:

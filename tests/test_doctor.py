@@ -213,13 +213,18 @@ def test_linux_sysfs_probe_separates_cameras_from_loopback(tmp_path: Path, monke
         (real / "name").write_text(name + "\n")
         (real / "index").write_text(index + "\n")
         (sysfs / node).symlink_to(real)
-    monkeypatch.setattr(diagnostics, "SYSFS_V4L", sysfs)
     monkeypatch.setattr(diagnostics.sys, "platform", "linux")
-    monkeypatch.setattr(diagnostics, "_v4l2_ctl_modes", lambda device: parse_v4l2_formats(V4L2_CTL))
-    cams = diagnostics.probe_cameras()
+    asked: list[str] = []
+
+    def list_modes(device: str) -> list[CameraMode]:
+        asked.append(device)
+        return parse_v4l2_formats(V4L2_CTL)
+
+    cams = diagnostics.probe_cameras(sysfs=sysfs, list_modes=list_modes)
     assert [(c.index, c.name, c.device) for c in cams] == [(0, "Integrated Webcam", "/dev/video0")]
     assert cams[0].modes[0] == CameraMode("MJPG", 1280, 720, (30.0, 15.0))
-    virt = diagnostics.probe_virtual_cameras()
+    assert asked == ["/dev/video0"]  # neither the metadata node nor the loopback device is asked
+    virt = diagnostics.probe_virtual_cameras(sysfs=sysfs)
     assert virt == [VirtualCameraInfo(device="/dev/video10", name="livebokeh", backend="v4l2loopback")]
 
 

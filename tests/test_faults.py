@@ -250,16 +250,18 @@ def test_a_slow_camera_is_reported_and_followed(monkeypatch, caplog):
     assert summary["frames_dropped"] == 0 and sink.count == summary["frames_composited"]
 
 
-def test_reconnect_backs_off():
+def test_reconnect_backs_off(fast_loss):
     attempts: list[float] = []
 
     def never() -> CameraSource:
         attempts.append(time.monotonic())
         raise CameraOpenError("camera fake0 does not exist")
 
-    src = ReconnectingSource(lambda: Socket().open_camera(), backoff_start=0.02, backoff_max=0.16)
-    src._open_camera = never
-    src._lose(src._camera, "camera fake0 stopped delivering frames")  # type: ignore[arg-type]
+    camera = Socket(frames_before_unplug=1).open_camera()  # its one frame is read as it opens
+    src = ReconnectingSource(never, first=camera, backoff_start=0.02, backoff_max=0.16)
+    assert src.read() is not None and not src.lost  # the frame read at opening
+    src.read()  # nothing more comes: the camera is lost (after LOST_AFTER_S) and a card is shown
+    assert src.lost and src.losses == 1
     time.sleep(1.0)
     src.close()
     n = len(attempts)
