@@ -7,6 +7,10 @@ unchanged pixels almost exactly (mean error ~0.01 levels) and is about 3x cheape
 swscale.  Anything else goes through swscale, tagged with the stream's colour matrix so
 the encoder's conversion uses the same matrix the decoder's did.
 
+A packed I420 array (``3H/2 x W``, as OpenCV and PyAV lay it out) is split into its
+planes by :func:`i420_planes`; :func:`i420_half_bgr` makes the half-resolution BGR copy
+that ``convert``'s 4:2:0 path segments and blurs.
+
 ``color`` is a stream's colour tags as FFmpeg numbers: ``colorspace`` (AVColorSpace),
 ``color_range``, ``color_primaries``, ``color_trc``; a missing key means unspecified.
 """
@@ -18,7 +22,15 @@ from typing import Any
 import cv2
 import numpy as np
 
-__all__ = ["KNOWN_COLOR", "bgr_to_video_frame", "known_color", "opencv_i420", "video_frame_to_bgr"]
+__all__ = [
+    "KNOWN_COLOR",
+    "bgr_to_video_frame",
+    "i420_half_bgr",
+    "i420_planes",
+    "known_color",
+    "opencv_i420",
+    "video_frame_to_bgr",
+]
 
 KNOWN_COLOR: dict[str, frozenset[int]] = {
     "colorspace": frozenset({0, 1, 2, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14}),
@@ -89,3 +101,30 @@ def bgr_to_video_frame(image: np.ndarray, *, pix_fmt: str = "yuv420p", color: di
     if color.get("color_range"):
         vframe.color_range = color["color_range"]
     return vframe
+
+
+def i420_planes(i420: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Views of the Y, U and V planes of a packed I420 array (``3H/2 x W``, as ``cv2`` and PyAV lay it out)."""
+    flat = i420.reshape(-1)
+    n, q = width * height, (width // 2) * (height // 2)
+    y = flat[:n].reshape(height, width)
+    u = flat[n : n + q].reshape(height // 2, width // 2)
+    v = flat[n + q : n + 2 * q].reshape(height // 2, width // 2)
+    return y, u, v
+
+
+def i420_half_bgr(i420: np.ndarray, width: int, height: int) -> np.ndarray:
+    """Half-resolution BGR copy of an I420 frame (width and height divisible by 4).
+
+    The luma is averaged 2 x 2 to the chroma's resolution; the conversion itself is
+    OpenCV's I420 one, on a half-size I420 whose chroma is averaged once more.
+    """
+    y, u, v = i420_planes(i420, width, height)
+    hw, hh = width // 2, height // 2
+    small = np.empty((hh * 3 // 2, hw), np.uint8)
+    sy, su, sv = i420_planes(small, hw, hh)
+    cv2.resize(y, (hw, hh), dst=sy, interpolation=cv2.INTER_AREA)
+    cv2.resize(u, (hw // 2, hh // 2), dst=su, interpolation=cv2.INTER_AREA)
+    cv2.resize(v, (hw // 2, hh // 2), dst=sv, interpolation=cv2.INTER_AREA)
+    bgr: np.ndarray = cv2.cvtColor(small, cv2.COLOR_YUV2BGR_I420)
+    return bgr

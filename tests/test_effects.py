@@ -421,7 +421,8 @@ def test_blades_out_of_range_is_a_config_error() -> None:
 
 @pytest.mark.parametrize("effect", ["blur", "bokeh"])
 def test_planar_path_keeps_person_samples_and_looks_like_the_bgr_path(effect: str, backend: str) -> None:
-    from livebokeh.effects.planar import PlanarCompositor, i420_half_bgr, i420_planes
+    from livebokeh.effects.planar import PlanarCompositor
+    from livebokeh.yuv import i420_half_bgr, i420_planes
 
     h, w = 360, 640
     img, alpha = _smooth_scene(h, w)
@@ -483,7 +484,8 @@ def test_planar_mask_view_is_the_bgr_mask_view_in_i420(backend: str) -> None:
 
 @pytest.mark.parametrize("effect", ["color:#00b140", "replace"])
 def test_planar_backgrounds_are_the_bgr_paths_backgrounds(effect: str, backend: str, tmp_path: Path) -> None:
-    from livebokeh.effects.planar import PlanarCompositor, i420_planes
+    from livebokeh.effects.planar import PlanarCompositor
+    from livebokeh.yuv import i420_planes
 
     h, w = 360, 640
     i420, alpha, alpha_half, _ = _i420_scene(h, w)

@@ -6,7 +6,7 @@ converting back costs about as much as the compositing itself, so this composito
 the planes, with the same API, options and blend kernel as the BGR one:
 
 * ``blur`` and ``bokeh``: the person matte and the blurred background are computed from a
-  half-resolution BGR copy (:func:`i420_half_bgr`: the luma averaged 2 x 2, the chroma as
+  half-resolution BGR copy (:func:`~livebokeh.yuv.i420_half_bgr`: the luma averaged 2 x 2, the chroma as
   it is), which the effect renders exactly as the BGR path renders a full frame - its size
   is relative to the frame height, so the look is the same; the small background is
   turned into Y, U and V with BT.601 limited-range weights (the same as OpenCV's
@@ -30,10 +30,11 @@ import numpy as np
 from ..config import EffectOptions
 from ..effect_kinds import Blur, Bokeh, Color, EffectKind, MaskView, Passthrough, Replace
 from ..errors import FrameFormatError
+from ..yuv import i420_half_bgr, i420_planes
 from . import _kernels
 from .compositor import BaseCompositor, check_alpha
 
-__all__ = ["PlanarCompositor", "i420_half_bgr", "i420_planes"]
+__all__ = ["PlanarCompositor"]
 
 # BGR -> (Y, Cb, Cr), BT.601 limited range, with offsets: what OpenCV's BGR2YUV_I420 computes.
 _BGR_TO_YCBCR = np.array(
@@ -44,33 +45,6 @@ _BGR_TO_YCBCR = np.array(
     ],
     np.float32,
 )
-
-
-def i420_planes(i420: np.ndarray, width: int, height: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Views of the Y, U and V planes of a packed I420 array (``3H/2 x W``, as ``cv2`` and PyAV lay it out)."""
-    flat = i420.reshape(-1)
-    n, q = width * height, (width // 2) * (height // 2)
-    y = flat[:n].reshape(height, width)
-    u = flat[n : n + q].reshape(height // 2, width // 2)
-    v = flat[n + q : n + 2 * q].reshape(height // 2, width // 2)
-    return y, u, v
-
-
-def i420_half_bgr(i420: np.ndarray, width: int, height: int) -> np.ndarray:
-    """Half-resolution BGR copy of an I420 frame (width and height divisible by 4).
-
-    The luma is averaged 2 x 2 to the chroma's resolution; the conversion itself is
-    OpenCV's I420 one, on a half-size I420 whose chroma is averaged once more.
-    """
-    y, u, v = i420_planes(i420, width, height)
-    hw, hh = width // 2, height // 2
-    small = np.empty((hh * 3 // 2, hw), np.uint8)
-    sy, su, sv = i420_planes(small, hw, hh)
-    cv2.resize(y, (hw, hh), dst=sy, interpolation=cv2.INTER_AREA)
-    cv2.resize(u, (hw // 2, hh // 2), dst=su, interpolation=cv2.INTER_AREA)
-    cv2.resize(v, (hw // 2, hh // 2), dst=sv, interpolation=cv2.INTER_AREA)
-    bgr: np.ndarray = cv2.cvtColor(small, cv2.COLOR_YUV2BGR_I420)
-    return bgr
 
 
 class PlanarCompositor(BaseCompositor):
@@ -129,7 +103,7 @@ class PlanarCompositor(BaseCompositor):
 
         Returns ``out`` (I420 like ``image``) when given, else a new array; for ``none``
         without ``out`` the input itself.  ``timestamp_ns`` is as in
-        :meth:`Compositor.apply`.  ``half`` is :func:`i420_half_bgr` of ``image`` when the
+        :meth:`Compositor.apply`.  ``half`` is :func:`~livebokeh.yuv.i420_half_bgr` of ``image`` when the
         caller has it already (the matte was computed on it): ``blur`` and ``bokeh`` need
         it and otherwise make it.  ``H`` and ``W`` must be even, and divisible by 4 for
         ``blur`` and ``bokeh``.

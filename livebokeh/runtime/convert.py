@@ -37,8 +37,7 @@ import av
 import numpy as np
 
 from ..config import EffectOptions, MatteOptions, SegmenterOptions
-from ..effects import Compositor
-from ..effects.planar import PlanarCompositor, i420_half_bgr
+from ..effects import Compositor, PlanarCompositor
 from ..errors import ConfigError, InputError, LivebokehError, OutputError, SinkError
 from ..frames import Frame, Mask
 from ..matte import VIDEO_WORKING_SIDE, Matte
@@ -47,7 +46,7 @@ from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.converted import ConvertedVideo
 from ..sinks.video import CONTAINERS, choose_pix_fmt, container_for, default_codec
 from ..sources.decoder import Picture, VideoDecoder, turn
-from ..yuv import bgr_to_video_frame
+from ..yuv import bgr_to_video_frame, i420_half_bgr
 from .mailbox import POLL_S, FrameQueue
 from .workers import first_error, join_all, producer, raise_worker_error, stage
 
