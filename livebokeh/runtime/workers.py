@@ -25,7 +25,7 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable
-from typing import Protocol, TypeVar
+from typing import TypeVar
 
 from ..errors import LivebokehError
 from .mailbox import FrameQueue
@@ -44,16 +44,6 @@ class WorkerError(RuntimeError):
     Deliberately not a :class:`LivebokehError`: those are printed as one tidy line, and a
     bug must keep its traceback.
     """
-
-
-class _Failable(Protocol):
-    """A thread that keeps the exception its loop raised, as :class:`Worker` does."""
-
-    @property
-    def name(self) -> str: ...
-
-    @property
-    def error(self) -> BaseException | None: ...
 
 
 class Worker(threading.Thread):
@@ -152,12 +142,12 @@ def join_all(workers: Iterable[threading.Thread], timeout: float) -> list[str]:
     return alive
 
 
-def first_error(workers: Iterable[_Failable]) -> BaseException | None:
+def first_error(workers: Iterable[Worker]) -> BaseException | None:
     """The error kept by the first worker (in the order given) that failed, or ``None``."""
     return next((w.error for w in workers if w.error is not None), None)
 
 
-def raise_worker_error(workers: Iterable[_Failable]) -> None:
+def raise_worker_error(workers: Iterable[Worker]) -> None:
     """Re-raise the first error kept by any worker, in the calling thread.
 
     A :class:`LivebokehError` is raised as it is (its message is for the user); any
