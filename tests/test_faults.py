@@ -19,6 +19,7 @@ from livebokeh.frames import Frame
 from livebokeh.runtime.guard import CheckedSegmenter, InferenceGuard, MaskRejected
 from livebokeh.runtime.live import LiveOptions, Pipeline
 from livebokeh.sinks import BaseSink, SinkClosed
+from livebokeh.sources import BaseSource
 from livebokeh.sources import camera as camera_module
 from livebokeh.sources import reconnect as reconnect_module
 from livebokeh.sources.camera import CameraSource
@@ -278,6 +279,7 @@ def test_with_reconnect_wraps_only_cameras(monkeypatch):
     cam = CameraSource("fake0")
     wrapped = with_reconnect(cam, size=(160, 96), fps=30)
     assert isinstance(wrapped, ReconnectingSource) and wrapped.size == cam.size
+    assert wrapped.delivered == cam.delivered and "160x96" in str(wrapped.delivered)
     syn = SyntheticSource(**SMALL)
     assert with_reconnect(syn) is syn
     wrapped.close()
@@ -606,17 +608,18 @@ def test_the_summary_lists_the_faults_of_the_run():
 
 
 def test_a_driver_that_raises_instead_of_failing_the_read_counts_as_lost():
-    class Raising:
+    class Raising(BaseSource):
         name, size, fps = "camera fake1", (160, 96), 30.0
+        closed = False
 
         def read(self):  # type: ignore[no-untyped-def]
             raise cv2.error("VIDIOC_DQBUF: No such device")
 
-        def close(self) -> None:
+        def _release(self) -> None:
             self.closed = True
 
     cam = Raising()
-    source = ReconnectingSource(lambda: Socket().open_camera(), first=cam, backoff_start=5.0)  # type: ignore[arg-type]
+    source = ReconnectingSource(lambda: Socket().open_camera(), first=cam, backoff_start=5.0)
     image = source.read()
     assert image is not None and source.is_card(image) and source.lost and source.losses == 1
     assert cam.closed and source.status == "camera fake1 lost: reconnecting"

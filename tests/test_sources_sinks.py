@@ -68,6 +68,8 @@ def test_source_conformance(source):
             assert img.dtype == np.uint8 and img.shape == (h, w, 3) and img.flags.c_contiguous
             assert not s.is_card(img)
         assert s.status is None and s.losses == 0  # nothing lost
+        # only a camera says what mode it negotiated
+        assert (s.delivered is not None) == isinstance(s, CameraSource)
     assert source.read() is None  # closed
     source.close()  # idempotent
 
@@ -359,6 +361,7 @@ class _CardSource(_PlainSource):
         self.card = np.full((24, 32, 3), 40, np.uint8)
         self.status: str | None = None
         self.losses = 0
+        self.delivered = "plain: 32x24 @ 30 fps"
 
     def is_card(self, image: np.ndarray) -> bool:
         return image is self.card
@@ -369,14 +372,14 @@ def test_own_source_objects_get_the_protocols_optional_members() -> None:
     source = open_source(plain)
     assert isinstance(source, Source) and source.name == "plain" and source.size == (32, 24) and source.fps == 30
     assert source.read() is plain.image and not source.is_card(plain.image)
-    assert source.status is None and source.losses == 0
+    assert source.status is None and source.losses == 0 and source.delivered is None
     source.close()
     assert plain.closed
     own = _CardSource()
     source = open_source(own)
     assert source.is_card(own.card) and not source.is_card(own.image)
     own.status, own.losses = "plain lost", 2  # read when asked, not copied once
-    assert source.status == "plain lost" and source.losses == 2
+    assert source.status == "plain lost" and source.losses == 2 and source.delivered == "plain: 32x24 @ 30 fps"
     with open_source("synthetic:64x48") as synthetic:
         assert open_source(synthetic) is synthetic  # a BaseSource passes through as it is
 

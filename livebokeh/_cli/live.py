@@ -170,9 +170,8 @@ def main(args: argparse.Namespace) -> int:
             source = open_source("sample", size=options.size, loop=True)
     else:
         source = open_source(args.source, size=options.size, fps=options.fps, loop=options.loop)
-    delivered = getattr(source, "delivered", None)
-    if delivered and not args.quiet:
-        print(f"livebokeh: {delivered}", file=sys.stderr)
+    if source.delivered and not args.quiet:
+        print(f"livebokeh: {source.delivered}", file=sys.stderr)
     pipeline = Pipeline(
         source,
         sinks,

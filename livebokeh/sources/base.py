@@ -15,8 +15,9 @@ class Source(Protocol):
 
     ``name``, ``size``, ``fps``, ``read`` and ``close`` are what a source must have.
     ``status``, ``losses`` and ``is_card`` are optional capabilities of sources that
-    can lose their device (a camera with reconnect): :class:`BaseSource` gives every
-    source the defaults, and :func:`open_source` gives them to objects of your own too.
+    can lose their device (a camera with reconnect), ``delivered`` of sources that
+    negotiate a mode with a device: :class:`BaseSource` gives every source the
+    defaults, and :func:`open_source` gives them to objects of your own too.
     """
 
     name: str
@@ -30,6 +31,11 @@ class Source(Protocol):
     @property
     def losses(self) -> int:
         """Times the source lost its device so far."""
+        ...
+
+    @property
+    def delivered(self) -> str | None:
+        """What the device really delivers, in one line (``camera 0: 1280x720 @ 30 fps, MJPG``), else ``None``."""
         ...
 
     @property
@@ -61,6 +67,7 @@ class BaseSource:
     name = "source"
     status: str | None = None
     losses = 0
+    delivered: str | None = None
     _closed = False
 
     def is_card(self, image: np.ndarray) -> bool:
@@ -90,7 +97,7 @@ class OwnSource(BaseSource):
     """A source object of your own as a full :class:`Source`: its own members, and the defaults for what it lacks.
 
     Only ``read``, ``size``, ``fps`` and ``close`` are required of it; ``name``,
-    ``status``, ``losses`` and ``is_card`` are used when it has them.  This is the one
+    ``status``, ``losses``, ``delivered`` and ``is_card`` are used when it has them.  This is the one
     place that asks an object which optional members it has.
     """
 
@@ -116,6 +123,10 @@ class OwnSource(BaseSource):
     @property
     def losses(self) -> int:  # type: ignore[override]
         return int(getattr(self.source, "losses", 0))
+
+    @property
+    def delivered(self) -> str | None:  # type: ignore[override]
+        return getattr(self.source, "delivered", None)
 
     def read(self) -> np.ndarray | None:
         return self.source.read()  # type: ignore[no-any-return]

@@ -88,7 +88,7 @@ class ReconnectingSource(BaseSource):
         self.name = self._camera.name
         self._size = self._camera.size
         self._fps = self._camera.fps
-        self.delivered = getattr(self._camera, "delivered", None)
+        self.delivered = self._camera.delivered
         self.backoff_start = backoff_start
         self.backoff_max = backoff_max
         self.status: str | None = None
