@@ -77,10 +77,11 @@ def test_python_api_example_runs(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
     assert summary["frames_composited"] > 0 and summary["inference_count"] > 0
 
 
-def test_config_example_is_valid(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("doc", [README, USAGE], ids=lambda doc: doc.name)
+def test_config_example_is_valid(doc: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "none"))
-    blocks = code_blocks(USAGE.read_text(encoding="utf-8"), "toml")
-    assert blocks, "docs/usage.md has no ```toml example"
+    blocks = code_blocks(doc.read_text(encoding="utf-8"), "toml")
+    assert blocks, f"{doc.name} has no ```toml example"
     cfg = tmp_path / "config.toml"
     cfg.write_text(blocks[0], encoding="utf-8")
     parser = build_parser()
@@ -132,3 +133,25 @@ def test_the_public_api_is_what_the_readme_names_once_each() -> None:
     assert used <= set(livebokeh.__all__), f"documented but not exported: {sorted(used - set(livebokeh.__all__))}"
     objects = [getattr(livebokeh, name) for name in livebokeh.__all__ if name != "__version__"]
     assert len({id(o) for o in objects}) == len(objects), "one object exported under two names"
+
+
+def test_the_architecture_section_names_files_that_exist() -> None:
+    """Every path in README's Architecture section is a module or package of ``livebokeh/``.
+
+    In the table a bare file name (``sample.py``) lies in the folder of the first path of its row;
+    a folder (``people/``) is a package of ``livebokeh/``.
+    """
+    body = section(README.read_text(encoding="utf-8"), "Architecture")
+    assert body is not None, "README.md has no Architecture section"
+    package = REPO / "livebokeh"
+    named: list[Path] = []
+    for block in code_blocks(body, "text"):
+        named += [package / word for word in re.findall(r"[\w/]+\.py|\w+/", block)]
+    rows = [line for line in body.splitlines() if line.startswith("|") and "`" in line]
+    for row in rows:
+        spans = [s for s in re.findall(r"`([^`]+)`", row) if s.endswith((".py", "/"))]
+        folder = next((Path(s).parent for s in spans if "/" in s.rstrip("/")), Path())
+        named += [package / (s if "/" in s else folder / s) for s in spans]
+    assert len(named) > 30, "the scan found too few paths"
+    missing = sorted({str(p.relative_to(REPO)) for p in named if not p.exists()})
+    assert not missing, f"README Architecture names files that do not exist: {missing}"
