@@ -18,6 +18,7 @@ from livebokeh.sinks.null import NullSink
 from livebokeh.sinks.virtualcam import VirtualCamSink
 from livebokeh.sources import Source, open_source
 from livebokeh.sources.camera import CameraSource
+from livebokeh.sources.mjpeg import MjpegSource, encode_jpeg, jpeg_decoder
 
 
 def make_clip(path, frames: int = 12, size=(128, 72), fps: int = 30) -> None:
@@ -42,7 +43,7 @@ def clip(tmp_path):
     return path
 
 
-SOURCES = ["synthetic", "sample", "video", "camera"]
+SOURCES = ["synthetic", "synthetic-mjpeg", "sample", "video", "camera"]
 
 
 @pytest.fixture(params=SOURCES)
@@ -50,6 +51,8 @@ def source(request, clip) -> Source:
     kind = request.param
     if kind == "synthetic":
         return open_source("synthetic:192x108@60", realtime=False)
+    if kind == "synthetic-mjpeg":
+        return open_source("synthetic:192x108@60:mjpeg", realtime=False)
     if kind == "sample":
         return open_source("sample", realtime=False)
     if kind == "video":
@@ -118,10 +121,54 @@ def test_camera_reports_what_it_delivers_and_asks_for_mjpg():
     assert fake.released
 
 
+def test_mjpeg_sources_decode_one_stored_jpeg_per_read():
+    with open_source("synthetic:320x180@30", realtime=False) as raw:
+        frames = raw.loop_frames  # type: ignore[attr-defined]
+    with open_source("synthetic:320x180@30:mjpeg", realtime=False) as s:
+        assert isinstance(s, MjpegSource)
+        assert s.name == "synthetic:320x180@30:mjpeg" and s.size == (320, 180) and s.fps == 30
+        assert s.loop_length == len(frames)
+        decoded = [s.read() for _ in range(len(frames) + 2)]
+        assert s.frames_decoded == len(frames) + 2  # one decode per read, every read
+    for got, want in zip(decoded, frames + frames[:2], strict=True):
+        error = np.abs(got.astype(np.int16) - want).mean()
+        assert 0 < error < 4  # the frame itself, through a lossy JPEG
+    assert decoded[0] is not decoded[len(frames)]  # a fresh picture per read, not a cached one
+
+
+def test_mjpeg_sample_plays_the_clip_once_or_looped():
+    with open_source("sample:mjpeg", size=(160, 90), realtime=False) as s:
+        assert s.name == "sample:mjpeg" and s.size == (160, 90)
+        n = s.loop_length  # type: ignore[attr-defined]
+        count = 0
+        while s.read() is not None:
+            count += 1
+    assert count == n > 10
+    with open_source("sample:mjpeg", size=(160, 90), realtime=False, loop=True) as s:
+        assert all(s.read() is not None for _ in range(n + 3))
+
+
+def test_mjpeg_decoders_agree_and_opencv_is_the_fallback(monkeypatch):
+    image = open_source("synthetic:160x96", realtime=False).read()
+    data = encode_jpeg(image)
+    monkeypatch.setenv("LIVEBOKEH_JPEG", "opencv")
+    opencv = jpeg_decoder()
+    assert opencv.name == "opencv"
+    reference = opencv.decode(data)
+    assert np.abs(reference.astype(np.int16) - image).mean() < 4
+    monkeypatch.delenv("LIVEBOKEH_JPEG")
+    auto = jpeg_decoder()  # libjpeg-turbo where PyTurboJPEG and its library load, else OpenCV
+    assert auto.name in ("turbojpeg", "opencv")
+    assert np.abs(auto.decode(data).astype(np.int16) - reference).max() <= 8  # fast IDCT: a few levels at most
+    with pytest.raises(ConfigError, match="unknown"):
+        jpeg_decoder("libjpeg")
+
+
 @pytest.mark.parametrize(
     ("spec", "error", "match"),
     [
         ("synthetic:12x", ConfigError, "synthetic:WIDTHxHEIGHT@FPS"),
+        ("synthetic:640x360@30:png", ConfigError, "mjpeg"),
         ("synthetic:640x360@0", ConfigError, "frame rate"),
         ("nonexistent-thing", InputError, "not camera"),
     ],

@@ -8,11 +8,12 @@ stream.  ``close`` is idempotent and every source is a context manager.
 Modules::
 
     base.py        the Source protocol, BaseSource, OwnSource (your own object as a Source)
-    specs.py       open_source: camera[:N], sample, synthetic[:WxH@FPS], PATH or URL -> a Source
+    specs.py       open_source: camera[:N], sample[:mjpeg], synthetic[:WxH@FPS][:mjpeg], PATH or URL -> a Source
     camera.py      an OpenCV camera;  reconnect.py: reopens a lost camera, showing a card meanwhile
     video.py       a video file or URL played as a camera;  sample.py: the bundled clip
     decoder.py     the one PyAV decoder (frames, timestamps, rotation, colour tags) behind
                    video.py, convert and video backgrounds
+    mjpeg.py       frames kept as JPEG, decoded one per read (a webcam in MJPEG mode)
     synthetic.py   generated frames;  images.py: still images (photo);  pacing.py: real-time pacing
 """
 

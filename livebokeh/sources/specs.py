@@ -5,13 +5,19 @@
     camera[:N]            OpenCV camera N (default 0), or camera:/dev/videoN
     sample                the clip shipped with livebokeh
     synthetic[:WxH@FPS]   generated frames for tests and benchmarks (default 1280x720@30)
+    synthetic[:WxH@FPS]:mjpeg, sample:mjpeg
+                          the same frames stored as JPEG and decoded one per read, as a
+                          webcam in MJPEG mode delivers them (:mod:`.mjpeg`)
     PATH or URL           a video file or stream, played in real time
 """
 
 from __future__ import annotations
 
 import re
+from collections.abc import Iterator
 from pathlib import Path
+
+import numpy as np
 
 from ..errors import ConfigError, InputError
 from .base import BaseSource, OwnSource, Source
@@ -31,13 +37,20 @@ def _parse_synthetic(rest: str) -> tuple[tuple[int, int] | None, float | None]:
     m = re.fullmatch(r"(?:(\d+[xX]\d+))?(?:@(\d+(?:\.\d+)?))?", rest)
     if not m:
         raise ConfigError(
-            f"source 'synthetic:{rest}' is malformed: write synthetic:WIDTHxHEIGHT@FPS, e.g. synthetic:1280x720@30"
+            f"source 'synthetic:{rest}' is malformed: write synthetic:WIDTHxHEIGHT@FPS, e.g. synthetic:1280x720@30 "
+            "(add :mjpeg for JPEG-coded frames)"
         )
     size = parse_size(m.group(1), what="synthetic size") if m.group(1) else None
     fps = float(m.group(2)) if m.group(2) else None
     if fps is not None and not 0 < fps <= 240:
         raise ConfigError(f"synthetic frame rate {fps:g} is out of range: use 1 to 240")
     return size, fps
+
+
+def _until_end(source: Source) -> Iterator[np.ndarray]:
+    """Every frame ``source`` delivers, to its end."""
+    while (image := source.read()) is not None:
+        yield image
 
 
 def open_source(
@@ -61,6 +74,9 @@ def open_source(
         return spec if isinstance(spec, BaseSource) else OwnSource(spec)
     text = spec.strip()
     kind, _, rest = text.partition(":")
+    mjpeg = kind in ("synthetic", "sample") and (rest == "mjpeg" or rest.endswith(":mjpeg"))
+    if mjpeg:
+        rest = rest[: -len("mjpeg")].rstrip(":")
     if kind == "camera":
         from .camera import CameraSource
 
@@ -73,11 +89,24 @@ def open_source(
 
         syn_size, syn_fps = _parse_synthetic(rest)
         w, h = syn_size or size or (1280, 720)
-        return SyntheticSource(width=w, height=h, fps=syn_fps or fps or 30.0, realtime=realtime)
-    if text == "sample":
+        synthetic = SyntheticSource(width=w, height=h, fps=syn_fps or fps or 30.0, realtime=realtime)
+        if not mjpeg:
+            return synthetic
+        from .mjpeg import MjpegSource
+
+        with synthetic:
+            return MjpegSource(
+                synthetic.loop_frames, fps=synthetic.fps, name=f"{synthetic.name}:mjpeg", realtime=realtime
+            )
+    if kind == "sample" and (not rest or mjpeg):
         from .sample import SampleSource
 
-        return SampleSource(loop=loop, size=size, realtime=realtime)
+        if not mjpeg:
+            return SampleSource(loop=loop, size=size, realtime=realtime)
+        from .mjpeg import MjpegSource
+
+        with SampleSource(size=size, realtime=False) as sample:  # every frame once, to be stored
+            return MjpegSource(_until_end(sample), fps=sample.fps, name="sample:mjpeg", loop=loop, realtime=realtime)
     from .video import VideoSource
 
     if "://" in text:
@@ -88,6 +117,7 @@ def open_source(
     if path.is_dir():
         raise InputError(f"source {text} is a folder: give a video file, camera[:N], sample or synthetic")
     raise InputError(
-        f"source {text!r} is not camera[:N], sample, synthetic[:WxH@FPS], a URL or an existing video file: "
+        f"source {text!r} is not camera[:N], sample[:mjpeg], synthetic[:WxH@FPS][:mjpeg], a URL or an existing "
+        "video file: "
         "check the name"
     )

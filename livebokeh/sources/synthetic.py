@@ -118,6 +118,11 @@ class SyntheticSource(BaseSource):
         """Number of distinct precomputed frames."""
         return len(self._frames)
 
+    @property
+    def loop_frames(self) -> list[np.ndarray]:
+        """The precomputed frames (read-only), in playing order."""
+        return list(self._frames)
+
     def read(self) -> np.ndarray | None:
         """The next precomputed frame (read-only), when it is due."""
         if self._closed:
