@@ -14,6 +14,7 @@ import os
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -132,6 +133,10 @@ class LiveStats:
         self.startup_s = 0.0
         """Seconds spent warming up every stage before the run's clock started."""
         self.size: tuple[int, int] | None = None
+        self.governor: Callable[[], Any] | None = None
+        """The CPU governor's ``report()`` (a :class:`~livebokeh.runtime.governor.GovernorReport`), if one runs."""
+        self._changes: deque[float] = deque(maxlen=SAMPLES)
+        self._limits: dict[str, int] = {}
 
     def start(self) -> None:
         """Reset the CPU and wall clocks (call when the threads start)."""
@@ -162,6 +167,12 @@ class LiveStats:
             self.first_inference_ns = now_ns
         self.inference_rate.tick(now_ns)
 
+    def governed(self, change: float | None, limited_by: str) -> None:
+        """Record the governor's reading after one mask (the predicted change, what limited the rate)."""
+        if change is not None:
+            self._changes.append(change)
+        self._limits[limited_by] = self._limits.get(limited_by, 0) + 1
+
     def stop(self) -> None:
         """Freeze the run's end time and CPU total."""
         if self.end_ns is None:
@@ -169,13 +180,29 @@ class LiveStats:
             self._cpu_total = self.cpu.total_percent()
 
     def hud(self) -> dict[str, float]:
-        """Live figures for the preview's HUD."""
+        """Live figures for the preview's HUD (``cpu_budget`` is NaN without a governor)."""
         now = time.monotonic_ns()
+        budget = self.governor().budget_percent if self.governor is not None else None
         return {
             "output_fps": self.output_rate.rate(now),
             "inference_hz": self.inference_rate.rate(now),
             "mask_age_ms": self.last_mask_age_ms,
             "cpu_percent": self.cpu.recent_percent(),
+            "cpu_budget": float("nan") if budget is None else float(budget),
+        }
+
+    def _governor_summary(self) -> dict[str, Any] | None:
+        if self.governor is None:
+            return None
+        report = self.governor()
+        changes = np.asarray(self._changes, dtype=np.float64)
+        return {
+            "cpu_budget_percent": report.budget_percent,
+            "gap_ms": _round(report.gap_s * 1e3),
+            "limited_by": dict(sorted(self._limits.items())),
+            "change_p50": round(float(np.percentile(changes, 50)), 4) if changes.size else None,
+            "change_p95": round(float(np.percentile(changes, 95)), 4) if changes.size else None,
+            "cost_level": report.cost_level,
         }
 
     def summary(self) -> dict[str, Any]:
@@ -220,6 +247,7 @@ class LiveStats:
             "mask_age_ms_p95": _round(np.percentile(ages, 95)) if ages.size else None,
             "stage_ms": stages,
             "cpu_percent": _round(cpu_total),
+            "governor": self._governor_summary(),
             "peak_rss_mb": _round(rss) if rss is not None else None,
             "sinks_dropped": list(self.sinks_dropped),
             "inference_errors": self.inference_errors,
@@ -264,11 +292,16 @@ def format_summary(s: dict[str, Any]) -> str:
         faults.append(f"camera lost {s['camera_lost']}x")
     if s.get("sinks_dropped"):
         faults.append("sinks dropped: " + ", ".join(s["sinks_dropped"]))
+    governor = s.get("governor")
+    budget = ""
+    if governor:
+        limits = ", ".join(f"{k} {v}" for k, v in governor["limited_by"].items())
+        budget = f" (budget {governor['cpu_budget_percent']:g} %; rate set by {limits or '-'})"
     return "\n".join(
         [
             f"{s['frames_composited']} frames in {s['duration_s']:.1f} s: {s['output_fps']:.1f} fps out, "
             f"{s['frames_dropped']} dropped, inference {s['inference_hz']:.1f} Hz ({s['inference_count']} masks)",
-            f"mask age p50/p95 {age} / {s['mask_age_ms_p95']} ms, CPU {s['cpu_percent']:.0f} % of one core, "
+            f"mask age p50/p95 {age} / {s['mask_age_ms_p95']} ms, CPU {s['cpu_percent']:.0f} % of one core{budget}, "
             f"peak memory {s['peak_rss_mb']} MiB",
             "stage ms p50/p95: " + ", ".join(st(n) for n in STAGES),
         ]

@@ -38,9 +38,19 @@ def load_manifest() -> list[dict]:
 
 def download_wheel(dest: Path) -> Path:
     cmd = [
-        sys.executable, "-m", "pip", "download", "--no-deps", "--only-binary=:all:",
-        "--python-version", "3.11", "--platform", "manylinux_2_28_x86_64",
-        f"mediapipe=={MEDIAPIPE_VERSION}", "-d", str(dest),
+        sys.executable,
+        "-m",
+        "pip",
+        "download",
+        "--no-deps",
+        "--only-binary=:all:",
+        "--python-version",
+        "3.11",
+        "--platform",
+        "manylinux_2_28_x86_64",
+        f"mediapipe=={MEDIAPIPE_VERSION}",
+        "-d",
+        str(dest),
     ]
     print("running:", " ".join(cmd))
     subprocess.run(cmd, check=True)

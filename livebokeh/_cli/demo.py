@@ -14,7 +14,7 @@ from pathlib import Path
 from ..errors import SinkError
 from ..runtime.live import LiveOptions, Pipeline
 from .common import add_effect_args, add_model_args, effect_options, matte_options, segmenter_options
-from .live import add_run_args, run_pipeline
+from .live import add_run_args, governor_options, run_pipeline
 
 DEMO_OUTPUT = "livebokeh-demo.mp4"
 
@@ -43,7 +43,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _pipeline(args: argparse.Namespace, sink: str, *, loop: bool, overwrite: bool) -> Pipeline:
-    options = LiveOptions(inference_fps=args.inference_fps, duration=args.duration, loop=loop, overwrite=overwrite)
+    options = LiveOptions(
+        inference_fps=args.inference_fps,
+        duration=args.duration,
+        loop=loop,
+        overwrite=overwrite,
+        **governor_options(args),
+    )
     return Pipeline(
         "sample",
         [sink],

@@ -165,6 +165,11 @@ def _print_videos(res: dict[str, Any], every: int) -> None:
                 f"with {loss_c:.4f} (ratio {loss_c / loss if loss else float('nan'):.3f}); "
                 f"IoU vs fresh mask {m['stale_vs_fresh']:.3f} -> {m['compensated_vs_fresh']:.3f}"
             )
+            print(
+                f"  CPU governor's schedule (motion alone), every frame scored: IoU {m['fresh_all']:.4f} fresh -> "
+                f"{m['governed']:.4f} governed (cost {m['fresh_all'] - m['governed']:.4f}); IoU vs fresh mask "
+                f"{m['governed_vs_fresh']:.4f}; masks on {100 * m['governed_masks_per_frame']:.0f} % of the frames"
+            )
 
 
 def subject_rules(items: list[str]) -> tuple[tuple[str, str], ...]:

@@ -11,6 +11,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from ..errors import CameraOpenError, ConfigError
+from ..runtime.governor import DEFAULT_CPU_BUDGET, FLOOR_HZ
 from ..runtime.live import LiveOptions, Pipeline
 from ..sources import open_source, parse_size
 from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
@@ -48,6 +49,25 @@ def live_number(field: str) -> Callable[[str], float]:
     return number
 
 
+def cpu_budget(text: str) -> float | str:
+    """``--cpu-budget``'s type: a percentage of one core (range-checked by ``LiveOptions``), or ``off``."""
+    if text.strip().lower() in ("off", "none"):
+        return "off"
+    return live_number("cpu_budget")(text.strip().rstrip("%"))
+
+
+def governor_options(args: argparse.Namespace) -> dict[str, Any]:
+    """``cpu_budget`` / ``inference_floor`` for :class:`LiveOptions` from the flags given (absent: the defaults)."""
+    given: dict[str, Any] = {}
+    budget = getattr(args, "cpu_budget", None)
+    if budget is not None:
+        given["cpu_budget"] = None if budget == "off" else budget
+    floor = getattr(args, "inference_floor", None)
+    if floor is not None:
+        given["inference_floor"] = floor
+    return given
+
+
 def add_run_args(parser: argparse.ArgumentParser) -> None:
     """Options shared by ``live`` and ``demo``: how long, how fast, where the stats go."""
     g = parser.add_argument_group("run")
@@ -57,6 +77,19 @@ def add_run_args(parser: argparse.ArgumentParser) -> None:
         type=live_number("inference_fps"),
         metavar="FPS",
         help="cap the model's rate (default: as fast as one core allows, up to the frame rate)",
+    )
+    g.add_argument(
+        "--cpu-budget",
+        type=cpu_budget,
+        metavar="PERCENT",
+        help="keep the whole process within this much of one core by running the model less often on a still "
+        f"scene (default {DEFAULT_CPU_BUDGET:g}; 'off': a mask for every frame the model keeps up with)",
+    )
+    g.add_argument(
+        "--inference-floor",
+        type=live_number("inference_floor"),
+        metavar="FPS",
+        help=f"never fewer masks per second than this, whatever the budget (default {FLOOR_HZ:g})",
     )
     g.add_argument("--stats-json", metavar="PATH", help="write the run's statistics as one JSON object")
     g.add_argument("-q", "--quiet", action="store_true", help="no summary at the end")
@@ -159,6 +192,7 @@ def main(args: argparse.Namespace) -> int:
         mirror=args.mirror,
         overwrite=args.overwrite,
         reconnect=args.reconnect,
+        **governor_options(args),
     )
     sinks = args.sink or default_sinks()
     if args.source is None:

@@ -13,9 +13,12 @@ from typing import Any
 
 import numpy as np
 
+from ..config import MatteOptions
 from ..errors import InputError
-from ..frames import Frame
+from ..frames import Frame, Mask
 from ..matte import Matte, upsample
+from ..matte.warp import MaskWarper, predicted_change
+from ..runtime.governor import FLOOR_HZ, InferenceGovernor
 from ..segmentation import SegmenterProtocol, create_segmenter
 from .clips import MovingClip, backgrounds, gt_clips, moving_clips_from, save_clip
 from .data import read_clip
@@ -69,16 +72,51 @@ def instability(options: EvalOptions, path: Path) -> dict[str, float]:
     return {"frames": len(clip), "fps": fps, "raw": raw_meter.value, "livebokeh": our_meter.value}
 
 
+class _Governed:
+    """The live pipeline's inference schedule replayed on a clip: masks where the governor (motion alone) asks.
+
+    The clip's frames are 1/fps apart; no CPU budget applies (offline there is none to
+    measure), so the rate is the one the scene asks for, between ``FLOOR_HZ`` and the frame rate.
+    """
+
+    def __init__(self, seg: SegmenterProtocol, options: MatteOptions, fps: float) -> None:
+        self.matte = Matte(seg, options, video=True)
+        self.governor = InferenceGovernor(budget_percent=None, floor_hz=min(FLOOR_HZ, fps), ceiling_hz=fps)
+        self.fps = fps
+        self._warper = MaskWarper()
+        self._due = 0.0
+        self.mask: Mask | None = None
+        self.masks = 0
+
+    def apply(self, frame: Frame) -> np.ndarray:
+        """The alpha the compositor would apply to ``frame``, computing a new mask first when one is due."""
+        t = frame.index / self.fps
+        if self.mask is None or t >= self._due - 1e-9:
+            mask = self.matte.compute(frame)
+            change = predicted_change(self._warper, self.mask, mask) if self.mask is not None else None
+            self._due = t + self.governor.observed(change, 0.0)
+            self.mask = mask
+            self.masks += 1
+        return self.matte.apply_to(self.mask, frame)
+
+
 def stale_scores(options: EvalOptions, clip: MovingClip) -> dict[str, float]:
-    """IoU against ground truth with a fresh mask every frame and with one every ``infer_every`` frames."""
+    """IoU against ground truth with a fresh mask every frame and with one every ``infer_every`` frames.
+
+    ``governed`` replays the live CPU governor's schedule (motion alone, see :class:`_Governed`)
+    and is scored on every frame, next to ``fresh_all`` (a fresh mask every frame, every frame
+    scored); ``governed_masks_per_frame`` is the share of frames it computed a mask for.
+    """
     every = options.infer_every
     seg = _segmenter(options)
     opts = replace(options.matte, temporal=True)
     fresh_matte = Matte(seg, opts, video=True)
     stale_matte = Matte(seg, replace(opts, compensate=False), video=True)
     comp_matte = Matte(seg, replace(opts, compensate=True), video=True)
+    governed = _Governed(seg, replace(opts, compensate=True), clip.fps)
     keys = ("raw_fresh", "raw_stale", "fresh", "stale", "compensated", "stale_vs_fresh", "compensated_vs_fresh")
     sums = dict.fromkeys(keys, 0.0)
+    all_sums = dict.fromkeys(("fresh_all", "governed", "governed_vs_fresh"), 0.0)
     n = 0
     raw_mask = None
     mask = None
@@ -87,6 +125,10 @@ def stale_scores(options: EvalOptions, clip: MovingClip) -> dict[str, float]:
         size = (image.shape[1], image.shape[0])
         raw_now = seg.segment(image)
         fresh = fresh_matte.apply_to(fresh_matte.compute(frame), frame)
+        ruled = governed.apply(frame)
+        all_sums["fresh_all"] += binary_iou(fresh, gt)
+        all_sums["governed"] += binary_iou(ruled, gt)
+        all_sums["governed_vs_fresh"] += binary_iou(ruled, fresh)
         if frame.index % every == 0:
             raw_mask = raw_now
             mask = stale_matte.compute(frame)
@@ -106,6 +148,8 @@ def stale_scores(options: EvalOptions, clip: MovingClip) -> dict[str, float]:
         sums["compensated_vs_fresh"] += binary_iou(comp, fresh)
     seg.close()
     out = {k: v / max(1, n) for k, v in sums.items()}
+    out.update({k: v / max(1, len(clip.frames)) for k, v in all_sums.items()})
+    out["governed_masks_per_frame"] = governed.masks / max(1, len(clip.frames))
     out["frames_scored"] = float(n)
     out["fps"] = clip.fps
     return out

@@ -60,6 +60,9 @@ TRACK_NEAR = 0.25
 TRACK_BODY = 2.5
 """A tracked ROI's side is this many times the radius of the body circle inside it (ROI side = 2 x 1.25 x radius)."""
 
+COST_DETECT_FACTOR = 3
+"""At ``cost_level`` 1 (set by the live CPU governor) the detectors run this many times less often."""
+
 REJECTED_IOU = 0.5
 """A flowed body box overlapping by more than this one the pose model found empty is the same false detection."""
 
@@ -72,6 +75,9 @@ class VideoEstimator(MaskEstimator):
     pose_max_side = VIDEO_POSE_MAX_SIDE
     pose_limit = VIDEO_POSE_PEOPLE
     pose_threads = 1
+    cost_level = 0
+    """How much the matte may save, set by the live pipeline's CPU governor: 0 nothing; 1 the
+    person detectors run ``COST_DETECT_FACTOR`` times less often (their boxes follow the flow)."""
 
     def __init__(
         self,
@@ -117,7 +123,8 @@ class VideoEstimator(MaskEstimator):
 
     def _detected_or_moved(self, image: np.ndarray, grey: np.ndarray) -> list[Person]:
         """People detected afresh every ``DETECT_EVERY`` masks, else the last ones moved along the optical flow."""
-        if self._computed % DETECT_EVERY == 0 or self._people_grey is None or self._people_grey.shape != grey.shape:
+        every = DETECT_EVERY * (COST_DETECT_FACTOR if self.cost_level else 1)
+        if self._computed % every == 0 or self._people_grey is None or self._people_grey.shape != grey.shape:
             self._people = self.detector.detect(image)
             self._people_grey = grey
             self._fresh = True

@@ -12,7 +12,7 @@ from __future__ import annotations
 import cv2
 import numpy as np
 
-from ..frames import Frame
+from ..frames import Frame, Mask
 
 FLOW_SIDE = 256
 """Long side, in pixels, of the grey images the flow is computed on."""
@@ -91,3 +91,24 @@ def shift_box(
     region = flow[y0:y1, x0:x1].reshape(-1, 2)
     dx, dy = -float(np.median(region[:, 0])) / sx, -float(np.median(region[:, 1])) / sy
     return box[0] + dx, box[1] + dy, box[2] + dx, box[3] + dy
+
+
+def predicted_change(warper: MaskWarper, old: Mask, new: Mask) -> float | None:
+    """How wrong ``old``, moved along the flow to ``new``'s frame, would be there: ``1 - IoU`` at 0.5.
+
+    That is what a compositor applying the older mask to the newer frame gets wrong (the
+    flow covers motion between masks; this measures what it does not cover).  ``None``
+    when the masks carry no :func:`flow_grey` guides to compare.  Runs at mask resolution
+    (a few hundred pixels a side): well under a millisecond plus one small flow.
+    """
+    if old.guide is None or new.guide is None:
+        return None
+    moved = warper.warp(old.alpha, old.guide, new.guide)
+    target = new.alpha
+    if moved.shape != target.shape:
+        moved = cv2.resize(moved, (target.shape[1], target.shape[0]), interpolation=cv2.INTER_LINEAR)
+    a, b = moved >= 0.5, target >= 0.5
+    union = int(np.count_nonzero(a | b))
+    if union == 0:
+        return 0.0
+    return 1.0 - int(np.count_nonzero(a & b)) / union

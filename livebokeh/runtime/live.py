@@ -10,7 +10,9 @@
   compositor and the newest one to the inference thread.
 * The **inference thread** takes the newest frame, shrinks it cheaply towards the
   model input, runs :meth:`Matte.compute` and publishes the mask (stamped with its
-  frame's time) in the mask cache, at most ``inference_fps`` times a second.
+  frame's time) in the mask cache, at most ``inference_fps`` times a second and as
+  often as the :class:`~livebokeh.runtime.governor.InferenceGovernor` decides: fewer
+  masks on a still scene, more when the person moves, within ``cpu_budget``.
 * The **compositor** (the thread that iterates the :class:`Pipeline`) applies the
   newest cached mask to every frame with :meth:`Matte.apply_to` and
   :meth:`Compositor.apply` and writes the result to every sink.  It never waits for
@@ -38,13 +40,15 @@ from ..config import EffectOptions, MatteOptions, SegmenterOptions
 from ..effects import Compositor
 from ..errors import ConfigError, LivebokehError, SinkError
 from ..frames import Frame, Mask
-from ..matte import Matte
+from ..matte import Matte, VideoEstimator
+from ..matte.warp import MaskWarper, predicted_change
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks import Sink, SinkClosed, open_sink
 from ..sources import Source, open_source
 from ..sources.reconnect import with_reconnect
 from ..stats import LiveStats
 from .controls import LiveControls
+from .governor import DEFAULT_CPU_BUDGET, FLOOR_HZ, InferenceGovernor
 from .guard import CheckedSegmenter, InferenceGuard, MaskRejected
 from .mailbox import FrameQueue, Mailbox
 from .warmup import warm_up
@@ -74,6 +78,10 @@ class LiveOptions:
     segmenter work on them.  ``stop_timeout`` bounds the join of all threads at shutdown.
     ``reconnect`` keeps a camera run going when the camera is lost: a "camera lost" card is
     shown while it is reopened with backoff (see :mod:`livebokeh.sources.reconnect`).
+    ``cpu_budget`` is the whole process's CPU in percent of one core that the inference
+    rate adapts to (``None``: no governor, a mask for every frame the model keeps up with);
+    ``inference_floor`` the fewest masks per second it may go down to (see
+    :mod:`livebokeh.runtime.governor`).
     """
 
     inference_fps: float | None = None
@@ -88,6 +96,8 @@ class LiveOptions:
     preshrink: bool = True
     stop_timeout: float = 1.0
     reconnect: bool = True
+    cpu_budget: float | None = DEFAULT_CPU_BUDGET
+    inference_floor: float = FLOOR_HZ
 
     def __post_init__(self) -> None:
         if self.inference_fps is not None and not (
@@ -104,6 +114,17 @@ class LiveOptions:
             raise ConfigError(f"size {self.size!r} is invalid: use (width, height)")
         if not isinstance(self.queue_frames, int) or self.queue_frames < 1:
             raise ConfigError(f"queue_frames {self.queue_frames!r} is out of range: use a whole number >= 1")
+        if self.cpu_budget is not None and not (
+            isinstance(self.cpu_budget, (int, float)) and 1 <= self.cpu_budget <= 6400
+        ):
+            raise ConfigError(
+                f"cpu budget {self.cpu_budget!r} is out of range: use a percentage of one core from 1 to 6400, or off"
+            )
+        if not (isinstance(self.inference_floor, (int, float)) and 0 < self.inference_floor <= 1000):
+            raise ConfigError(
+                f"inference floor {self.inference_floor!r} is out of range: "
+                "use masks per second above 0 and at most 1000"
+            )
         if not self.stop_timeout > 0:
             raise ConfigError(f"stop_timeout {self.stop_timeout!r} is out of range: use a number of seconds above 0")
 
@@ -221,6 +242,8 @@ class Pipeline:
         self._cache = MaskCache()
         self.guard = InferenceGuard()
         """Counts failed or rejected masks and decides when to pass frames through."""
+        self.governor: InferenceGovernor | None = None
+        """Decides when the next mask is computed (``None`` without a CPU budget); made when the run starts."""
         self._workers: list[Worker] = []
         self._started = False
         self._closed = False
@@ -283,6 +306,12 @@ class Pipeline:
             newest_mask=self._cache.newest,
         )
         size, fps = self.source.size, self.source.fps
+        if opts.cpu_budget is not None:
+            ceiling = min(fps, opts.inference_fps) if opts.inference_fps else fps
+            self.governor = InferenceGovernor(
+                budget_percent=opts.cpu_budget, floor_hz=min(opts.inference_floor, ceiling), ceiling_hz=ceiling
+            )
+            self.stats.governor = self.governor.report
         self.stats.source = self.source.name
         self.stats.size = size
         if opts.preshrink:
@@ -424,9 +453,13 @@ class Pipeline:
         assert self.matte is not None
         compute = self.matte.compute
         mailbox, cache, stats = self._mailbox, self._cache, self.stats
+        governor = self.governor
+        estimator = self.matte.estimator if isinstance(self.matte.estimator, VideoEstimator) else None
+        warper = MaskWarper() if governor is not None else None
         cap = self.options.inference_fps
-        min_gap_ns = int(1e9 / cap) if cap else 0
+        gap_ns = int(1e9 / cap) if cap else 0
         last_ns = 0
+        previous: Mask | None = None
         shrink = self._shrink_size
         while not stop.is_set():
             frame = mailbox.get(timeout=POLL_S)
@@ -434,8 +467,8 @@ class Pipeline:
                 if mailbox.closed:
                     return
                 continue
-            if min_gap_ns:
-                wait_ns = last_ns + min_gap_ns - time.monotonic_ns()
+            if gap_ns:
+                wait_ns = last_ns + gap_ns - time.monotonic_ns()
                 if wait_ns > 0:
                     if stop.wait(wait_ns / 1e9):
                         return
@@ -461,6 +494,13 @@ class Pipeline:
             cache.publish(mask)
             stats.stage("inference", now - t0)
             stats.inferred(now)
+            if governor is not None and warper is not None:
+                change = predicted_change(warper, previous, mask) if previous is not None else None
+                gap_ns = int(governor.observed(change, time.thread_time()) * 1e9)  # within 1/inference_fps
+                stats.governed(change, governor.limited_by)
+                if estimator is not None:
+                    estimator.cost_level = governor.cost_level
+                previous = mask
 
     # -- compositor (the iterating thread) ------------------------------------------
 

@@ -53,6 +53,11 @@ def _qt_fonts() -> None:
             return
 
 
+def _budget(value: object) -> str:
+    """`` / 40 % budget`` for the HUD's CPU figure, or nothing without a budget."""
+    return f" / {value:.0f} % budget" if isinstance(value, float) and value == value else ""
+
+
 class PreviewSink(BaseSink):
     """Shows frames in a window; hotkeys go to the pipeline's :class:`Controls`."""
 
@@ -106,7 +111,7 @@ class PreviewSink(BaseSink):
         lines = [
             f"out {figures.get('output_fps', 0.0):5.1f} fps   inference {figures.get('inference_hz', 0.0):5.1f} Hz",
             f"mask age {figures.get('mask_age_ms', float('nan')):5.0f} ms"
-            f"   CPU {figures.get('cpu_percent', 0.0):4.0f} %",
+            f"   CPU {figures.get('cpu_percent', 0.0):4.0f} %" + _budget(figures.get("cpu_budget")),
         ]
         status = figures.get("status")
         if isinstance(status, str) and status:
