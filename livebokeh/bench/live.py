@@ -4,12 +4,18 @@ The baseline is what simple tools do: in the capture loop, segment every frame, 
 composite it, then hand it on, all in one thread.  Both sides use the same synthetic
 source, model, matte and compositor, with a null sink.
 
-Two measurements per frame size:
+Measurements per frame size:
 
 * **at 30 fps** (a camera): output fps, frames lost, inference rate, mask age and
-  process CPU (100 = one core) for each side;
-* **sustainable fps**: the same sides fed by a source offering 240 fps, so each runs
-  as fast as it can; the ratio ``live / synchronous`` is the headroom the threads buy.
+  process CPU (100 = one core) of the threaded pipeline with its CPU governor
+  (``--cpu-budget``, default the live default), of the same pipeline without it (a mask
+  for every frame the model keeps up with: ``cpu_budget_off``) and of the synchronous
+  loop; with ``--sources raw,mjpeg`` (the default) the threaded sides run on the raw
+  synthetic frames and on the same frames decoded from JPEG one per frame, as a webcam
+  in MJPEG mode delivers them (``synthetic:...:mjpeg``);
+* **sustainable fps**: the threaded pipeline (governed and not) and the synchronous loop
+  fed by a source offering 240 fps, so each runs as fast as it can; the ratio
+  ``live / synchronous`` is the headroom the threads buy.
 """
 
 from __future__ import annotations
@@ -27,8 +33,10 @@ from ..config import EffectOptions, MatteOptions, SegmenterOptions
 from ..effects import Compositor
 from ..frames import Frame
 from ..matte import Matte
+from ..runtime.governor import DEFAULT_CPU_BUDGET
 from ..runtime.live import LiveOptions, Pipeline
 from ..segmentation import create_segmenter
+from ..sources import open_source
 from ..sources.synthetic import SyntheticSource
 from ..stats import CpuMeter, peak_rss_mb
 from .choices import SIZES as BENCH_SIZES
@@ -48,6 +56,17 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--seconds", type=float, default=10.0, help="length of each 30 fps run (default 10)")
     p.add_argument("--model", default="auto", help="model (default auto)")
     p.add_argument("--effect", default="blur", help="effect (default blur)")
+    p.add_argument(
+        "--sources",
+        default="raw,mjpeg",
+        help="raw (precomputed frames) and/or mjpeg (decoded from JPEG per frame, as a webcam): default both",
+    )
+    p.add_argument(
+        "--cpu-budget",
+        type=float,
+        default=DEFAULT_CPU_BUDGET,
+        help=f"the governed runs' budget in percent of one core (default {DEFAULT_CPU_BUDGET:g})",
+    )
     p.add_argument("--json", action="store_true", help="print one JSON object")
     p.set_defaults(func=main)
 
@@ -64,19 +83,30 @@ def _summary_of(stats: dict[str, Any]) -> dict[str, Any]:
         "mask_age_ms_p95",
         "cpu_percent",
         "stage_ms",
+        "governor",
+        "load_average_1min",
     )
-    return {k: stats[k] for k in keep}
+    return {k: stats.get(k) for k in keep}
 
 
-def run_live(size: tuple[int, int], fps: float, seconds: float, model: str, effect: str) -> dict[str, Any]:
-    """The threaded pipeline on a synthetic source; its stats summary."""
-    source = SyntheticSource(width=size[0], height=size[1], fps=fps)
+def run_live(
+    size: tuple[int, int],
+    fps: float,
+    seconds: float,
+    model: str,
+    effect: str,
+    *,
+    mjpeg: bool = False,
+    cpu_budget: float | None = DEFAULT_CPU_BUDGET,
+) -> dict[str, Any]:
+    """The threaded pipeline on a synthetic source (raw or MJPEG-coded frames); its stats summary."""
+    spec = f"synthetic:{size[0]}x{size[1]}@{fps:g}" + (":mjpeg" if mjpeg else "")
     pipeline = Pipeline(
-        source,
+        open_source(spec),
         ["null"],
         effect=EffectOptions(effect=effect),
         segmenter=SegmenterOptions(model=model),
-        options=LiveOptions(duration=seconds),
+        options=LiveOptions(duration=seconds, cpu_budget=cpu_budget),
     )
     return _summary_of(pipeline.run())
 
@@ -145,56 +175,74 @@ def run_synchronous(size: tuple[int, int], fps: float, seconds: float, model: st
     }
 
 
-def bench_size(name: str, seconds: float, model: str, effect: str, log: Any) -> dict[str, Any]:
+def bench_size(
+    name: str, seconds: float, model: str, effect: str, log: Any, *, sources: list[str], budget: float
+) -> dict[str, Any]:
     size = SIZES[name]
-    log(f"{name}: threaded pipeline at {CAMERA_FPS:g} fps for {seconds:g} s ...")
-    live = run_live(size, CAMERA_FPS, seconds, model, effect)
+    camera: dict[str, Any] = {}
+    for kind in sources:
+        mjpeg = kind == "mjpeg"
+        log(f"{name} {kind}: threaded pipeline, budget {budget:g} %, at {CAMERA_FPS:g} fps for {seconds:g} s ...")
+        governed = run_live(size, CAMERA_FPS, seconds, model, effect, mjpeg=mjpeg, cpu_budget=budget)
+        log(f"{name} {kind}: threaded pipeline, no budget (a mask per frame), for {seconds:g} s ...")
+        ungoverned = run_live(size, CAMERA_FPS, seconds, model, effect, mjpeg=mjpeg, cpu_budget=None)
+        camera[kind] = {"live": governed, "cpu_budget_off": ungoverned}
     log(f"{name}: synchronous loop at {CAMERA_FPS:g} fps for {seconds:g} s ...")
     sync = run_synchronous(size, CAMERA_FPS, seconds, model, effect)
     short = max(2.0, seconds / 2)
-    log(f"{name}: both as fast as they go ({OFFERED_FPS:g} fps offered) for {short:g} s each ...")
-    live_max = run_live(size, OFFERED_FPS, short, model, effect)
+    log(f"{name}: threaded (budget {budget:g} % and off) and synchronous, {OFFERED_FPS:g} fps offered, {short:g} s ...")
+    live_max = run_live(size, OFFERED_FPS, short, model, effect, cpu_budget=budget)
+    free_max = run_live(size, OFFERED_FPS, short, model, effect, cpu_budget=None)
     sync_max = run_synchronous(size, OFFERED_FPS, short, model, effect)
-    live_fps, sync_fps = live_max["output_fps"], sync_max["output_fps"]
+    live_fps, free_fps, sync_fps = live_max["output_fps"], free_max["output_fps"], sync_max["output_fps"]
+    first = camera[sources[0]]
     return {
         "size": list(size),
         "camera_fps": CAMERA_FPS,
-        "live": live,
+        "cpu_budget": budget,
+        "live": first["live"],
         "synchronous": sync,
+        "sources": camera,
         "sustainable_fps": {
             "live": live_fps,
+            "cpu_budget_off": free_fps,
             "synchronous": sync_fps,
             "ratio": round(live_fps / sync_fps, 2) if sync_fps else None,
+            "ratio_cpu_budget_off": round(free_fps / sync_fps, 2) if sync_fps else None,
             "live_inference_hz": live_max["inference_hz"],
             "live_cpu_percent": live_max["cpu_percent"],
+            "cpu_budget_off_cpu_percent": free_max["cpu_percent"],
             "synchronous_cpu_percent": sync_max["cpu_percent"],
         },
     }
 
 
 def _table(name: str, r: dict[str, Any]) -> str:
-    live, sync, sus = r["live"], r["synchronous"], r["sustainable_fps"]
+    sync, sus = r["synchronous"], r["sustainable_fps"]
+    columns = [(f"{kind} {label}", run) for kind, runs in r["sources"].items() for label, run in (
+        (f"{r['cpu_budget']:g}%", runs["live"]), ("off", runs["cpu_budget_off"]))]  # fmt: skip
+    columns.append(("synchronous", sync))
 
-    def row(label: str, a: Any, b: Any) -> str:
-        return f"  {label:<28} {a!s:>12} {b!s:>14}"
+    def row(label: str, values: list[Any]) -> str:
+        return f"  {label:<24}" + "".join(f"{v!s:>16}" for v in values)
+
+    def age(run: dict[str, Any]) -> str:
+        return "0 (same frame)" if run is sync else f"{run['mask_age_ms_p50']} / {run['mask_age_ms_p95']}"
 
     lines = [
-        f"{name} ({r['size'][0]}x{r['size'][1]}), source at {r['camera_fps']:g} fps:",
-        row("", "threaded", "synchronous"),
-        row("output fps", live["output_fps"], sync["output_fps"]),
-        row("frames dropped", live["frames_dropped"], sync["frames_dropped"]),
-        row("inference Hz", live["inference_hz"], sync["inference_hz"]),
-        row("mask age ms p50 / p95", f"{live['mask_age_ms_p50']} / {live['mask_age_ms_p95']}", "0 (same frame)"),
-        row(
-            "frame latency ms p50 / p95",
-            f"{live['stage_ms']['frame']['p50']} / {live['stage_ms']['frame']['p95']}",
-            f"{sync['latency_ms_p50']} / {sync['latency_ms_p95']}",
-        ),
-        row("CPU % of one core", live["cpu_percent"], sync["cpu_percent"]),
-        f"  sustainable fps: threaded {sus['live']}, synchronous {sus['synchronous']}, ratio {sus['ratio']}x",
+        f"{name} ({r['size'][0]}x{r['size'][1]}), source at {r['camera_fps']:g} fps; threaded with budget or off:",
+        row("", [label for label, _ in columns]),
+        row("output fps", [run["output_fps"] for _, run in columns]),
+        row("frames dropped", [run["frames_dropped"] for _, run in columns]),
+        row("inference Hz", [run["inference_hz"] for _, run in columns]),
+        row("mask age ms p50 / p95", [age(run) for _, run in columns]),
+        row("CPU % of one core", [run["cpu_percent"] for _, run in columns]),
+        f"  sustainable fps: threaded {sus['live']} (budget off {sus['cpu_budget_off']}), synchronous "
+        f"{sus['synchronous']}, ratio {sus['ratio']}x (off {sus['ratio_cpu_budget_off']}x)",
     ]
-    stages = ", ".join(f"{k} {v['p50']}/{v['p95']}" for k, v in live["stage_ms"].items() if v.get("p50") is not None)
-    lines.append(f"  threaded stage ms p50/p95: {stages}")
+    for label, run in columns[:-1]:
+        stages = ", ".join(f"{k} {v['p50']}/{v['p95']}" for k, v in run["stage_ms"].items() if v.get("p50") is not None)
+        lines.append(f"  {label} stage ms p50/p95: {stages}")
     return "\n".join(lines)
 
 
@@ -211,7 +259,13 @@ def main(args: argparse.Namespace) -> int:
             print(msg, file=sys.stderr, flush=True)
 
     started = time.monotonic()
-    results = {name: bench_size(name, args.seconds, args.model, args.effect, log) for name in names}
+    sources = [s.strip() for s in args.sources.split(",") if s.strip()]
+    if not sources or any(s not in ("raw", "mjpeg") for s in sources):
+        raise ConfigError(f"sources {args.sources!r}: use raw, mjpeg or raw,mjpeg")
+    results = {
+        name: bench_size(name, args.seconds, args.model, args.effect, log, sources=sources, budget=args.cpu_budget)
+        for name in names
+    }
     try:
         import os
 

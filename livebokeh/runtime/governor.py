@@ -19,7 +19,9 @@ The gap stays between one frame (``ceiling_hz``: the frame rate or ``--inference
 ``1 / floor_hz``: the floor wins over the budget, so the matte never falls further behind
 than that however busy the machine is (the budget is then exceeded and the stats say so).
 The governor only decides *when*; ``cost_level`` is passed down to the estimator (how
-often it runs the person detectors), as the one knob of the matte's cost.
+often it runs the person detectors, about half of a mask's cost when they run every tenth
+mask) as the one knob of the matte's cost: 1 while the budget holds the rate below what
+the scene asks for.
 """
 
 from __future__ import annotations
@@ -106,7 +108,8 @@ class InferenceGovernor:
         self.change: float | None = None
         self.limited_by = "ceiling"
         self.cost_level = 0
-        """0: the matte at full cost; 1: over budget even at the floor - the estimator runs its detectors less."""
+        """0: the matte at full cost; 1: the budget holds the rate below what the scene asks for - the
+        estimator runs its person detectors less often, so that each mask costs less and more fit."""
 
     def observed(self, change: float | None, inference_cpu_s: float) -> float:
         """Take the readings after one mask; returns the new gap in seconds.
@@ -134,7 +137,7 @@ class InferenceGovernor:
             self.limited_by = "budget"
         else:
             self.limited_by = "motion"
-        self.cost_level = 1 if self.limited_by == "floor" and self._budget_gap > self.max_gap else 0
+        self.cost_level = 1 if self._budget_gap > self._motion_gap and self._budget_gap > self.min_gap else 0
         return self.gap
 
     def _affordable_gap(self, inference_cpu_s: float) -> float:

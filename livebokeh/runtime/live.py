@@ -478,8 +478,7 @@ class Pipeline:
             t0 = time.monotonic_ns()
             last_ns = t0
             if shrink is not None:
-                small = cv2.resize(frame.image, shrink, interpolation=self._shrink_interp)
-                frame = Frame(image=small, timestamp_ns=frame.timestamp_ns, index=frame.index)
+                frame = Frame(image=self._shrunk(frame, shrink), timestamp_ns=frame.timestamp_ns, index=frame.index)
             try:
                 mask = compute(frame)
             except Exception as exc:  # noqa: BLE001 - that mask is discarded and counted; the stream goes on
@@ -501,6 +500,17 @@ class Pipeline:
                 if estimator is not None:
                     estimator.cost_level = governor.cost_level
                 previous = mask
+
+    def _shrunk(self, frame: Frame, size: tuple[int, int]) -> np.ndarray:
+        """``frame`` shrunk to ``size`` for the model: its shared half-size level when that is the size.
+
+        A 2x bilinear reduction averages 2 x 2 pixels, as the frame's own halving does, and the
+        compositor halves the same frame for its guide image: one of the two threads makes it.
+        """
+        level = frame.reduced(max(size))
+        if (level.shape[1], level.shape[0]) == size:
+            return level
+        return cv2.resize(frame.image, size, interpolation=self._shrink_interp)
 
     # -- compositor (the iterating thread) ------------------------------------------
 
