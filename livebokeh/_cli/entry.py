@@ -28,7 +28,9 @@ from .signals import Terminated, raise_terminated
 COMMANDS = ("photo", "convert", "live", "demo", "eval", "models", "bench", "doctor")
 
 
-def build_parser() -> argparse.ArgumentParser:
+def build_parser(argv: Sequence[str] | None = None) -> argparse.ArgumentParser:
+    """The whole command line; ``argv`` (the arguments about to be parsed) lets a command that is
+    not used skip importing what only its sub-commands need (``bench``'s benchmarks)."""
     parser = argparse.ArgumentParser(
         prog="livebokeh",
         description="Blur or replace the background behind people in photos, video files and live video.",
@@ -38,7 +40,11 @@ def build_parser() -> argparse.ArgumentParser:
     parser.add_argument("--debug", action="store_true", default=False, help=_DEBUG_HELP)
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for name in COMMANDS:
-        importlib.import_module(f".{name}", __package__).register(sub)
+        module = importlib.import_module(f".{name}", __package__)
+        if name == "bench":
+            module.register(sub, benches=argv is None or "bench" in argv)
+        else:
+            module.register(sub)
     for command in sub.choices.values():
         command.add_argument("--debug", action="store_true", default=argparse.SUPPRESS, help=_DEBUG_HELP)
     add_config_args(parser, sub)
@@ -93,7 +99,11 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _run_command(argv: Sequence[str] | None) -> int:
-    parser = build_parser()
+    given = sys.argv[1:] if argv is None else list(argv)
+    if given == ["--version"]:  # answered before the parser imports every command's modules
+        print(f"livebokeh {__version__}")
+        return 0
+    parser = build_parser(given)
     args = parser.parse_args(argv)
     logging.basicConfig(
         level=[logging.WARNING, logging.INFO, logging.DEBUG][min(args.verbose, 2)],

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -82,7 +83,11 @@ def plan_outputs(
 
 
 class PhotoProcessor:
-    """Holds one segmenter, matte and compositor for any number of photos (model loaded once)."""
+    """Holds one segmenter, matte and compositor for any number of photos (model loaded once).
+
+    :meth:`prepare` opens what the first photo will need besides the segmenter (the person
+    detector); :func:`run_photo` calls it while the first photo is being read.
+    """
 
     def __init__(
         self,
@@ -98,6 +103,11 @@ class PhotoProcessor:
         self.segmenter = segmenter
         self.matte = Matte(segmenter, matte or MatteOptions(), video=False)
         self.compositor = Compositor(effect or EffectOptions())
+
+    def prepare(self) -> None:
+        """Open the person detector now if the matte will use it (else the first photo opens it)."""
+        if self.matte.options.crops or self.matte.options.subject == "main":
+            self.matte.estimator.detector  # noqa: B018 - the property opens it
 
     def process(self, image) -> tuple:  # type: ignore[no-untyped-def]
         """Return ``(composited image, uint8 alpha)`` for one BGR image."""
@@ -120,17 +130,30 @@ def run_photo(
     processor: PhotoProcessor,
     on_done: Callable[[PhotoResult], None] | None = None,
 ) -> PhotoReport:
-    """Process every input; a bad input is recorded and skipped, the rest go on."""
+    """Process every input; a bad input is recorded and skipped, the rest go on.
+
+    The next photo is read in a second thread while one is processed (the first while the
+    processor :meth:`~PhotoProcessor.prepare` s its models), so reading costs no extra time.
+    """
     plan = plan_outputs(expand_inputs(inputs), output, out_dir, mask_out)
     report = PhotoReport()
-    for path, target, mask_path in plan:
-        result = PhotoResult(input=path, output=target, mask=mask_path)
+    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livebokeh-read")
+    pending = [reader.submit(read_image, path) for path, _, _ in plan[:1]]
+    if plan:
         start = time.perf_counter()
+        processor.prepare()
+        prepared_s = time.perf_counter() - start
+    for i, (path, target, mask_path) in enumerate(plan):
+        result = PhotoResult(input=path, output=target, mask=mask_path)
+        start = time.perf_counter() - (prepared_s if i == 0 else 0.0)
+        reading = pending.pop()
+        if i + 1 < len(plan):
+            pending.append(reader.submit(read_image, plan[i + 1][0]))
         try:
             for dest in (target, mask_path):
                 if dest is not None:  # refuse before the work, not after it
                     check_target(dest, overwrite=overwrite)
-            image = read_image(path)
+            image = reading.result()
             out, alpha = processor.process(image)
             if target is not None:
                 write_image(target, out, overwrite=overwrite)
@@ -144,4 +167,5 @@ def run_photo(
         report.results.append(result)
         if on_done is not None:
             on_done(result)
+    reader.shutdown(cancel_futures=True)
     return report
