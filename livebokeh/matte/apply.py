@@ -107,11 +107,12 @@ class PhotoApplier(MaskApplier):
         alpha = mask.alpha
         if not self.refine:
             return upsample.bilinear(alpha, (w, h), out=out)
-        guide = upsample.guide_image(frame.image, upsample.PHOTO_GUIDE_SIDE)
+        small = upsample.guide_source(frame.image, upsample.PHOTO_GUIDE_SIDE)  # shrunk once for both guides
+        guide = upsample.guide_image(small, upsample.PHOTO_GUIDE_SIDE)
         where = colour_step_where(mask, guide.shape, (w, h))
         if where is False:
             return upsample.guided(alpha, guide, (w, h), out=out)
-        colour = upsample.colour_guide(frame.image, upsample.PHOTO_GUIDE_SIDE)
+        colour = upsample.colour_guide(small, upsample.PHOTO_GUIDE_SIDE)
         if where is True:
             return upsample.guided(alpha, guide, (w, h), out=out, colour=colour)
         # only the coarsely segmented parts: the colour-line step by hand, then the filter

@@ -38,11 +38,13 @@ def guide_size(frame_size: tuple[int, int], max_side: int) -> tuple[int, int]:
     return max(1, round(w * scale)), max(1, round(h * scale))
 
 
-def guide_image(image: np.ndarray, max_side: int) -> np.ndarray:
-    """Grey ``float32`` ``[0, 1]`` copy of a BGR frame at :func:`guide_size` resolution.
+def guide_source(image: np.ndarray, max_side: int) -> np.ndarray:
+    """``uint8`` BGR copy of a frame at :func:`guide_size` resolution (the frame itself when it is that small).
 
-    Large frames are first decimated (nearest) to twice the target, then area-averaged,
-    so a 1080p frame costs well under a millisecond.
+    Large frames are first decimated (nearest) to twice the target, then area-averaged, so
+    a 1080p frame costs well under a millisecond.  :func:`guide_image` and
+    :func:`colour_guide` of this copy equal theirs of the frame, so a caller that needs
+    both shrinks the frame once.
     """
     h, w = image.shape[:2]
     gw, gh = guide_size((w, h), max_side)
@@ -51,7 +53,12 @@ def guide_image(image: np.ndarray, max_side: int) -> np.ndarray:
         small = cv2.resize(image, (2 * gw, 2 * gh), interpolation=cv2.INTER_NEAREST)
     if (small.shape[1], small.shape[0]) != (gw, gh):
         small = cv2.resize(small, (gw, gh), interpolation=cv2.INTER_AREA)
-    grey = cv2.cvtColor(small, cv2.COLOR_BGR2GRAY)
+    return small
+
+
+def guide_image(image: np.ndarray, max_side: int) -> np.ndarray:
+    """Grey ``float32`` ``[0, 1]`` copy of a BGR frame at :func:`guide_size` resolution (see :func:`guide_source`)."""
+    grey = cv2.cvtColor(guide_source(image, max_side), cv2.COLOR_BGR2GRAY)
     return grey.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
@@ -62,14 +69,7 @@ def frame_guide(frame: Frame, max_side: int) -> np.ndarray:
 
 def colour_guide(image: np.ndarray, max_side: int) -> np.ndarray:
     """BGR ``float32`` ``[0, 1]`` copy of a frame at :func:`guide_size` resolution (for :func:`colour_line`)."""
-    h, w = image.shape[:2]
-    gw, gh = guide_size((w, h), max_side)
-    small = image
-    if gw * 2 < w:
-        small = cv2.resize(image, (2 * gw, 2 * gh), interpolation=cv2.INTER_NEAREST)
-    if (small.shape[1], small.shape[0]) != (gw, gh):
-        small = cv2.resize(small, (gw, gh), interpolation=cv2.INTER_AREA)
-    return small.astype(np.float32) * np.float32(1.0 / 255.0)
+    return guide_source(image, max_side).astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def colour_line(
@@ -84,19 +84,29 @@ def colour_line(
     no confident pixel of one kind nearby, or ``F`` and ``B`` are too alike, ``src``
     is kept.  ``src`` and ``colour`` (BGR float32) have the same size.
     """
+    band = (src > low) & (src < high)
+    ys, xs = np.nonzero(band)
+    out = src.astype(np.float32)  # a copy: only the band changes
+    if ys.size == 0:
+        return out
     k = (2 * radius + 1, 2 * radius + 1)
     fg = (src > high).astype(np.float32)
     bg = (src < low).astype(np.float32)
-    n_fg = cv2.boxFilter(fg, -1, k, normalize=False)
-    n_bg = cv2.boxFilter(bg, -1, k, normalize=False)
-    mean_f = cv2.boxFilter(colour * fg[:, :, None], -1, k, normalize=False) / np.maximum(n_fg, 1.0)[:, :, None]
-    mean_b = cv2.boxFilter(colour * bg[:, :, None], -1, k, normalize=False) / np.maximum(n_bg, 1.0)[:, :, None]
+    # The box sums cover the whole picture (that is what a box filter costs); everything per
+    # pixel after them is needed, and computed, only in the band (a few % of the pixels).
+    n_fg = cv2.boxFilter(fg, -1, k, normalize=False)[ys, xs]
+    n_bg = cv2.boxFilter(bg, -1, k, normalize=False)[ys, xs]
+    sum_f = cv2.boxFilter(cv2.multiply(colour, cv2.merge((fg, fg, fg))), -1, k, normalize=False)[ys, xs]
+    sum_b = cv2.boxFilter(cv2.multiply(colour, cv2.merge((bg, bg, bg))), -1, k, normalize=False)[ys, xs]
+    mean_f = sum_f / np.maximum(n_fg, 1.0)[:, None]
+    mean_b = sum_b / np.maximum(n_bg, 1.0)[:, None]
     d = mean_f - mean_b
-    n2 = (d * d).sum(axis=2)
-    alpha = ((colour - mean_b) * d).sum(axis=2) / np.maximum(n2, 1e-6)
+    n2 = (d * d).sum(axis=1)
+    alpha = ((colour[ys, xs] - mean_b) * d).sum(axis=1) / np.maximum(n2, 1e-6)
     np.clip(alpha, 0.0, 1.0, out=alpha)
-    use = (n_fg >= 1) & (n_bg >= 1) & (n2 > min_contrast) & (src > low) & (src < high)
-    return np.where(use, alpha, src).astype(np.float32)
+    use = (n_fg >= 1) & (n_bg >= 1) & (n2 > min_contrast)
+    out[ys[use], xs[use]] = alpha[use]
+    return out
 
 
 def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, subsample: int = 1) -> np.ndarray:
