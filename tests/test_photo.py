@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import struct
 import subprocess
@@ -12,6 +13,7 @@ import cv2
 import numpy as np
 import pytest
 
+from livebokeh import __version__
 from livebokeh._cli import main
 from livebokeh.config import EffectOptions, MatteOptions
 from livebokeh.effects.effect import Effect
@@ -234,3 +236,25 @@ def test_effect_apply_gives_the_photo_picture_on_a_real_group_photo(shared_data:
     photo, from_mask, _ = _photo_and_effect(processor, image)
     assert processor.matte.last.crops > 0  # the photo path did more than the first pass
     np.testing.assert_array_equal(from_mask, photo)
+
+
+def test_bench_start_times_the_commands_next_to_the_bare_imports(tmp_path: Path, textured_image: np.ndarray) -> None:
+    photo = _write(tmp_path / "small.jpg", textured_image)
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run(
+        [sys.executable, "-m", "livebokeh", "--no-config", "bench", "start", "--runs", "1", "--image", str(photo),
+         "--json"],
+        capture_output=True, text=True, env=env, timeout=300, check=False,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    report = json.loads(done.stdout)
+    for row in ("python", "import numpy, cv2", "livebokeh --version", "livebokeh photo"):
+        assert report[row] > 0
+    assert report["photo_in_process"] is not None and 0 < report["photo_in_process"] < report["livebokeh photo"]
+
+
+def test_version_is_answered_without_loading_opencv() -> None:
+    code = "import sys; from livebokeh._cli import main; main(['--version']); print('cv2' in sys.modules)"
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    assert done.stdout.split() == ["livebokeh", __version__, "False"]
