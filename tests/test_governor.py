@@ -196,3 +196,22 @@ def test_cli_takes_a_budget_in_percent_or_off(tmp_path, capsys):
     assert "cpu budget 0.0 is out of range" in capsys.readouterr().err
     with pytest.raises(ConfigError, match="inference floor"):
         LiveOptions(inference_floor=0)
+
+
+def test_a_source_without_a_frame_rate_still_gets_a_governor():
+    class NoRate(StillCamera):
+        fps = 0.0  # a device that does not say
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.pacer = Pacer(30.0)
+
+    pipeline = Pipeline(
+        NoRate(),
+        ["null"],
+        segmenter=FakeSegmenter(),
+        matte=MatteOptions(refine=False, temporal=False, compensate=False, crops=False),
+        options=LiveOptions(duration=1.0),
+    )
+    summary = pipeline.run()
+    assert summary["governor"] is not None and summary["frames_composited"] > 5 and summary["inference_count"] > 0

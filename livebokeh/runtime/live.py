@@ -61,6 +61,9 @@ __all__ = ["LiveOptions", "MaskCache", "Pipeline"]
 POLL_S = 0.05
 """How often blocked threads look at the stop event."""
 
+FALLBACK_FPS = 30.0
+"""The most masks per second the governor allows when the source reports no frame rate."""
+
 
 @dataclass(frozen=True, kw_only=True, slots=True)
 class LiveOptions:
@@ -307,7 +310,8 @@ class Pipeline:
         )
         size, fps = self.source.size, self.source.fps
         if opts.cpu_budget is not None:
-            ceiling = min(fps, opts.inference_fps) if opts.inference_fps else fps
+            rate = fps if fps and fps > 0 else FALLBACK_FPS  # a source that does not know its rate
+            ceiling = min(rate, opts.inference_fps) if opts.inference_fps else rate
             self.governor = InferenceGovernor(
                 budget_percent=opts.cpu_budget, floor_hz=min(opts.inference_floor, ceiling), ceiling_hz=ceiling
             )
