@@ -7,8 +7,9 @@ source hides that cost; :class:`MjpegSource` puts it back: the frames are encode
 when the source opens (4:2:2, as webcams send them) and each ``read`` decodes one.
 
 :func:`jpeg_decoder` picks the decoder: libjpeg-turbo through PyTurboJPEG when both are
-installed (``pip install pyturbojpeg``, Debian/Ubuntu ``libturbojpeg0``), with its fast
-integer IDCT, else ``cv2.imdecode``.  ``LIVEBOKEH_JPEG=opencv`` forces OpenCV.
+installed (``pip install 'pyturbojpeg<2'``, Debian/Ubuntu ``libturbojpeg0``), with its fast
+integer IDCT, else ``cv2.imdecode``.  PyTurboJPEG 2 needs libjpeg-turbo 3, which Debian 12
+does not ship; 1.x runs on libjpeg-turbo 2 and 3 alike.  ``LIVEBOKEH_JPEG=opencv`` forces OpenCV.
 ``scripts/jpeg_decode.py`` measures both on this machine.
 """
 
