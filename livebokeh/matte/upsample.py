@@ -63,8 +63,15 @@ def guide_image(image: np.ndarray, max_side: int) -> np.ndarray:
 
 
 def frame_guide(frame: Frame, max_side: int) -> np.ndarray:
-    """:func:`guide_image` of a :class:`~livebokeh.frames.Frame`, made from its shared reduced copy."""
-    return guide_image(frame.reduced(max_side), max_side)
+    """:func:`guide_image` of a :class:`~livebokeh.frames.Frame`, made from its shared reduced copies.
+
+    The frame's own :meth:`~livebokeh.frames.Frame.resized` copy at the guide's size: its
+    nearest halving, finished with a bilinear step where the guide is not a halving
+    (720p: 640 x 360 -> 480 x 270), which costs a tenth of an area average by such a
+    fractional factor (0.15 vs 1.65 ms here).
+    """
+    w, h = frame.size
+    return guide_image(frame.resized(guide_size((w, h), max_side)), max_side)
 
 
 def colour_guide(image: np.ndarray, max_side: int) -> np.ndarray:
