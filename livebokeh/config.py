@@ -21,6 +21,7 @@ from .effect_kinds import Blur, EffectKind, parse_effect
 from .errors import ConfigError
 
 SUBJECTS = ("all", "main")
+QUALITIES = ("fast", "best")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -83,7 +84,9 @@ class MatteOptions:
     every person sharp, ``main`` only the main one.  ``temporal``: smooth the mask over
     time (video only).  ``compensate``: move a stale mask to where the person is now.
     ``crops``: find people with the face/pose detectors and segment each small one
-    again on a crop around them.
+    again on a crop around them.  ``quality``: ``fast`` (the selfie models alone) or
+    ``best``, which also runs the MODNet matting model (about 20x the selfie model's cost;
+    needs ``livebokeh[onnx]``) and takes its edge near the person's contour - for photos and files.
     """
 
     refine: bool = True
@@ -91,10 +94,13 @@ class MatteOptions:
     temporal: bool = True
     compensate: bool = True
     crops: bool = True
+    quality: str = "fast"
 
     def __post_init__(self) -> None:
         if self.subject not in SUBJECTS:
             raise ConfigError(f"subject {self.subject!r} is unknown: use one of {', '.join(SUBJECTS)}")
+        if self.quality not in QUALITIES:
+            raise ConfigError(f"quality {self.quality!r} is unknown: use one of {', '.join(QUALITIES)}")
 
 
 # --- configuration file -------------------------------------------------------------------

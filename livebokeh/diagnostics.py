@@ -304,6 +304,7 @@ PACKAGES = (
     ("av", True, "pip install av"),
     ("tqdm", True, "pip install tqdm"),
     ("pyvirtualcam", False, "pip install 'livebokeh[virtualcam]' (needed for --sink virtualcam)"),
+    ("onnxruntime", False, "pip install 'livebokeh[onnx]' (needed for --quality best)"),
 )
 
 

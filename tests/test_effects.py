@@ -358,26 +358,6 @@ def test_numba_and_numpy_kernels_agree() -> None:
         assert np.abs(a - b).max() <= 2
 
 
-def test_a_compositor_may_use_the_numpy_kernels_on_its_own() -> None:
-    if not _kernels.numba_available():
-        pytest.skip("numba is not installed")
-    img, alpha = _smooth_scene(180, 320)
-    before = _kernels.using_numba()
-    for effect in ("blur", "bokeh", "color:#00ff00"):
-        options = EffectOptions(effect=effect, falloff=effect == "blur")
-        own = Compositor(options, kernels="numpy").apply(img, alpha).astype(np.int32)
-        _kernels.set_backend("numpy")
-        try:
-            process_wide = Compositor(options).apply(img, alpha).astype(np.int32)
-        finally:
-            _kernels.set_backend("numba" if before else "numpy")
-        assert np.array_equal(own, process_wide), effect  # the same kernels, chosen for this compositor only
-        assert np.abs(own - Compositor(options, kernels="numba").apply(img, alpha)).max() <= 2
-    assert _kernels.using_numba() == before
-    with pytest.raises(ValueError, match="kernels"):
-        Compositor(kernels="opencl")
-
-
 def test_mask_view_and_none() -> None:
     img, alpha = _smooth_scene(180, 320)
     view = Compositor(EffectOptions(effect="mask")).apply(img, alpha)
@@ -405,20 +385,6 @@ def test_bad_alpha_and_out_are_refused(textured_image: np.ndarray) -> None:
         comp.apply(textured_image, np.zeros(textured_image.shape[:2], np.float32))
     with pytest.raises(FrameFormatError, match="out"):
         comp.apply(textured_image, np.zeros(textured_image.shape[:2], np.uint8), np.empty((5, 5, 3), np.uint8))
-
-
-@pytest.mark.parametrize("effect", ["blur", "bokeh", "color:#00ff00", "mask", "none"])
-def test_a_smaller_alpha_is_upsampled_to_the_frame(effect: str, backend: str) -> None:
-    """The matte's alpha at its guide resolution gives the picture of that alpha brought to full size first."""
-    img, alpha = _smooth_scene(360, 640)
-    small = cv2.resize(alpha, (320, 180), interpolation=cv2.INTER_AREA)
-    full = cv2.resize(small, (640, 360), interpolation=cv2.INTER_LINEAR)
-    options = EffectOptions(effect=effect)
-    ours = Compositor(options).apply(img, small).astype(np.int32)
-    expected = Compositor(options).apply(img, full).astype(np.int32)
-    assert np.abs(ours - expected).max() <= 1  # the blend upsamples it in two steps: within a level
-    if effect in ("color:#00ff00", "mask", "none"):
-        assert np.array_equal(ours, expected)
 
 
 def test_parse_color() -> None:

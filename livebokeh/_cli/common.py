@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 from ..config import (
+    QUALITIES,
     SHARED_SECTIONS,
     Config,
     EffectOptions,
@@ -106,6 +107,13 @@ def add_matte_args(parser: argparse.ArgumentParser) -> None:
         default=_MATTE.crops,
         help="find people with the face/pose detectors; segment small ones again on a crop and whole-body ones "
         "with the per-person pose model (--no-crops: off)",
+    )
+    g.add_argument(
+        "--quality",
+        choices=QUALITIES,
+        default=_MATTE.quality,
+        help="fast: the selfie models; best: also the MODNet matting model for finer edges (hair), "
+        "~20x the model cost - for photos and files (needs: pip install 'livebokeh[onnx]')",
     )
 
 

@@ -136,8 +136,12 @@ def merge_crops(
     work_size: tuple[int, int],
     *,
     people: list[Person] | None = None,
+    results: dict[Rect, np.ndarray] | None = None,
 ) -> np.ndarray:
     """Segment each crop of ``image`` and merge the results over ``first_pass`` at ``work_size`` (w, h).
+
+    ``results`` holds crops already segmented (video carries them over a few frames); the
+    others are segmented here with ``segment``.
 
     Inside a crop its own result replaces the first pass (it saw the person at a
     higher resolution); where crops overlap the larger probability wins, so two people
@@ -162,7 +166,9 @@ def merge_crops(
         allowed[max(0, int(y0 * sy)) : int(np.ceil(y1 * sy)), max(0, int(x0 * sx)) : int(np.ceil(x1 * sx))] = 1
     for rect in rects:
         x0, y0, x1, y1 = rect
-        prob = segment(np.ascontiguousarray(image[y0:y1, x0:x1]))
+        prob = results.get(rect) if results else None
+        if prob is None:
+            prob = segment(np.ascontiguousarray(image[y0:y1, x0:x1]))
         if float((prob >= 0.5).mean()) > MAX_CROP_FILL:
             log.debug("crop %s ignored: the model called %.0f%% of it person", rect, 100 * (prob >= 0.5).mean())
             continue

@@ -37,7 +37,9 @@ from ..people.pose import PersonMask, PoseSegmenter, PoseSegmenterProtocol, pers
 from ..people.search import Found
 from ..segmentation import SegmenterProtocol
 from . import upsample
+from .confident import protect_confident
 from .crops import crop_rect, crop_regions, merge_crops, merge_person_masks
+from .matting import fuse_matting, mirrored_alpha
 from .subject import Candidate, SubjectTracker, candidates, drop_stray_blobs, keep_region, match_person
 
 log = logging.getLogger(__name__)
@@ -59,6 +61,11 @@ class Passes:
     """People segmented with the pose-landmark model."""
     found: Found | None = None
     """What the rotation search found (photos), if it ran and found someone."""
+    runs: int = 0
+    """Per-person model runs made afresh: selfie crops segmented plus pose-landmark ROIs run (video reuses
+    the others' earlier results)."""
+    matting: np.ndarray | None = None
+    """``quality="best"``: the weight of the matting model's alpha in the mask (:func:`~.matting.fuse_matting`)."""
 
 
 class MaskEstimator(ABC):
@@ -87,6 +94,7 @@ class MaskEstimator(ABC):
         *,
         detector: DetectorProtocol | None = None,
         pose: PoseSegmenterProtocol | None = None,
+        matting: SegmenterProtocol | None = None,
     ) -> None:
         self.segmenter = segmenter
         self.crop_segmenter: SegmenterProtocol = segmenter
@@ -94,6 +102,7 @@ class MaskEstimator(ABC):
         self.options = options or MatteOptions()
         self._detector = detector
         self._pose = pose
+        self._matting = matting
         self._tracker = SubjectTracker()
         self.last = Passes()
 
@@ -111,9 +120,19 @@ class MaskEstimator(ABC):
             self._pose = PoseSegmenter(num_threads=self.pose_threads)
         return self._pose
 
+    @property
+    def matting(self) -> SegmenterProtocol:
+        """The matting model of ``quality="best"`` (the bundled MODNet unless one was given)."""
+        if self._matting is None:
+            from ..segmentation.onnx import OnnxMatting  # ONNX Runtime is an optional extra
+
+            self._matting = OnnxMatting(num_threads=1)  # its two views run side by side (mirrored_alpha)
+        return self._matting
+
     def compute(self, frame: Frame) -> Mask:
         """The refined mask of one frame: first pass, people, crop pass, subject, then the mode's finish."""
         image, prob = self._first_pass(frame)
+        first = prob  # the model's own mask: what it is sure of survives the steps below
         h, w = image.shape[:2]
         opts = self.options
         self.last = Passes()
@@ -132,6 +151,10 @@ class MaskEstimator(ABC):
         if chosen is not None:
             prob = keep_region(prob, chosen.box, (w, h))
         prob = drop_stray_blobs(prob, people, (w, h))
+        if chosen is None or not masks:  # a per-person mask of the subject is positive evidence of its extent
+            prob = protect_confident(prob, first, subject=chosen.box if chosen else None, frame_size=(w, h))
+        if opts.quality == "best":
+            prob, self.last.matting = fuse_matting(prob, mirrored_alpha(self.matting, image))
         return self._finish(frame, (h, w), prob, rects, masks)
 
     def reset(self) -> None:
@@ -162,10 +185,11 @@ class MaskEstimator(ABC):
         if masks:  # a person the pose model segmented needs no selfie crop: its result would be replaced
             done = [crop_rect(m.person.body, (h, w)) for m in masks]
             rects = [r for r in rects if not any(iou(r, d) > POSE_DONE_IOU for d in done)]
-        rects = self._steady(rects)
+        rects, results = self._crop_plan(image, self._steady(rects))
         work = upsample.guide_size((w, h), self.work_side)
         if rects:
-            prob = merge_crops(image, prob, rects, self.crop_segmenter.segment, work, people=people)
+            segment = self.crop_segmenter.segment
+            prob = merge_crops(image, prob, rects, segment, work, people=people, results=results)
             log.debug("frame %d: crop pass on %d region(s) %s", frame.index, len(rects), rects)
         if masks:
             if prob.shape[:2] != (work[1], work[0]):
@@ -189,6 +213,7 @@ class MaskEstimator(ABC):
         if not selected:
             return []
         h, w = image.shape[:2]
+        self.last.runs += sum(1 for p in selected if p.roi_result is None)
         masks = person_masks(image, selected, self.pose, upsample.guide_size((w, h), self.work_side))
         if masks:
             log.debug("pose-landmark pass on %d person(s)", len(masks))
@@ -201,6 +226,11 @@ class MaskEstimator(ABC):
     def _steady(self, rects: list[Rect]) -> list[Rect]:
         """The crops to segment, given the ones found in this frame (video keeps them from jittering)."""
         return rects
+
+    def _crop_plan(self, image: np.ndarray, rects: list[Rect]) -> tuple[list[Rect], dict[Rect, np.ndarray] | None]:
+        """The crops to merge and the results already known for some of them (photos: all crops, none known)."""
+        self.last.runs += len(rects)
+        return rects, None
 
     # -- what each mode does its own way ----------------------------------------------
 

@@ -162,7 +162,10 @@ class PhotoEstimator(MaskEstimator):
 
         The first pass sees the whole working copy (``image_hw``) at the model's input size; a
         crop or a pose-landmark ROI sees its own region at its own, and where one was merged in,
-        the finer of the two holds.  A scalar when the mask is the first pass alone.
+        the finer of the two holds.  A scalar when the mask is the first pass alone.  The matting
+        model of ``quality="best"`` only moves the first pass's edges by a few pixels and does not
+        count as a finer look: the colour-line step still pays off on its soft edge (dev portraits,
+        boundary F1 over raw: +0.066 without the step there, +0.077 with it).
         """
         h, w = image_hw
         per_frame_px = w / full_width
@@ -180,8 +183,13 @@ class PhotoEstimator(MaskEstimator):
         for m in masks:
             assert m.person.roi is not None
             d = pose_size / m.person.roi.side * per_frame_px
-            np.maximum(density, np.where(m.coverage > 0.5, np.float32(d), np.float32(0.0)), out=density)
+            coverage = m.coverage if m.coverage.shape == density.shape else _resized(m.coverage, density.shape)
+            np.maximum(density, np.where(coverage > 0.5, np.float32(d), np.float32(0.0)), out=density)
         return density
+
+
+def _resized(values: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    return cv2.resize(values, (shape[1], shape[0]), interpolation=cv2.INTER_NEAREST)
 
 
 def working_copy(image: np.ndarray, side: int) -> np.ndarray:

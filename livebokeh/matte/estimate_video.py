@@ -66,6 +66,15 @@ COST_DETECT_FACTOR = 3
 REJECTED_IOU = 0.5
 """A flowed body box overlapping by more than this one the pose model found empty is the same false detection."""
 
+CROPS_PER_MASK = 1
+"""Selfie crops segmented afresh per mask.  The others reuse their last result (a crop's rectangle stays put
+while its person stays inside, :meth:`VideoEstimator._steady`), stalest refreshed first, so the cost of a
+group scene stops growing with the number of people: with seven people in crops, each is refreshed about
+every seventh mask, and the temporal filter hides the steps."""
+
+MAX_REUSE = 8
+"""A crop result older than this many masks is not reused: that crop waits for its turn instead."""
+
 
 class VideoEstimator(MaskEstimator):
     """:class:`~.estimate.MaskEstimator` for a stream: feed it the frames of one stream in order."""
@@ -96,6 +105,7 @@ class VideoEstimator(MaskEstimator):
         self._tracks: list[PersonRoi] = []  # next-frame ROIs of the people the pose pass segmented
         self._rejected: list[Box] = []  # bodies the pose pass found no person in, until the next detection
         self._rects: list[Rect] = []
+        self._crops: dict[Rect, tuple[np.ndarray, int]] = {}  # steady crop -> (its result, mask number made)
         self._computed = 0
 
     def reset(self) -> None:
@@ -105,6 +115,7 @@ class VideoEstimator(MaskEstimator):
         self._people = []
         self._people_grey = None
         self._rects = []
+        self._crops = {}
         self._tracks = []
         self._rejected = []
         self._fresh = False
@@ -191,6 +202,26 @@ class VideoEstimator(MaskEstimator):
         rejected += [p for p in selected if not any(p is k for k in kept) and p.roi_result is None]
         self._rejected = [p.body for p in rejected]
         return masks
+
+    def _crop_plan(self, image: np.ndarray, rects: list[Rect]) -> tuple[list[Rect], dict[Rect, np.ndarray] | None]:
+        """Segment ``CROPS_PER_MASK`` crops afresh (new ones first, then the stalest); the rest reuse their result.
+
+        A crop with no result yet beyond the budget waits for a later mask.
+        """
+        now = self._computed
+        known = {r: v for r, v in self._crops.items() if r in rects and now - v[1] <= MAX_REUSE}
+        order = sorted(rects, key=lambda r: known[r][1] if r in known else -1)
+        results: dict[Rect, np.ndarray] = {}
+        for i, r in enumerate(order):
+            if i < CROPS_PER_MASK:
+                x0, y0, x1, y1 = r
+                results[r] = self.crop_segmenter.segment(np.ascontiguousarray(image[y0:y1, x0:x1]))
+                known[r] = (results[r], now)
+                self.last.runs += 1
+            elif r in known:
+                results[r] = known[r][0]
+        self._crops = known
+        return [r for r in rects if r in results], results
 
     def _steady(self, rects: list[Rect]) -> list[Rect]:
         """Keep last frame's crop where the new one is nearly the same, so crops do not jitter."""

@@ -33,6 +33,9 @@ width is a crowd.  (Top and bottom cuts are ordinary framing and are not penalis
 EDGE_MARGIN = 0.02
 """A box within this fraction of the frame width from a side counts as cut by it."""
 
+SIDE_THIRD = 1.0 / 3.0
+"""A person whose box a side cuts counts as "at that side" only if their face (when seen) is in that side's third."""
+
 STRAY_AREA = 0.15
 """A blob smaller than this fraction of the largest blob is stray unless a person is near it."""
 
@@ -46,18 +49,23 @@ class Candidate:
     from_detector: bool
 
 
-def centrality_weight(box: Box, frame_size: tuple[int, int]) -> float:
+def centrality_weight(box: Box, frame_size: tuple[int, int], face: Box | None = None) -> float:
     """Area fraction of ``box`` times a Gaussian of its centre's distance from the frame centre.
 
-    Halved (``EDGE_PENALTY``) for each side of the frame, left or right, that cuts the box.
+    Halved (``EDGE_PENALTY``) for each side of the frame, left or right, that cuts the box -
+    unless ``face`` (the person's face box, when one was seen) says the person is not at that
+    side: a close-up whose body spans the whole width has its face in the middle, a passer-by
+    cut by a side has theirs in that side's third.
     """
     w, h = frame_size
     cx, cy = (box[0] + box[2]) / 2 / w - 0.5, (box[1] + box[3]) / 2 / h - 0.5
     area = max(0.0, box[2] - box[0]) * max(0.0, box[3] - box[1]) / (w * h)
     weight = area * float(np.exp(-(cx * cx + cy * cy) / (2 * CENTRE_SIGMA**2)))
     margin = EDGE_MARGIN * w
-    cuts = int(box[0] <= margin) + int(box[2] >= w - margin)
-    return weight * EDGE_PENALTY**cuts
+    face_x = (face[0] + face[2]) / 2 / w if face is not None else None
+    left = box[0] <= margin and (face_x is None or face_x < SIDE_THIRD)
+    right = box[2] >= w - margin and (face_x is None or face_x > 1.0 - SIDE_THIRD)
+    return weight * EDGE_PENALTY ** (int(left) + int(right))
 
 
 def blobs(alpha: np.ndarray, threshold: float = 0.5) -> tuple[int, np.ndarray, np.ndarray]:
@@ -69,7 +77,7 @@ def blobs(alpha: np.ndarray, threshold: float = 0.5) -> tuple[int, np.ndarray, n
 
 def candidates(people: list[Person], alpha: np.ndarray, frame_size: tuple[int, int]) -> list[Candidate]:
     """Detected people plus mask blobs that no detected person overlaps."""
-    out = [Candidate(p.body, centrality_weight(p.body, frame_size), True) for p in people]
+    out = [Candidate(p.body, centrality_weight(p.body, frame_size, p.face), True) for p in people]
     h, w = alpha.shape[:2]
     sx, sy = frame_size[0] / w, frame_size[1] / h
     count, _, stats = blobs(alpha)
@@ -120,7 +128,18 @@ class SubjectTracker:
         return best
 
 
-def keep_region(alpha: np.ndarray, box: Box, frame_size: tuple[int, int], *, margin: float = 0.1) -> np.ndarray:
+KEEP_MARGIN = 0.1
+"""The subject's region is its box grown by this fraction of the box's size on every side."""
+
+
+def grown(box: Box, margin: float = KEEP_MARGIN) -> Box:
+    """``box`` grown by ``margin`` of its width and height on every side."""
+    x0, y0, x1, y1 = box
+    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
+    return (x0 - mx, y0 - my, x1 + mx, y1 + my)
+
+
+def keep_region(alpha: np.ndarray, box: Box, frame_size: tuple[int, int], *, margin: float = KEEP_MARGIN) -> np.ndarray:
     """``alpha`` with everything zeroed except the blobs overlapping ``box`` (frame pixels).
 
     Soft pixels next to a kept blob (hair, motion blur) are kept with it; pixels outside
@@ -128,11 +147,9 @@ def keep_region(alpha: np.ndarray, box: Box, frame_size: tuple[int, int], *, mar
     merged with the subject into one blob).
     """
     h, w = alpha.shape[:2]
-    sx, sy = w / frame_size[0], h / frame_size[1]
-    x0, y0, x1, y1 = scale_box(box, sx, sy)
-    mx, my = (x1 - x0) * margin, (y1 - y0) * margin
-    bx0, by0 = max(0, int(x0 - mx)), max(0, int(y0 - my))
-    bx1, by1 = min(w, int(np.ceil(x1 + mx))), min(h, int(np.ceil(y1 + my)))
+    x0, y0, x1, y1 = grown(scale_box(box, w / frame_size[0], h / frame_size[1]), margin)
+    bx0, by0 = max(0, int(x0)), max(0, int(y0))
+    bx1, by1 = min(w, int(np.ceil(x1))), min(h, int(np.ceil(y1)))
     out = np.zeros_like(alpha)
     if bx1 <= bx0 or by1 <= by0:
         return out

@@ -1,0 +1,305 @@
+"""The matte is never worse than the model where the model is sure; MODNet's contract; crowd selfies."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import cv2
+import numpy as np
+import pytest
+
+from livebokeh.config import MatteOptions
+from livebokeh.errors import ModelLoadError
+from livebokeh.evaluation import read_mask
+from livebokeh.frames import Frame
+from livebokeh.matte import Matte, PhotoApplier, PhotoEstimator
+from livebokeh.matte.confident import CONFIDENT, protect_confident
+from livebokeh.matte.matting import fuse_matting
+from livebokeh.people import Person, PersonRoi, crop_roi
+from livebokeh.sources.images import read_image
+
+
+class _RedSegmenter:
+    """A stand-in first pass: 'person' (probability 0.95) where the red channel is bright, at 64x64."""
+
+    name = "red"
+    runtime = "numpy"
+
+    def input_size_for(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
+        return 64, 64
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        small = cv2.resize(image, (64, 64), interpolation=cv2.INTER_AREA)
+        return np.where(small[:, :, 2] > 128, np.float32(0.95), np.float32(0.02)).astype(np.float32)
+
+    def segment_for_video(self, image: np.ndarray, timestamp_ns: int) -> np.ndarray:
+        return self.segment(image)
+
+    def close(self) -> None:
+        pass
+
+
+class _WrongPose:
+    """A per-person model that is sure the ROI holds a person but segments none of it (a pose model locked
+    onto someone behind, whose mask lies elsewhere)."""
+
+    size = 64
+    last_track = None
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+        self.calls += 1
+        crop_roi(image, roi, self.size)  # the real model reads the crop too
+        return np.zeros((self.size, self.size), np.float32), 0.99
+
+
+class _Detector:
+    def __init__(self, people: list[Person]) -> None:
+        self.people = people
+
+    def detect(self, image: np.ndarray) -> list[Person]:
+        return list(self.people)
+
+
+def _scene() -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A 240x320 picture with a big red 'person' and a small red object far from it; both masks."""
+    img = np.full((240, 320, 3), 60, np.uint8)
+    big = np.zeros((240, 320), bool)
+    big[60:240, 110:230] = True
+    small = np.zeros((240, 320), bool)
+    small[16:56, 16:56] = True  # 2 % of the frame, far from the person, 7 % of the big blob
+    img[big | small] = (40, 40, 250)
+    return img, big, small
+
+
+def _core(mask: np.ndarray, px: int = 12) -> np.ndarray:
+    return cv2.erode(mask.astype(np.uint8), np.ones((2 * px + 1, 2 * px + 1), np.uint8)).astype(bool)
+
+
+def test_a_confident_region_survives_every_refinement_with_subject_all() -> None:
+    img, big, small = _scene()
+    # a whole-body detection whose pose pass (wrongly) replaces the big blob with someone else's mask
+    roi = PersonRoi(centre=(170.0, 150.0), side=200.0, rotation=0.0)
+    person = Person(body=(110.0, 60.0, 230.0, 240.0), score=0.9, roi=roi, sources=["pose-detection"])
+    pose = _WrongPose()
+    estimator = PhotoEstimator(
+        _RedSegmenter(), MatteOptions(subject="all"), detector=_Detector([person]), pose=pose, search=False
+    )
+    frame = Frame(image=img, timestamp_ns=0, index=0)
+    alpha = PhotoApplier().apply(estimator.compute(frame), frame)
+    assert pose.calls == 1 and estimator.last.pose_people == 1  # the pass ran and was merged
+    assert (alpha[_core(big)] >= 128).all()  # what the model was sure of is still there
+    assert (alpha[_core(small, 8)] >= 128).all()  # a confident object far from the person is not a stray blob
+    near = cv2.dilate((big | small).astype(np.uint8), np.ones((25, 25), np.uint8)).astype(bool)
+    assert (alpha[~near] < 128).all()  # and nothing else was added
+
+
+def test_protect_confident_keeps_cores_not_edges_specks_or_other_people() -> None:
+    first = np.full((64, 64), 0.05, np.float32)
+    first[10:50, 10:40] = 0.95  # a person
+    first[55:57, 55:57] = 0.95  # a speck (0.1 % of the frame)
+    inside = np.zeros((128, 128), bool)
+    inside[20:100, 20:80] = True
+    refined = np.zeros((128, 128), np.float32)  # a refinement step that erased everything
+    out = protect_confident(refined, first)
+    assert out.shape == (128, 128)
+    assert (out[inside] >= 0.5).all()  # an erased region comes back whole
+    assert (out[~cv2.dilate(inside.astype(np.uint8), np.ones((11, 11), np.uint8)).astype(bool)] == 0).all()
+    assert out[110:114, 110:114].max() == 0  # the speck stays as the refinement left it
+    trimmed = np.where(_core(inside, 3), np.float32(1.0), np.float32(0.0))  # a step moved the edge by 3 px
+    assert np.array_equal(protect_confident(trimmed, first), trimmed)  # edges are the refinement's to move
+    refined = trimmed.copy()
+    refined[50:60, 40:60] = 0.0  # ... and punched a hole in the middle
+    assert (protect_confident(refined, first)[50:60, 40:60] >= CONFIDENT).all()
+    # subject="main": a confident region outside the subject's box is someone else's, blurred on purpose
+    erased = np.zeros((128, 128), np.float32)
+    main = protect_confident(erased, first, subject=(300.0, 300.0, 400.0, 400.0), frame_size=(640, 640))
+    assert (main == 0).all()
+    mine = protect_confident(erased, first, subject=(100.0, 100.0, 400.0, 500.0), frame_size=(640, 640))
+    assert (mine[_core(inside, 6)] >= CONFIDENT).all()
+
+
+def test_matting_moves_edges_but_cannot_add_or_remove_a_region() -> None:
+    prob = np.zeros((64, 64), np.float32)
+    prob[16:48, 16:48] = 1.0
+    wrong = np.ones((128, 128), np.float32)  # a matting model that calls everything person (a chair, a wall)
+    wrong[48:80, 48:80] = 0.0  # ... and punches a hole in the middle of the person
+    fused, weight = fuse_matting(prob, wrong)
+    assert fused.shape == weight.shape == (128, 128)
+    assert fused[:10, :10].max() == 0.0 and fused[60:68, 60:68].min() == 1.0  # far from the edge: segmentation
+    edge_band = weight > 0
+    assert edge_band[32, 20:44].any() and not edge_band[64, 64]  # its alpha counts only near the contour
+    sharper = np.zeros((128, 128), np.float32)
+    sharper[32:96, 34:96] = 1.0  # the matting edge 2 px right of the segmentation's on the left side
+    moved, _ = fuse_matting(prob, sharper)
+    assert moved[64, 33] < 0.5 <= moved[64, 35]
+
+
+# --- MODNet (ONNX Runtime) -----------------------------------------------------------------------
+
+
+def test_quality_best_without_onnxruntime_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    from livebokeh.segmentation.onnx import OnnxMatting
+
+    with pytest.raises(ModelLoadError, match=r"pip install 'livebokeh\[onnx\]'"):
+        OnnxMatting()
+
+
+def test_modnet_contract_on_a_small_constructed_picture() -> None:
+    pytest.importorskip("onnxruntime")
+    from livebokeh.segmentation.onnx import OnnxMatting, matting_size
+
+    for shape in [(75, 100, 3), (1080, 1920, 3), (3000, 4000, 3), (33, 500, 3)]:
+        h, w = matting_size(shape)
+        assert h % 32 == 0 and w % 32 == 0 and min(h, w) >= 32
+    assert matting_size((480, 640, 3)) == (320, 416)  # short side 320, the long one in proportion
+    yy, xx = np.mgrid[0:150, 0:120]
+    img = np.full((150, 120, 3), (40, 160, 60), np.uint8)  # a green wall
+    person = ((xx - 60) / 28.0) ** 2 + ((yy - 55) / 34.0) ** 2 < 1.0  # a head ...
+    person |= (yy > 85) & (np.abs(xx - 60) < 45)  # ... on shoulders
+    img[person] = (90, 120, 200)
+    with OnnxMatting() as model:
+        alpha = model.segment(img)
+        assert alpha.dtype == np.float32 and alpha.shape == model.input_size_for(img.shape)
+        assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+        soft = cv2.resize(alpha, (120, 150))
+        assert soft[person].mean() > soft[~person].mean() + 0.3  # alpha, not noise: high on the figure
+
+
+def test_quality_best_runs_the_matting_model_on_photos() -> None:
+    pytest.importorskip("onnxruntime")
+    img, big, _ = _scene()
+    frame = Frame(image=img, timestamp_ns=0, index=0)
+    matte = Matte(_RedSegmenter(), MatteOptions(quality="best", crops=False), video=False)
+    alpha = matte.apply_to(matte.compute(frame), frame)
+    assert matte.last.matting is not None and matte.last.matting.max() == 1.0
+    assert (alpha[_core(big)] >= 128).all() and (alpha[_core(~big)] < 128).mean() > 0.95
+
+
+# --- crowd selfies (real portraits pasted in front of real crowds) ------------------------------------
+
+CROWDS = {
+    "all": [
+        ("eg1800-00248", "cihp-0012008", 0.7, 0.5),
+        ("eg1800-02542", "cihp-0012008", 0.7, 0.5),
+        ("eg1800-02447", "davis16-breakdance-00000", 0.7, 0.5),
+        ("eg1800-01081", "cihp-0012008", 0.7, 0.5),
+        ("eg1800-02447", "cihp-0012008", 0.9, 0.0),
+    ],
+    "main": [
+        ("eg1800-00248", "davis16-breakdance-00000", 0.7, 0.5),
+        ("eg1800-01204", "davis16-breakdance-00040", 0.7, 0.5),
+        ("eg1800-00133", "cihp-0012008", 0.7, 0.5),
+        ("eg1800-00382", "cihp-0012008", 0.7, 0.5),
+        ("eg1800-02064", "davis16-breakdance-00000", 0.7, 0.5),
+    ],
+}
+"""Composites on which the matte before these checks erased most of the foreground person: it kept 12-39 %
+(``all``) and 0-5 % (``main``) of the pasted person, where the raw model keeps 93-100 %."""
+
+
+def crowd_selfie(data: Path, portrait: str, crowd: str, scale: float, shift: float) -> tuple[np.ndarray, np.ndarray]:
+    """A portrait (from ``portraits-large``) pasted ``scale`` frames tall at the bottom centre of a 3:4 cut of a
+    multi-person photo (from ``persons``), the cut moved ``shift`` of the way to the right; picture and the
+    pasted person's mask, 480x640."""
+    src, mask = (
+        read_image(data / "portraits-large" / f"{portrait}.jpg"),
+        read_mask(data / "portraits-large" / f"{portrait}.png"),
+    )
+    back = read_image(data / "persons" / f"{crowd}.jpg")
+    bh, bw = back.shape[:2]
+    cw = int(bh * 0.75)
+    x0 = (bw - cw) // 2 + int(shift * (bw - cw) / 2)
+    out = cv2.resize(back[:, x0 : x0 + cw], (480, 640))
+    ph = int(640 * scale)
+    pw = int(src.shape[1] * ph / src.shape[0])
+    pi = cv2.resize(src, (pw, ph))
+    pm = cv2.resize(mask, (pw, ph), interpolation=cv2.INTER_NEAREST) > 127
+    ox, oy = (480 - pw) // 2, 640 - ph
+    xs0, xs1 = max(0, ox), min(480, ox + pw)
+    part = pm[:, xs0 - ox : xs1 - ox]
+    truth = np.zeros((640, 480), bool)
+    out[oy:, xs0:xs1][part] = pi[:, xs0 - ox : xs1 - ox][part]
+    truth[oy:, xs0:xs1] = part
+    return out, truth
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("subject", ["all", "main"])
+def test_crowd_selfie_keeps_the_foreground_person(shared_data: Path, subject: str) -> None:
+    from livebokeh.segmentation import create_segmenter
+
+    seg = create_segmenter("auto")
+    matte = Matte(seg, MatteOptions(subject=subject, temporal=False), video=False)
+    for portrait, crowd, scale, shift in CROWDS[subject]:
+        img, truth = crowd_selfie(shared_data, portrait, crowd, scale, shift)
+        frame = Frame(image=img, timestamp_ns=0, index=0)
+        alpha = matte.apply_to(matte.compute(frame), frame)
+        kept = float((alpha[truth] >= 128).mean())
+        assert kept > 0.9, (portrait, crowd, scale, shift, kept)
+    seg.close()
+
+
+# --- group scenes: per-person passes at a lower rate ---------------------------------------------------
+
+
+class _CountingPose:
+    """A pose stand-in that counts its runs and calls the red part of each ROI 'person'."""
+
+    size = 64
+    last_track = None
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+        self.calls += 1
+        crop = crop_roi(image, roi, self.size)
+        return (crop[:, :, 2] > 128).astype(np.float32), 0.95
+
+
+class _CropCounter(_RedSegmenter):
+    """Counts the crop pass's calls (``segment``); the first pass of a stream uses ``segment_for_video``."""
+
+    def __init__(self) -> None:
+        self.crops = 0
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        self.crops += 1
+        return super().segment(image)
+
+    def segment_for_video(self, image: np.ndarray, timestamp_ns: int) -> np.ndarray:
+        return super().segment(image)
+
+
+def test_group_scene_per_person_passes_run_at_a_lower_rate() -> None:
+    from livebokeh.matte import VideoEstimator
+    from livebokeh.matte.estimate_video import CROPS_PER_MASK, VIDEO_POSE_PEOPLE
+
+    h, w = 360, 640
+    img = np.full((h, w, 3), 60, np.uint8)
+    people = []
+    for i in range(5):  # five small people along the back: each would get a selfie crop every frame
+        x = 30 + 120 * i
+        img[40:110, x : x + 30] = (40, 40, 250)
+        people.append(Person(body=(x - 5.0, 35.0, x + 35.0, 115.0), score=0.9, sources=["face-full"]))
+    for x in (180, 420):  # two whole-body people in front: the pose pass, every frame
+        img[150:350, x : x + 60] = (40, 40, 250)
+        roi = PersonRoi(centre=(x + 30.0, 250.0), side=260.0, rotation=0.0)
+        people.append(Person(body=(x - 10.0, 140.0, x + 70.0, 355.0), score=0.9, roi=roi, sources=["pose-detection"]))
+    seg, pose = _CropCounter(), _CountingPose()
+    est = VideoEstimator(seg, MatteOptions(temporal=False), detector=_Detector(people), pose=pose)
+    frames = 30
+    merged = []
+    for i in range(frames):
+        est.compute(Frame(image=img, timestamp_ns=i * 33_333_333, index=i))
+        merged.append((est.last.crops, est.last.pose_people))
+    assert seg.crops <= frames * CROPS_PER_MASK + 1
+    assert pose.calls <= frames * VIDEO_POSE_PEOPLE  # the pose pass is capped per mask, not per person
+    # ... and yet every person's own result is merged into every mask once each has had a turn
+    assert all(crops == 5 + 2 and pose_people == 2 for crops, pose_people in merged[10:]), merged
+    assert seg.crops < 5 * frames / 4  # against one crop per small person per mask before
