@@ -387,6 +387,20 @@ def test_bad_alpha_and_out_are_refused(textured_image: np.ndarray) -> None:
         comp.apply(textured_image, np.zeros(textured_image.shape[:2], np.uint8), np.empty((5, 5, 3), np.uint8))
 
 
+@pytest.mark.parametrize("effect", ["blur", "bokeh", "color:#00ff00", "mask", "none"])
+def test_a_smaller_alpha_is_upsampled_to_the_frame(effect: str, backend: str) -> None:
+    """The matte's alpha at its guide resolution gives the picture of that alpha brought to full size first."""
+    img, alpha = _smooth_scene(360, 640)
+    small = cv2.resize(alpha, (320, 180), interpolation=cv2.INTER_AREA)
+    full = cv2.resize(small, (640, 360), interpolation=cv2.INTER_LINEAR)
+    options = EffectOptions(effect=effect)
+    ours = Compositor(options).apply(img, small).astype(np.int32)
+    expected = Compositor(options).apply(img, full).astype(np.int32)
+    assert np.abs(ours - expected).max() <= 1  # the blend upsamples it in two steps: within a level
+    if effect in ("color:#00ff00", "mask", "none"):
+        assert np.array_equal(ours, expected)
+
+
 def test_parse_color() -> None:
     assert parse_color("#ff8000") == (0x00, 0x80, 0xFF)
     assert parse_color("00ff00") == (0, 255, 0)

@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 
 import av
+import cv2
 import numpy as np
 import pytest
 from live_fakes import FailingSink, FakeCapture, FakeSegmenter, RecordingSink
@@ -212,7 +213,10 @@ def test_hotkeys_change_effect_strength_mask_view_and_bypass():
         frame, mask = next(it)
         img = frame.image
         assert np.array_equal(img[..., 0], img[..., 1]) and np.array_equal(img[..., 1], img[..., 2])
-        np.testing.assert_array_equal(img[..., 0], pipeline.last_alpha)
+        # the alpha at the matte's guide resolution, shown at the frame's size
+        h, w = img.shape[:2]
+        shown = cv2.resize(pipeline.last_alpha, (w, h), interpolation=cv2.INTER_LINEAR)
+        np.testing.assert_array_equal(img[..., 0], shown)
         pipeline.controls.handle_key("m")
         pipeline.controls.handle_key("space")
         frame, mask = next(it)
@@ -266,6 +270,27 @@ def test_live_options_are_validated():
         LiveOptions(duration=-1)
     with pytest.raises(TypeError):
         LiveOptions(1.0)  # type: ignore[misc]
+    with pytest.raises(ConfigError, match="opencv_threads"):
+        LiveOptions(opencv_threads=0)
+
+
+def test_opencv_runs_on_the_pipelines_threads_while_it_runs_and_is_restored_after():
+    import cv2
+
+    before = cv2.getNumThreads()
+    seen: list[int] = []
+
+    class Probe(RecordingSink):
+        def write(self, frame):  # type: ignore[no-untyped-def]
+            seen.append(cv2.getNumThreads())
+            super().write(frame)
+
+    small_pipeline([Probe(keep=0)], duration=0.3).run()
+    assert seen and set(seen) == {1}
+    assert cv2.getNumThreads() == before
+    seen.clear()
+    small_pipeline([Probe(keep=0)], duration=0.3, opencv_threads=None).run()
+    assert seen and set(seen) == {before}
 
 
 def test_default_pipeline_runs_the_sample_into_null():

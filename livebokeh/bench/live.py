@@ -140,7 +140,7 @@ def run_synchronous(size: tuple[int, int], fps: float, seconds: float, model: st
             mask = matte.compute(frame)
             t1 = time.monotonic_ns()
             alpha = matte.apply_to(mask, frame, out=alpha_buf)
-            compositor.apply(frame.image, alpha, out=out)
+            compositor.apply(frame.image, alpha, out=out, reduced=frame.reduced)
             t2 = time.monotonic_ns()
             seg_ms.append((t1 - now) / 1e6)
             comp_ms.append((t2 - t1) / 1e6)

@@ -343,6 +343,28 @@ def _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, a3):  # type: ignore[no-unt
 
 
 @_jit
+def _nb_blend_lowres_ax(img, ax, ay0s, ays, bgx, y0s, fys, out, arow, a3):  # type: ignore[no-untyped-def]
+    h, w = out.shape[0], out.shape[1]
+    n = w * 3
+    for y in range(h):
+        fa = np.int32(ays[y])  # the alpha row, interpolated between two rows of ax (alpha upsampled along x)
+        p0 = ax[ay0s[y]]
+        p1 = ax[ay0s[y] + 1]
+        for x in range(w):
+            q = np.int32(p0[x])
+            arow[x] = np.uint8(q + (((np.int32(p1[x]) - q) * fa + np.int32(64)) >> np.int32(7)))
+        _spread3(arow, a3)
+        fy = np.int32(fys[y])
+        r0 = bgx[y0s[y]].ravel()
+        r1 = bgx[y0s[y] + 1].ravel()
+        fr = img[y].ravel()
+        o = out[y].ravel()
+        for i in range(n):
+            q = np.int32(r0[i])
+            o[i] = _mix(fr[i], np.uint8(q + (((np.int32(r1[i]) - q) * fy + np.int32(64)) >> np.int32(7))), a3[i])
+
+
+@_jit
 def _nb_blend_rows(img, alpha, bg, out, a3):  # type: ignore[no-untyped-def]
     h, w = alpha.shape
     n = img.shape[1]  # w samples (a plane) or 3 w (BGR)
@@ -528,8 +550,18 @@ def blend_lowres(
     ``bgx`` (``(sh + 1) x W' x 3`` uint8, ``W' >= W``) is the low-resolution background
     already upsampled along x; row ``y`` of the full-resolution background is
     ``bgx[y0s[y]] + fys[y] / 128 * (bgx[y0s[y] + 1] - bgx[y0s[y]])`` (``fys`` in 0-128).
+    ``alpha`` is at the frame's size or smaller: then it is upsampled the same way in
+    this pass - along x by ``cv2.resize`` on its own rows, along y per row here - so no
+    full-resolution alpha is ever made (within one level of ``cv2.resize`` to full size).
     """
-    w = alpha.shape[1]
+    h, w = img.shape[:2]
+    if alpha.shape != (h, w):
+        if _use_numba:
+            ax, ay0s, ays = _alpha_rows(alpha, (w, h), scratch)
+            arow, a3 = _scratch(scratch, "arow", w, np.uint8), _scratch(scratch, "a3", w * 3, np.uint8)
+            _nb_blend_lowres_ax(img, ax, ay0s, ays, bgx, y0s, fys, out, arow, a3)
+            return
+        alpha = upsample_alpha(alpha, (w, h), scratch)
     if _use_numba:
         _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, _scratch(scratch, "a3", w * 3, np.uint8))
     else:
@@ -573,6 +605,43 @@ def blend_color(
     blend(img, alpha, row.reshape((1, w, c) if img.ndim == 3 else (1, w)), out, scratch)
 
 
+def upsample_alpha(alpha: np.ndarray, size: tuple[int, int], scratch: dict[str, np.ndarray]) -> np.ndarray:
+    """``alpha`` bilinearly at ``size`` = ``(width, height)`` (``cv2.resize``), in a reused buffer."""
+    w, h = size
+    buf = scratch.get("alpha_full")
+    if buf is None or buf.shape != (h, w):
+        buf = np.empty((h, w), np.uint8)
+        scratch["alpha_full"] = buf
+    cv2.resize(alpha, (w, h), dst=buf, interpolation=cv2.INTER_LINEAR)
+    return buf
+
+
+def _alpha_rows(
+    alpha: np.ndarray, size: tuple[int, int], scratch: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A small ``alpha`` upsampled along x to ``size``'s width, one row more, and the rows' y map.
+
+    Row ``y`` of the alpha at ``size`` = ``(width, height)`` is
+    ``ax[ay0s[y]] + ays[y] / 128 * (ax[ay0s[y] + 1] - ax[ay0s[y]])`` (pixel centres aligned,
+    as ``cv2.resize`` lays them).
+    """
+    w, h = size
+    sh = alpha.shape[0]
+    ax = scratch.get("ax")
+    if ax is None or ax.shape != (sh + 1, w):
+        ax = np.empty((sh + 1, w), np.uint8)
+        scratch["ax"] = ax
+    if scratch.get("ax_map_key") is None or scratch["ax_map_key"].tolist() != [sh, h]:
+        u = np.clip((np.arange(h, dtype=np.float64) + 0.5) * sh / h - 0.5, 0.0, sh - 1)
+        y0s = np.minimum(np.floor(u).astype(np.int64), sh - 1)
+        scratch["ay0s"] = y0s
+        scratch["ays"] = np.round((u - y0s) * 128).astype(np.int32)
+        scratch["ax_map_key"] = np.array([sh, h])
+    cv2.resize(alpha, (w, sh), dst=ax[:sh], interpolation=cv2.INTER_LINEAR)
+    ax[sh] = ax[sh - 1]
+    return ax, scratch["ay0s"], scratch["ays"]
+
+
 def _scratch(scratch: dict[str, np.ndarray], name: str, size: int, dtype: type = np.float32) -> np.ndarray:
     buf = scratch.get(name)
     if buf is None or buf.shape[0] != size or buf.dtype != dtype:
@@ -607,6 +676,7 @@ def _run_group(group: str) -> None:
         normalize(acc, acc, np.zeros((2, 2), np.float32), hdr, fill, 1e-3, bg)
         bgx = np.zeros((3, 4, 3), np.uint8)
         blend_lowres(img, alpha, bgx, np.zeros(4, np.int64), np.zeros(4, np.int32), out, scratch)
+        blend_lowres(img, alpha[:2, :2], bgx, np.zeros(4, np.int64), np.zeros(4, np.int32), out, scratch)
     if group == "bokeh":
         r = 1  # a 3 x 3 aperture as (dy, x0, x1, weight) runs, read-only like bokeh.aperture_runs's
         i64 = np.int64

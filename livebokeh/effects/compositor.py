@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
+from collections.abc import Callable
 
 import cv2
 import numpy as np
@@ -54,14 +55,23 @@ class BaseCompositor(ABC):
 
     @abstractmethod
     def apply(
-        self, image: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None, *, timestamp_ns: int | None = None
+        self,
+        image: np.ndarray,
+        alpha: np.ndarray,
+        out: np.ndarray | None = None,
+        *,
+        timestamp_ns: int | None = None,
+        reduced: Callable[[int], np.ndarray] | None = None,
     ) -> np.ndarray:
         """Composite ``image`` over the effect's background using ``alpha`` (``uint8`` ``H x W``, 255 = person).
 
         Returns ``out`` when given (it may be ``image`` itself), else a new array; for
         ``none`` without ``out`` the input itself.  ``timestamp_ns`` (the frame's
         capture time) keeps a ``replace:VIDEO`` background at its own speed; without it
-        the background advances one of its frames per call.
+        the background advances one of its frames per call.  ``reduced`` is the frame's
+        :meth:`~livebokeh.frames.Frame.reduced` when the caller has a
+        :class:`~livebokeh.frames.Frame`: the blurred background is summed from a halved
+        copy where the blur is large, and a level made already is not made again.
         """
 
     def kernel_groups(self) -> tuple[str, ...]:
@@ -152,11 +162,31 @@ class BaseCompositor(ABC):
             pass
 
 
-def check_alpha(alpha: np.ndarray, shape: tuple[int, int]) -> np.ndarray:
-    """``alpha`` if it is ``uint8`` of ``shape`` = ``(H, W)`` (copied if not C-contiguous); else raise."""
-    if alpha.shape != shape or alpha.dtype != np.uint8:
+def mask_view(alpha: np.ndarray, out: np.ndarray, scratch: dict[str, np.ndarray]) -> np.ndarray:
+    """``alpha`` (any size up to ``out``'s) as a grey BGR picture in ``out`` (``H x W x 3``): the mask view."""
+    h, w = out.shape[:2]
+    if alpha.shape != (h, w):
+        alpha = _kernels.upsample_alpha(alpha, (w, h), scratch)
+    cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
+    return out
+
+
+def check_alpha(alpha: np.ndarray, shape: tuple[int, int], *, smaller: bool = False) -> np.ndarray:
+    """``alpha`` if it is ``uint8`` of ``shape`` = ``(H, W)`` (copied if not C-contiguous); else raise.
+
+    With ``smaller``, a smaller ``uint8`` alpha of the frame's aspect ratio (within a pixel,
+    at least 2 x 2) passes too: the compositor upsamples it to the frame.
+    """
+    ok = alpha.dtype == np.uint8 and alpha.ndim == 2
+    if smaller and ok:
+        (h, w), (ah, aw) = shape, alpha.shape
+        ok = 2 <= ah <= h and 2 <= aw <= w and abs(ah * w - aw * h) <= max(h, w)
+    else:
+        ok = ok and alpha.shape == shape
+    if not ok:
+        what = f"of shape {shape} or smaller with its aspect ratio" if smaller else f"of shape {shape}"
         raise FrameFormatError(
-            f"expected alpha as uint8 array of shape {shape} to match the frame, got {alpha.dtype} {alpha.shape}"
+            f"expected alpha as uint8 array {what} to match the frame, got {alpha.dtype} {alpha.shape}"
         )
     return alpha if alpha.flags.c_contiguous else np.ascontiguousarray(alpha)
 
@@ -165,38 +195,51 @@ class Compositor(BaseCompositor):
     """Applies the effect in :class:`~livebokeh.config.EffectOptions` behind the person, on BGR frames."""
 
     def apply(
-        self, image: np.ndarray, alpha: np.ndarray, out: np.ndarray | None = None, *, timestamp_ns: int | None = None
+        self,
+        image: np.ndarray,
+        alpha: np.ndarray,
+        out: np.ndarray | None = None,
+        *,
+        timestamp_ns: int | None = None,
+        reduced: Callable[[int], np.ndarray] | None = None,
     ) -> np.ndarray:
         """Composite ``image`` (BGR ``uint8`` ``H x W x 3``) over the background using ``alpha`` (``uint8`` ``H x W``).
 
         Returns ``out`` when given (it may be ``image`` itself), else a new array; for
-        ``none`` without ``out`` the input itself.  ``timestamp_ns`` (the frame's
-        capture time) keeps a ``replace:VIDEO`` background at its own speed; without it
-        the background advances one of its frames per call.
+        ``none`` without ``out`` the input itself.  ``timestamp_ns`` and ``reduced`` are
+        as in :meth:`BaseCompositor.apply`.  ``alpha`` may also be smaller than the frame
+        (e.g. the matte at its guide's resolution): it is then upsampled bilinearly, for
+        ``blur`` inside the blend pass, so no full-resolution alpha is made.
         """
         h, w = image.shape[:2]
-        alpha = check_alpha(alpha, (h, w))
+        alpha = check_alpha(alpha, (h, w), smaller=True)
+        effect: EffectKind = self.options.effect
+        if alpha.shape != (h, w) and not isinstance(effect, (Blur, Passthrough)):
+            alpha = _kernels.upsample_alpha(alpha, (w, h), self._scratch)
         if not image.flags.c_contiguous:
             image = np.ascontiguousarray(image)
         dst = self._output(image, out)
         if dst is None:
             return image
-        effect: EffectKind = self.options.effect
         match effect:
             case Blur() | Bokeh():
                 assert self._lowres is not None
                 if self._lowres.is_identity(h):
                     np.copyto(dst, image)
                     return dst
-                bgx, y0s, fys = self._lowres.render(image, alpha)
+                bgx, y0s, fys = self._lowres.render(image, alpha, reduced)
                 _kernels.blend_lowres(image, alpha, bgx, y0s, fys, dst, self._scratch)
             case Replace():
                 _kernels.blend(image, alpha, self._background((w, h), timestamp_ns), dst, self._scratch)
             case Color(bgr=bgr):
                 _kernels.blend_color(image, alpha, bgr, dst, self._scratch)
             case MaskView():
-                cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=dst)
+                mask_view(alpha, dst, self._scratch)
             case Passthrough():
                 if dst is not image:
                     np.copyto(dst, image)
         return dst
+
+    def view_mask(self, alpha: np.ndarray, out: np.ndarray) -> np.ndarray:
+        """``alpha`` (``uint8``, at most ``out``'s size) shown as grey in ``out`` (BGR): the live mask view."""
+        return mask_view(check_alpha(alpha, out.shape[:2], smaller=True), out, self._scratch)

@@ -24,6 +24,8 @@ says the stream fits.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import cv2
 import numpy as np
 
@@ -97,13 +99,15 @@ class PlanarCompositor(BaseCompositor):
         out: np.ndarray | None = None,
         *,
         timestamp_ns: int | None = None,
+        reduced: Callable[[int], np.ndarray] | None = None,
         half: np.ndarray | None = None,
     ) -> np.ndarray:
         """Composite ``image`` (packed I420 ``uint8``, ``3H/2 x W``) over the background using ``alpha`` (``H x W``).
 
         Returns ``out`` (I420 like ``image``) when given, else a new array; for ``none``
         without ``out`` the input itself.  ``timestamp_ns`` is as in
-        :meth:`Compositor.apply`.  ``half`` is :func:`~livebokeh.yuv.i420_half_bgr` of ``image`` when the
+        :meth:`Compositor.apply`; ``reduced`` is not used here (``half`` is).  ``half`` is
+        :func:`~livebokeh.yuv.i420_half_bgr` of ``image`` when the
         caller has it already (the matte was computed on it): ``blur`` and ``bokeh`` need
         it and otherwise make it.  ``H`` and ``W`` must be even, and divisible by 4 for
         ``blur`` and ``bokeh``.
@@ -171,16 +175,21 @@ class PlanarCompositor(BaseCompositor):
         if half is None:
             half = i420_half_bgr(i420, w, h)
         alpha_half = _half_alpha(alpha)
-        f = lowres.factor(h // 2)
         small = lowres.small(half, alpha_half)
+        f = lowres.step
         sh, sw = small.shape[:2]
         ycc = cv2.split(cv2.transform(small, _BGR_TO_YCBCR))  # uint8, saturated
         for k in range(3):
             full = k == 0
             scale = 2 * f if full else f
-            bg = self._plane(f"bg{k}", (sh * scale, sw * scale))
-            cv2.resize(ycc[k], (sw * scale, sh * scale), dst=bg, interpolation=cv2.INTER_LINEAR)
             ph, pw = src[k].shape
+            bg = self._plane(f"bg{k}", (max(sh * scale, ph), max(sw * scale, pw)))
+            cv2.resize(
+                ycc[k], (sw * scale, sh * scale), dst=bg[: sh * scale, : sw * scale], interpolation=cv2.INTER_LINEAR
+            )
+            if bg.shape != (sh * scale, sw * scale):  # halved copies a pixel short of the plane: repeat the edge
+                bg[sh * scale :, : sw * scale] = bg[sh * scale - 1 : sh * scale, : sw * scale]
+                bg[:, sw * scale :] = bg[:, sw * scale - 1 : sw * scale]
             _kernels.blend(src[k], alpha if full else alpha_half, bg[:ph, :pw], dst[k], self._scratch)
 
 

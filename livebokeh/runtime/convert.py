@@ -311,7 +311,9 @@ class _Composite:
             self.planar_frames += 1
             return item
         item.alpha = self._matte.apply_to(item.mask, item.frame)
-        out = self._compositor.apply(item.frame.image, item.alpha, timestamp_ns=item.frame.timestamp_ns)
+        out = self._compositor.apply(
+            item.frame.image, item.alpha, timestamp_ns=item.frame.timestamp_ns, reduced=item.frame.reduced
+        )
         back = -(item.rotation // 90)  # quarter turns to the stored orientation the encoder writes
         out = turn(out, back)
         item.alpha = turn(item.alpha, back)

@@ -41,6 +41,7 @@ from ..effects import Compositor
 from ..errors import ConfigError, LivebokehError, SinkError
 from ..frames import Frame, Mask
 from ..matte import Matte, VideoEstimator
+from ..matte.upsample import VIDEO_GUIDE_SIDE, guide_size
 from ..matte.warp import MaskWarper, predicted_change
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks import Sink, SinkClosed, open_sink
@@ -60,6 +61,13 @@ __all__ = ["LiveOptions", "MaskCache", "Pipeline"]
 
 POLL_S = 0.05
 """How often blocked threads look at the stop event."""
+
+OPENCV_THREADS = 1
+"""OpenCV's thread pool while a live pipeline runs: its calls then run on the thread that makes
+them.  The pipeline's own threads (capture, inference, compositor) already spread over the cores,
+and OpenCV's pool waits actively between the many small calls of a frame: at 1080p MJPEG here the
+process took 68-73 % of a core with one OpenCV thread and 76-86 % with OpenCV's default (2 threads),
+interleaved 12-15 s runs at load 0.7-2."""
 
 FALLBACK_FPS = 30.0
 """The most masks per second the governor allows when the source reports no frame rate."""
@@ -84,7 +92,8 @@ class LiveOptions:
     ``cpu_budget`` is the whole process's CPU in percent of one core that the inference
     rate adapts to (``None``: no governor, a mask for every frame the model keeps up with);
     ``inference_floor`` the fewest masks per second it may go down to (see
-    :mod:`livebokeh.runtime.governor`).
+    :mod:`livebokeh.runtime.governor`).  ``opencv_threads`` is the size of OpenCV's own thread
+    pool while the pipeline runs (``None``: leave OpenCV's setting); see :data:`OPENCV_THREADS`.
     """
 
     inference_fps: float | None = None
@@ -101,6 +110,7 @@ class LiveOptions:
     reconnect: bool = True
     cpu_budget: float | None = DEFAULT_CPU_BUDGET
     inference_floor: float = FLOOR_HZ
+    opencv_threads: int | None = OPENCV_THREADS
 
     def __post_init__(self) -> None:
         if self.inference_fps is not None and not (
@@ -127,6 +137,14 @@ class LiveOptions:
             raise ConfigError(
                 f"inference floor {self.inference_floor!r} is out of range: "
                 "use masks per second above 0 and at most 1000"
+            )
+        if self.opencv_threads is not None and not (
+            isinstance(self.opencv_threads, int)
+            and not isinstance(self.opencv_threads, bool)
+            and self.opencv_threads >= 1
+        ):
+            raise ConfigError(
+                f"opencv_threads {self.opencv_threads!r} is out of range: use a whole number >= 1, or None"
             )
         if not self.stop_timeout > 0:
             raise ConfigError(f"stop_timeout {self.stop_timeout!r} is out of range: use a number of seconds above 0")
@@ -258,7 +276,11 @@ class Pipeline:
         self.controls: LiveControls | None = None
         """Hotkeys and HUD (what the preview window is attached to); made when the run starts."""
         self.last_alpha: np.ndarray | None = None
-        """Full-resolution ``uint8`` alpha applied to the latest frame (``None`` in passthrough)."""
+        """``uint8`` alpha applied to the latest frame (``None`` in passthrough), at the matte's guide
+        resolution: the compositor upsamples it to the frame in its blend pass."""
+        self._alpha_size: tuple[int, int] | None = None
+        self._opencv_threads: int | None = None
+        """OpenCV's thread count before :meth:`start` changed it (restored by :meth:`close`)."""
         self._shrink_size: tuple[int, int] | None = None
         self._shrink_interp = cv2.INTER_LINEAR
         self.on_sink_dropped: Callable[[str], None] | None = None
@@ -273,6 +295,9 @@ class Pipeline:
         if self._closed:
             raise LivebokehError("this pipeline was closed: make a new Pipeline to run again")
         self._started = True
+        if self.options.opencv_threads is not None:
+            self._opencv_threads = cv2.getNumThreads()
+            cv2.setNumThreads(self.options.opencv_threads)
         try:
             self._open()
         except BaseException:
@@ -324,7 +349,8 @@ class Pipeline:
                 self._shrink_interp = shrink_interpolation(size, self._shrink_size)
         w, h = size
         self._out_bufs = [np.empty((h, w, 3), np.uint8) for _ in range(3)]
-        self._alpha_buf = np.empty((h, w), np.uint8)
+        aw, ah = self._alpha_size = guide_size((w, h), VIDEO_GUIDE_SIDE)
+        self._alpha_buf = np.empty((ah, aw), np.uint8)
         # every stage once before the sinks open: a window appears when frames are ready
         shrink = (self._shrink_size, self._shrink_interp) if self._shrink_size is not None else None
         self.stats.startup_s = warm_up(
@@ -392,6 +418,8 @@ class Pipeline:
         self.sinks = []
         if self._own_segmenter and self.segmenter is not None and "inference" not in alive:
             self.segmenter.close()
+        if self._opencv_threads is not None and not alive:
+            cv2.setNumThreads(self._opencv_threads)
         if alive:
             log.warning("live: %s did not stop within %.1f s", ", ".join(alive), self.options.stop_timeout)
         if errors and not failed:
@@ -578,15 +606,17 @@ class Pipeline:
             self.last_alpha = None
             t2 = t1 = t0
         else:
-            alpha = self.matte.apply_to(mask, frame, out=self._alpha_buf)
+            alpha = self.matte.apply_to(mask, frame, out=self._alpha_buf, size=self._alpha_size)
             self.last_alpha = alpha
             t1 = time.monotonic_ns()
             out = self._out_bufs[self._out_i]
             self._out_i = (self._out_i + 1) % len(self._out_bufs)
             if self.controls.view_mask:
-                image = cv2.cvtColor(alpha, cv2.COLOR_GRAY2BGR, dst=out)
+                image = self.compositor.view_mask(alpha, out)
             else:
-                image = self.compositor.apply(frame.image, alpha, out=out, timestamp_ns=frame.timestamp_ns)
+                image = self.compositor.apply(
+                    frame.image, alpha, out=out, timestamp_ns=frame.timestamp_ns, reduced=frame.reduced
+                )
             t2 = time.monotonic_ns()
             stats.stage("upsample", t1 - t0)
             stats.stage("composite", t2 - t1)

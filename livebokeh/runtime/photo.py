@@ -114,7 +114,7 @@ class PhotoProcessor:
         frame = Frame(image=image, timestamp_ns=0, index=0)
         mask = self.matte.compute(frame)
         alpha = self.matte.apply_to(mask, frame)
-        return self.compositor.apply(image, alpha), alpha
+        return self.compositor.apply(image, alpha, reduced=frame.reduced), alpha
 
     def close(self) -> None:
         self.segmenter.close()

@@ -57,8 +57,8 @@ def warm_up(
         first = Frame(image=image, timestamp_ns=first.timestamp_ns, index=first.index)
     mask = matte.compute(first)
     for frame in (frames[1], frames[0]):  # a stale mask (moved along the motion), then a fresh one
-        alpha = matte.apply_to(mask, frame, out=alpha_buf)
-        compositor.apply(frame.image, alpha, out=out, timestamp_ns=frame.timestamp_ns)
+        alpha = matte.apply_to(mask, frame, out=alpha_buf, size=(alpha_buf.shape[1], alpha_buf.shape[0]))
+        compositor.apply(frame.image, alpha, out=out, timestamp_ns=frame.timestamp_ns, reduced=frame.reduced)
     ramp = np.broadcast_to(np.linspace(0, 255, w, dtype=np.float32).astype(np.uint8), (h, w))
     compositor.apply(frames[1].image, np.ascontiguousarray(ramp), out=out, timestamp_ns=frames[1].timestamp_ns)
     matte.reset()
