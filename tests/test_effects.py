@@ -358,6 +358,26 @@ def test_numba_and_numpy_kernels_agree() -> None:
         assert np.abs(a - b).max() <= 2
 
 
+def test_a_compositor_may_use_the_numpy_kernels_on_its_own() -> None:
+    if not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    img, alpha = _smooth_scene(180, 320)
+    before = _kernels.using_numba()
+    for effect in ("blur", "bokeh", "color:#00ff00"):
+        options = EffectOptions(effect=effect, falloff=effect == "blur")
+        own = Compositor(options, kernels="numpy").apply(img, alpha).astype(np.int32)
+        _kernels.set_backend("numpy")
+        try:
+            process_wide = Compositor(options).apply(img, alpha).astype(np.int32)
+        finally:
+            _kernels.set_backend("numba" if before else "numpy")
+        assert np.array_equal(own, process_wide), effect  # the same kernels, chosen for this compositor only
+        assert np.abs(own - Compositor(options, kernels="numba").apply(img, alpha)).max() <= 2
+    assert _kernels.using_numba() == before
+    with pytest.raises(ValueError, match="kernels"):
+        Compositor(kernels="opencl")
+
+
 def test_mask_view_and_none() -> None:
     img, alpha = _smooth_scene(180, 320)
     view = Compositor(EffectOptions(effect="mask")).apply(img, alpha)

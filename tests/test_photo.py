@@ -229,6 +229,26 @@ def test_effect_apply_gives_the_photo_picture_for_the_same_mask(textured_image: 
     assert not np.array_equal(Effect().apply(image, mask), photo)  # refinement does change the picture
 
 
+def test_one_photo_is_composited_without_numba(tmp_path: Path, textured_image: np.ndarray) -> None:
+    """Importing numba and loading its kernels costs more than they save on a single picture."""
+    image = tmp_path / "in.png"
+    cv2.imwrite(str(image), cv2.resize(textured_image, (640, 480)))
+    code = (
+        "import sys\n"
+        "from livebokeh.runtime.photo import PhotoProcessor, run_photo\n"
+        "from pathlib import Path\n"
+        "for n in (1, 2):\n"
+        "    p = PhotoProcessor(photos=n)\n"
+        f"    run_photo([{str(image)!r}], output=Path({str(tmp_path)!r}) / f'out{{n}}.png', processor=p)\n"
+        "    print(n, 'numba' in sys.modules, flush=True)\n"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["1", "False", "2", "True"]  # one photo: no numba; more: numba
+    one, two = (cv2.imread(str(tmp_path / f"out{n}.png")).astype(np.int32) for n in (1, 2))
+    assert np.abs(one - two).max() <= 2  # the same picture, within the kernels' rounding
+
+
 def test_effect_apply_gives_the_photo_picture_on_a_real_group_photo(shared_data: Path) -> None:
     """With the real models, crops and per-person passes: the mask knows which parts were segmented finely."""
     image = read_image(shared_data / "persons" / "cihp-0002190.jpg")

@@ -40,7 +40,7 @@ def main(args: argparse.Namespace) -> int:
     effect = effect_options(args)
     plan = plan_outputs(expand_inputs(args.inputs), args.output, args.out_dir, args.mask_out)
     processor = PhotoProcessor(
-        effect=effect, matte=matte_options(args, temporal=False), segmenter=segmenter_options(args)
+        effect=effect, matte=matte_options(args, temporal=False), segmenter=segmenter_options(args), photos=len(plan)
     )
     bar = None
     terminal = is_terminal(sys.stderr)

@@ -24,7 +24,9 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import Any
 
 import cv2
@@ -47,6 +49,33 @@ EDGE_CUT = 8
 HDR_KNEE = 0.7
 HDR_GAIN = 24.0
 LUMA_B, LUMA_G, LUMA_R = 0.0722, 0.7152, 0.2126  # Rec. 709, linear light
+
+
+_thread_backend: ContextVar[bool | None] = ContextVar("livebokeh_kernels", default=None)
+"""The backend chosen for this thread by :func:`backend` (``None``: the process's, :func:`set_backend`)."""
+
+
+def _numba() -> bool:
+    """Whether the kernels called now run on numba: this thread's choice, else the process's."""
+    chosen = _thread_backend.get()
+    return _use_numba if chosen is None else chosen
+
+
+@contextmanager
+def backend(name: str | None) -> Iterator[None]:
+    """Run the kernels called in this block (on this thread) with ``name``: ``numba``, ``numpy``, or ``None`` (as set).
+
+    ``numba`` falls back to ``numpy`` where numba is not installed.  A compositor made for
+    one picture uses ``numpy``: importing numba and loading its compiled kernels costs more
+    than they save there (see :class:`~livebokeh.runtime.photo.PhotoProcessor`).
+    """
+    if name not in (None, "numba", "numpy"):
+        raise ValueError(f"backend {name!r} is unknown: use numba, numpy or None")
+    token = _thread_backend.set(None if name is None else (name == "numba" and _HAVE_NUMBA))
+    try:
+        yield
+    finally:
+        _thread_backend.reset(token)
 
 
 def numba_available() -> bool:
@@ -441,14 +470,37 @@ def _np_conv_runs(prefix, dys, x0s, x1s, ws, r, out) -> None:  # type: ignore[no
     out[:] = total.reshape(sh, sw, ch)
 
 
-def _np_blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
-    front = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
+def _np_blend(
+    img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray, scratch: dict[str, np.ndarray]
+) -> None:
     if bg.shape[0] != img.shape[0]:  # one row for all rows
         bg = np.broadcast_to(bg, img.shape).copy()
     if img.ndim == 3 and out.flags.c_contiguous:
-        cv2.blendLinear(img, bg, front, 1.0 - front, dst=out)
-    else:  # a plane: its rows may be strided views
-        out[...] = cv2.blendLinear(np.ascontiguousarray(img), np.ascontiguousarray(bg), front, 1.0 - front)
+        _np_blend_band(img, alpha, bg, out)
+        return
+    front = alpha.astype(np.float32) * np.float32(1.0 / 255.0)  # a plane: its rows may be strided views
+    out[...] = cv2.blendLinear(np.ascontiguousarray(img), np.ascontiguousarray(bg), front, 1.0 - front)
+
+
+def _np_blend_band(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
+    """BGR: the background where alpha is 0, the frame where it is 255, :func:`_mix` in between.
+
+    Whole-array copies under a mask, and the mix only on the soft band's pixels (a few % of a
+    photo): no float copies of the frame.  ``out`` may be ``img``.
+    """
+    points = cv2.findNonZero(cv2.inRange(alpha, 1, 254))  # (x, y) of the soft band, or None
+    points = np.zeros((0, 2), np.int32) if points is None else points.reshape(-1, 2)
+    xs, ys = points[:, 0], points[:, 1]
+    front, back = img[ys, xs].astype(np.int32), bg[ys, xs].astype(np.int32)  # read before out is written
+    a = alpha[ys, xs].astype(np.int32)[:, None]
+    if out is img:
+        cv2.copyTo(bg, (alpha == 0).view(np.uint8), out)
+    else:
+        if out is not bg:
+            np.copyto(out, bg)
+        cv2.copyTo(img, (alpha == 255).view(np.uint8), out)
+    weight = a + (a >> 7)
+    out[ys, xs] = ((back << 8) + (front - back) * weight + 128) >> 8
 
 
 # --------------------------------------------------------------------------- dispatch
@@ -465,7 +517,7 @@ def masked_downsample(
     colour into linear light (gamma 2) with highlights boosted, for the lens blur;
     otherwise colour stays in display values 0-255.
     """
-    if _use_numba:
+    if _numba():
         w = alpha.shape[1]
         if hdr:
             _nb_downsample_hdr(
@@ -500,7 +552,7 @@ def normalize(
     if acc1 is None or t is None:
         acc1 = _EMPTY4
         t = _EMPTY2
-    if _use_numba:
+    if _numba():
         _nb_normalize(acc0, acc1, t, hdr, fill, np.float32(eps), out)
     else:
         _np_normalize(acc0, acc1, t, hdr, fill, np.float32(eps), out)
@@ -512,7 +564,7 @@ def prefix_rows(acc: np.ndarray, r: int, prefix: np.ndarray) -> None:
     ``prefix`` is ``(sh + 2r) x ((sw + 2r + 1) * ch)``; its first ``ch`` columns and its
     top and bottom ``r`` rows must be zero (they are never written).
     """
-    if _use_numba:
+    if _numba():
         _nb_prefix_rows(acc, r, prefix)
     else:
         sh, sw, ch = acc.shape
@@ -530,7 +582,7 @@ def conv_runs(
     running sums along each row.  ``runs`` = ``(dy, x0, x1, weight)`` arrays.
     """
     dys, x0s, x1s, ws = runs
-    if _use_numba:
+    if _numba():
         _nb_conv_runs(prefix, dys, x0s, x1s, ws, r, out, _scratch(scratch, "conv_row", out.shape[1] * out.shape[2]))
     else:
         _np_conv_runs(prefix, dys, x0s, x1s, ws, r, out)
@@ -544,6 +596,7 @@ def blend_lowres(
     fys: np.ndarray,
     out: np.ndarray,
     scratch: dict[str, np.ndarray],
+    step: int | None = None,
 ) -> None:
     """``out = bg + a * (img - bg)`` (BGR) where ``bg`` rows are interpolated between rows of ``bgx``.
 
@@ -553,26 +606,36 @@ def blend_lowres(
     ``alpha`` is at the frame's size or smaller: then it is upsampled the same way in
     this pass - along x by ``cv2.resize`` on its own rows, along y per row here - so no
     full-resolution alpha is ever made (within one level of ``cv2.resize`` to full size).
+    ``step``, when given, says the rows are ``bgx``'s scaled by it, pixel centres aligned (as
+    :class:`~.lowres.LowresBackground` makes them): the numpy path then scales them with
+    ``cv2.resize`` instead of remapping every pixel.
     """
     h, w = img.shape[:2]
     if alpha.shape != (h, w):
-        if _use_numba:
+        if _numba():
             ax, ay0s, ays = _alpha_rows(alpha, (w, h), scratch)
             arow, a3 = _scratch(scratch, "arow", w, np.uint8), _scratch(scratch, "a3", w * 3, np.uint8)
             _nb_blend_lowres_ax(img, ax, ay0s, ays, bgx, y0s, fys, out, arow, a3)
             return
         alpha = upsample_alpha(alpha, (w, h), scratch)
-    if _use_numba:
+    if _numba():
         _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, _scratch(scratch, "a3", w * 3, np.uint8))
+    elif step is not None and (bgx.shape[0] - 1) * step == h and out is not img:
+        cv2.resize(bgx[: h // step, :w], (w, h), dst=out, interpolation=cv2.INTER_LINEAR)  # the background, in out
+        _np_blend(img, alpha, out, out, scratch)
+    elif step is not None and (bgx.shape[0] - 1) * step >= h:
+        sh = bgx.shape[0] - 1
+        bg = _buffer(scratch, "bg_rows", (sh * step, bgx.shape[1], 3))
+        cv2.resize(bgx[:sh], (bgx.shape[1], sh * step), dst=bg, interpolation=cv2.INTER_LINEAR)
+        _np_blend(img, alpha, bg[:h, :w], out, scratch)
     else:
         if scratch.get("map_rows") is not y0s or scratch["map_y"].shape != alpha.shape:
-            h = alpha.shape[0]
             scratch["map_x"] = np.broadcast_to(np.arange(w, dtype=np.float32), (h, w)).copy()
             rows = y0s.astype(np.float32) + fys.astype(np.float32) / 128.0
             scratch["map_y"] = np.broadcast_to(rows[:, None], (h, w)).copy()
             scratch["map_rows"] = y0s
         bg = cv2.remap(bgx, scratch["map_x"], scratch["map_y"], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
-        _np_blend(img, alpha, bg, out)
+        _np_blend(img, alpha, bg, out, scratch)
 
 
 def blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray, scratch: dict[str, np.ndarray]) -> None:
@@ -582,13 +645,13 @@ def blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray, s
     (``H x W``; rows may be strided views); ``bg`` may be a single row used for every
     row.  ``alpha`` is ``H x W`` ``uint8``.
     """
-    if _use_numba:
+    if _numba():
         h, w = alpha.shape
         c = 1 if img.ndim == 2 else img.shape[2]
         a3 = _scratch(scratch, "a3", w * 3, np.uint8) if c == 3 else _EMPTY_U8  # alpha spread over B, G, R
         _nb_blend_rows(img.reshape(h, w * c), alpha, bg.reshape(bg.shape[0], w * c), out.reshape(h, w * c), a3)
     else:
-        _np_blend(img, alpha, bg, out)
+        _np_blend(img, alpha, bg, out, scratch)
 
 
 def blend_color(
@@ -640,6 +703,15 @@ def _alpha_rows(
     cv2.resize(alpha, (w, sh), dst=ax[:sh], interpolation=cv2.INTER_LINEAR)
     ax[sh] = ax[sh - 1]
     return ax, scratch["ay0s"], scratch["ays"]
+
+
+def _buffer(scratch: dict[str, np.ndarray], name: str, shape: tuple[int, ...], dtype: type = np.uint8) -> np.ndarray:
+    """A reused buffer of ``shape`` and ``dtype`` (its contents are whatever was left in it)."""
+    buf = scratch.get(name)
+    if buf is None or buf.shape != shape or buf.dtype != dtype:
+        buf = np.empty(shape, dtype)
+        scratch[name] = buf
+    return buf
 
 
 def _scratch(scratch: dict[str, np.ndarray], name: str, size: int, dtype: type = np.float32) -> np.ndarray:

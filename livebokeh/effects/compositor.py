@@ -14,9 +14,11 @@ the same; pass ``out`` to reuse the output too.  One instance is used from one t
 
 from __future__ import annotations
 
+import functools
 import logging
 from abc import ABC, abstractmethod
 from collections.abc import Callable
+from typing import Concatenate, ParamSpec, TypeVar
 
 import cv2
 import numpy as np
@@ -34,6 +36,21 @@ log = logging.getLogger(__name__)
 
 __all__ = ["BaseCompositor", "Compositor"]
 
+P = ParamSpec("P")
+R = TypeVar("R")
+C = TypeVar("C", bound="BaseCompositor")
+
+
+def with_own_kernels(apply: Callable[Concatenate[C, P], R]) -> Callable[Concatenate[C, P], R]:
+    """Run a compositor method with the kernels its :attr:`BaseCompositor.kernels` names."""
+
+    @functools.wraps(apply)
+    def run(self: C, *args: P.args, **kwargs: P.kwargs) -> R:
+        with _kernels.backend(self.kernels):
+            return apply(self, *args, **kwargs)
+
+    return run
+
 
 class BaseCompositor(ABC):
     """The effect of :class:`~livebokeh.config.EffectOptions` and its background, for one picture layout.
@@ -42,9 +59,17 @@ class BaseCompositor(ABC):
     kernels of :mod:`._kernels`; everything that does not depend on the layout - which
     background the effect needs, switching effects, the background clip's clock,
     compiling kernels early - lives here.
+
+    ``kernels`` picks the pixel kernels' implementation for this compositor: ``numba``,
+    ``numpy`` (OpenCV and NumPy whole-array operations: no numba import, no compiled
+    kernels to load - the cheaper choice for a single picture), or ``None``: the process's
+    default (:func:`~._kernels.set_backend`).
     """
 
-    def __init__(self, options: EffectOptions | None = None) -> None:
+    def __init__(self, options: EffectOptions | None = None, *, kernels: str | None = None) -> None:
+        if kernels not in (None, "numba", "numpy"):
+            raise ValueError(f"kernels {kernels!r} is unknown: use numba, numpy or None")
+        self.kernels = kernels
         self.options = options or EffectOptions()
         self._lowres: LowresBackground | None = None
         self._picture: ImageBackground | VideoBackground | None = None
@@ -86,8 +111,9 @@ class BaseCompositor(ABC):
         self._configure(options, old)
 
     def _configure(self, new: EffectOptions, old: EffectOptions | None) -> None:
-        for group in self.kernel_groups():
-            _kernels.warm_up_in_background(group)  # compile while the caller sets up
+        if self.kernels != "numpy":
+            for group in self.kernel_groups():
+                _kernels.warm_up_in_background(group)  # compile while the caller sets up
         effect = new.effect
         if isinstance(effect, (Blur, Bokeh)):
             self._configure_lowres(effect, new)
@@ -115,7 +141,7 @@ class BaseCompositor(ABC):
     def warm_up(self) -> float:
         """Compile or load the current effect's numba kernels now rather than on the first frame; seconds."""
         groups = self.kernel_groups()
-        return _kernels.warm_up(groups) if groups else 0.0
+        return _kernels.warm_up(groups) if groups and self.kernels != "numpy" else 0.0
 
     def _background(self, size: tuple[int, int], timestamp_ns: int | None) -> np.ndarray:
         """The ``replace`` picture (BGR) at frame ``size`` = ``(width, height)`` for this frame."""
@@ -194,6 +220,7 @@ def check_alpha(alpha: np.ndarray, shape: tuple[int, int], *, smaller: bool = Fa
 class Compositor(BaseCompositor):
     """Applies the effect in :class:`~livebokeh.config.EffectOptions` behind the person, on BGR frames."""
 
+    @with_own_kernels
     def apply(
         self,
         image: np.ndarray,
@@ -228,7 +255,7 @@ class Compositor(BaseCompositor):
                     np.copyto(dst, image)
                     return dst
                 bgx, y0s, fys = self._lowres.render(image, alpha, reduced)
-                _kernels.blend_lowres(image, alpha, bgx, y0s, fys, dst, self._scratch)
+                _kernels.blend_lowres(image, alpha, bgx, y0s, fys, dst, self._scratch, self._lowres.step)
             case Replace():
                 _kernels.blend(image, alpha, self._background((w, h), timestamp_ns), dst, self._scratch)
             case Color(bgr=bgr):

@@ -22,7 +22,8 @@ class Effect:
     frame's size - guided by the frame's own edges when ``refine`` is on, exactly as
     ``livebokeh photo`` does (:class:`~livebokeh.matte.PhotoApplier`) - and composites
     with the same :class:`~livebokeh.effects.Compositor` that ``photo``, ``live`` and
-    ``convert`` use: the same image and mask give the same picture as ``photo``.
+    ``convert`` use: the same image and mask give the same picture as ``photo`` (``photo``
+    on a single picture runs the compositor's NumPy kernels: within two levels of it).
     """
 
     def __init__(self, options: EffectOptions | None = None, *, refine: bool = True, **fields: Any) -> None:

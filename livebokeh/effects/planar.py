@@ -34,7 +34,7 @@ from ..effect_kinds import Blur, Bokeh, Color, EffectKind, MaskView, Passthrough
 from ..errors import FrameFormatError
 from ..yuv import i420_half_bgr, i420_planes
 from . import _kernels
-from .compositor import BaseCompositor, check_alpha
+from .compositor import BaseCompositor, check_alpha, with_own_kernels
 
 __all__ = ["PlanarCompositor"]
 
@@ -55,9 +55,9 @@ class PlanarCompositor(BaseCompositor):
     EFFECTS = (Blur, Bokeh)
     """The effects ``convert`` composites on the planes (the others take its BGR path)."""
 
-    def __init__(self, options: EffectOptions | None = None) -> None:
+    def __init__(self, options: EffectOptions | None = None, *, kernels: str | None = None) -> None:
         self._planes: dict[str, np.ndarray] = {}
-        super().__init__(options)
+        super().__init__(options, kernels=kernels)
 
     @classmethod
     def supports(
@@ -92,6 +92,7 @@ class PlanarCompositor(BaseCompositor):
         lowres = (self.options.effect.name,) if isinstance(self.options.effect, (Blur, Bokeh)) else ()
         return (*lowres, "planar")
 
+    @with_own_kernels
     def apply(
         self,
         image: np.ndarray,
