@@ -29,8 +29,8 @@ SAMPLES = 36_000
 
 STAGES = ("capture", "inference", "upsample", "composite", "sinks", "frame")
 """``capture``: waiting for and reading a frame; ``inference``: :meth:`Matte.compute`;
-``upsample``: :meth:`Matte.apply_to`; ``composite``: the effect; ``sinks``: every sink's
-``write``; ``frame``: the compositor thread's whole work for one frame.
+``upsample``: :meth:`Matte.apply_to` (the matte thread); ``composite``: the effect; ``sinks``:
+every sink's ``write``; ``frame``: the whole work for one frame (upsample, composite and sinks).
 
 The mask age of a composited frame is the time between the capture of the frame the
 mask was computed from and the capture of the frame it is applied to (absolute: when

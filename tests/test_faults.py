@@ -518,7 +518,7 @@ def test_threads_queues_and_buffers_stay_bounded_over_a_run():
     pipeline = pipeline_for([RecordingSink(keep=0)], segmenter=FakeSegmenter(delay=0.01))
     threads: set[tuple[str, ...]] = set()
     images: set[int] = set()
-    backlog = 0
+    backlog = matted = 0
     with pipeline:
         for i, (frame, mask) in enumerate(pipeline):
             if mask is not None:
@@ -532,14 +532,16 @@ def test_threads_queues_and_buffers_stay_bounded_over_a_run():
                 )
                 threads.add(tuple(sorted(names)))
                 backlog = max(backlog, len(pipeline._queue))
+                matted = max(matted, len(pipeline._matted))
             if i == 60:  # about two seconds; stopped from here so every sample sees a running pipeline
                 break
     assert len(threads) == 1, f"thread count changed during the run: {threads}"
-    assert threads == {("capture", "inference")}  # besides the threads that ran before (pytest's, tqdm's)
+    assert threads == {("capture", "inference", "matte")}  # besides the threads that ran before (pytest's, tqdm's)
     time.sleep(0.2)
     assert {t.ident for t in threading.enumerate() if not t.name.startswith("livebokeh-jit")} <= before  # joined
     assert len(images) <= len(pipeline._out_bufs) == 3  # composited frames reuse three buffers
     assert pipeline._queue._maxlen >= 1 and backlog <= pipeline._queue._maxlen
+    assert pipeline._matted._maxlen >= 1 and matted <= pipeline._matted._maxlen
     assert all(d.maxlen for d in pipeline.stats.stage_ns.values()) and pipeline.stats.mask_age_ns.maxlen
 
 

@@ -199,7 +199,7 @@ def test_stop_joins_every_thread_within_the_timeout():
     timer.join()
     assert pipeline.stop_reason == "stopped"
     assert pipeline.threads_alive == []
-    assert not [t for t in threading.enumerate() if t.name in ("capture", "inference")]
+    assert not [t for t in threading.enumerate() if t.name in ("capture", "inference", "matte")]
 
 
 def test_hotkeys_change_effect_strength_mask_view_and_bypass():

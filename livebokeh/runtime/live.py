@@ -2,8 +2,8 @@
 
 ::
 
-    capture thread --every frame--> FrameQueue (drop-oldest, small) --> compositor --> sinks
-          \\--newest frame--> Mailbox (one slot) --> inference thread --> MaskCache --/
+    capture --every frame--> FrameQueue --> matte thread --alpha--> FrameQueue --> compositor --> sinks
+       \\--newest frame--> Mailbox (one slot) --> inference thread --> MaskCache --/
 
 * The **capture thread** reads the :class:`~livebokeh.sources.Source`, stamps each
   frame with ``time.monotonic_ns()`` and its index, hands every frame to the
@@ -13,10 +13,14 @@
   frame's time) in the mask cache, at most ``inference_fps`` times a second and as
   often as the :class:`~livebokeh.runtime.governor.InferenceGovernor` decides: fewer
   masks on a still scene, more when the person moves, within ``cpu_budget``.
-* The **compositor** (the thread that iterates the :class:`Pipeline`) applies the
-  newest cached mask to every frame with :meth:`Matte.apply_to` and
-  :meth:`Compositor.apply` and writes the result to every sink.  It never waits for
-  inference; before the first mask it passes frames through unchanged.
+* The **matte thread** brings the newest cached mask to every frame with
+  :meth:`Matte.apply_to` (moved along the motion, refined at the guide's resolution),
+  and the **compositor** (the thread that iterates the :class:`Pipeline`) composites
+  the frame with that alpha (:meth:`Compositor.apply`) and writes the result to every
+  sink: two stages of one frame's work on two cores, while the next frame's alpha is
+  made the current one is composited.  Neither waits for inference; before the first
+  mask frames pass through unchanged.  Both queues are small and drop the oldest frame
+  when the stage behind them falls back (counted as dropped).
 
 Any exception in a thread ends the run and is re-raised by the compositor thread; a
 failing sink is reported and dropped while the others go on.  Hotkeys and the HUD are
@@ -177,6 +181,21 @@ def shrink_interpolation(size: tuple[int, int], target: tuple[int, int]) -> int:
     return cv2.INTER_LINEAR if 2 * target[0] >= size[0] else cv2.INTER_AREA
 
 
+MATTED_FRAMES = 2
+"""Frames with their alpha that may wait for the compositor before the oldest is dropped."""
+
+
+@dataclass(slots=True)
+class _Matted:
+    """A frame on its way from the matte thread to the compositor."""
+
+    frame: Frame
+    mask: Mask | None
+    alpha: np.ndarray | None
+    """The mask's alpha for this frame at the guide's resolution (``None``: pass the frame through)."""
+    upsample_ns: int
+
+
 class MaskCache:
     """The newest mask, published by the inference thread and read by the compositor."""
 
@@ -260,6 +279,7 @@ class Pipeline:
         self._stop_reason = ""
         self._mailbox: Mailbox[Frame] = Mailbox()
         self._queue: FrameQueue[Frame] = FrameQueue(self.options.queue_frames)
+        self._matted: FrameQueue[_Matted] = FrameQueue(MATTED_FRAMES)
         self._cache = MaskCache()
         self.guard = InferenceGuard()
         """Counts failed or rejected masks and decides when to pass frames through."""
@@ -364,6 +384,7 @@ class Pipeline:
         self._workers = [
             Worker("capture", self._capture_loop, self._stop, on_exit=self._queue.close),
             Worker("inference", self._inference_loop, self._stop),
+            Worker("matte", self._matte_loop, self._stop, on_exit=self._matted.close),
         ]
         self.stats.start()
         self._start_ns = time.monotonic_ns()
@@ -397,6 +418,7 @@ class Pipeline:
         self._stop.set()
         self._mailbox.close()
         self._queue.close()
+        self._matted.close()
         alive = join_all(self._workers, self.options.stop_timeout)
         self.stats.stop()
         errors: list[BaseException] = []
@@ -561,7 +583,7 @@ class Pipeline:
                     return
                 yield item
         finally:
-            if self._stop.is_set() or self._queue.finished:
+            if self._stop.is_set() or self._matted.finished:
                 self.stats.stop()
             if own:
                 self.close()
@@ -572,43 +594,70 @@ class Pipeline:
         Raises the error of any thread that failed.
         """
         self.start()
-        queue = self._queue
+        queue = self._matted
         while True:
             if self._stop.is_set():
                 raise_worker_error(self._workers)
                 return None
-            frame = queue.get(timeout=POLL_S)
-            if frame is None:
+            item = queue.get(timeout=POLL_S)
+            if item is None:
                 if queue.finished:
                     raise_worker_error(self._workers)
                     self._stop.set()
                     return None
                 continue
-            if not self.options.realtime:
+            return self._composite(item)
+
+    def _matte_loop(self, stop: threading.Event) -> None:
+        """The matte thread: every frame from capture with the alpha of the newest mask, to the compositor."""
+        frames, matted, stats, cache = self._queue, self._matted, self.stats, self._cache
+        paced = self.options.realtime
+        while not stop.is_set():
+            frame = frames.get(timeout=POLL_S)
+            if frame is None:
+                if frames.finished:
+                    return
+                continue
+            if not paced:
                 # Frames on demand have no clock to keep up with: wait for the first mask
                 # instead of passing frames through.
-                while self._cache.newest() is None and not self._stop.is_set():
-                    self._cache.wait_first(POLL_S)
-                if self._stop.is_set():
-                    continue
-            return self._composite(frame)
+                while cache.newest() is None and not stop.is_set():
+                    cache.wait_first(POLL_S)
+                if stop.is_set():
+                    return
+            item = self._matte(frame)
+            if paced:
+                if matted.put(item):
+                    stats.frames_dropped += 1
+            else:  # wait for the compositor, drop nothing
+                while not matted.put_wait(item, POLL_S):
+                    if stop.is_set():
+                        return
 
-    def _composite(self, frame: Frame) -> tuple[Frame, Mask | None]:
-        assert self.matte is not None and self.compositor is not None and self.controls is not None
-        stats = self.stats
-        bypass = self.controls.bypass
+    def _matte(self, frame: Frame) -> _Matted:
+        """``frame`` with the newest mask and its alpha (none while passing frames through)."""
+        assert self.matte is not None and self.controls is not None
         t0 = time.monotonic_ns()
         mask = self._cache.newest()
         if mask is not None and self._show_as_is(frame):
             mask = None
-        if mask is None or bypass:
+        if mask is None or self.controls.bypass:
+            return _Matted(frame, mask, None, 0)
+        alpha = self.matte.apply_to(mask, frame, size=self._alpha_size)
+        return _Matted(frame, mask, alpha, time.monotonic_ns() - t0)
+
+    def _composite(self, item: _Matted) -> tuple[Frame, Mask | None]:
+        assert self.compositor is not None and self.controls is not None
+        stats = self.stats
+        frame, mask, alpha = item.frame, item.mask, item.alpha
+        bypass = self.controls.bypass or alpha is None
+        t0 = time.monotonic_ns()
+        if mask is None or alpha is None or bypass:
             image = frame.image
             self.last_alpha = None
-            t2 = t1 = t0
+            t1 = t0
         else:
-            alpha = self.matte.apply_to(mask, frame, out=self._alpha_buf, size=self._alpha_size)
             self.last_alpha = alpha
-            t1 = time.monotonic_ns()
             out = self._out_bufs[self._out_i]
             self._out_i = (self._out_i + 1) % len(self._out_bufs)
             if self.controls.view_mask:
@@ -617,16 +666,16 @@ class Pipeline:
                 image = self.compositor.apply(
                     frame.image, alpha, out=out, timestamp_ns=frame.timestamp_ns, reduced=frame.reduced
                 )
-            t2 = time.monotonic_ns()
-            stats.stage("upsample", t1 - t0)
-            stats.stage("composite", t2 - t1)
+            t1 = time.monotonic_ns()
+            stats.stage("upsample", item.upsample_ns)
+            stats.stage("composite", t1 - t0)
         result = Frame(image=image, timestamp_ns=frame.timestamp_ns, index=frame.index)
         if self.sinks:
             self._write_sinks(result)
-        t3 = time.monotonic_ns()
-        stats.stage("sinks", t3 - t2)
-        stats.stage("frame", t3 - t0)
-        stats.composited(t3, None if mask is None or bypass else abs(frame.timestamp_ns - mask.timestamp_ns))
+        t2 = time.monotonic_ns()
+        stats.stage("sinks", t2 - t1)
+        stats.stage("frame", item.upsample_ns + t2 - t0)
+        stats.composited(t2, None if mask is None or bypass else abs(frame.timestamp_ns - mask.timestamp_ns))
         return result, (None if bypass else mask)
 
     def _show_as_is(self, frame: Frame) -> bool:
