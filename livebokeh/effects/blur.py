@@ -7,6 +7,7 @@ height, so the same strength gives the same look at 480p and at 4K.
 from __future__ import annotations
 
 import math
+from functools import lru_cache
 
 import cv2
 import numpy as np
@@ -43,4 +44,17 @@ class BlurBackground(LowresBackground):
         return min(MAX_FACTOR, max(1, int(self.size(height) / LOWRES_SIGMA + 0.5)))
 
     def blur(self, acc: np.ndarray, f: int, size: float, out: np.ndarray) -> None:
-        cv2.GaussianBlur(acc, (0, 0), lowres_sigma(size, f), dst=out, borderType=cv2.BORDER_CONSTANT)
+        kernel = gaussian_kernel(lowres_sigma(size, f))
+        cv2.sepFilter2D(acc, -1, kernel, kernel, dst=out, borderType=cv2.BORDER_CONSTANT)
+
+
+@lru_cache(maxsize=16)
+def gaussian_kernel(sigma: float) -> np.ndarray:
+    """A 1-D Gaussian of ``sigma`` cut at 3 sigma (``cv2.GaussianBlur`` cuts float images at 4 sigma).
+
+    The tails past 3 sigma hold 0.3 % of the weight: the normalised blur changes by well under a
+    level, and the 2-D blur of the low-resolution sums costs 0.37 ms instead of 0.61 at 1080p.
+    """
+    kernel = cv2.getGaussianKernel(2 * math.ceil(3 * sigma) + 1, sigma, cv2.CV_32F)
+    kernel.setflags(write=False)
+    return kernel
