@@ -21,7 +21,7 @@ from .effect_kinds import Blur, EffectKind, parse_effect
 from .errors import ConfigError
 
 SUBJECTS = ("all", "main")
-QUALITIES = ("fast", "best")
+QUALITIES = ("auto", "fast", "best")
 
 
 @dataclass(frozen=True, kw_only=True, slots=True)
@@ -86,7 +86,9 @@ class MatteOptions:
     ``crops``: find people with the face/pose detectors and segment each small one
     again on a crop around them.  ``quality``: ``fast`` (the selfie models alone) or
     ``best``, which also runs the MODNet matting model (about 20x the selfie model's cost;
-    needs ``livebokeh[onnx]``) and takes its edge near the person's contour - for photos and files.
+    needs ``livebokeh[onnx]``) and takes its edge near the person's contour - for photos and files;
+    ``auto`` (the default) is ``best`` for photos where ONNX Runtime is installed and ``fast``
+    for video (``live``, ``convert``), where the time per frame is short.
     """
 
     refine: bool = True
@@ -94,7 +96,7 @@ class MatteOptions:
     temporal: bool = True
     compensate: bool = True
     crops: bool = True
-    quality: str = "fast"
+    quality: str = "auto"
 
     def __post_init__(self) -> None:
         if self.subject not in SUBJECTS:

@@ -323,7 +323,7 @@ def test_merge_crops_ignores_an_all_person_crop() -> None:
 
 
 def test_photo_matte_on_fake_segmenter() -> None:
-    matte = Matte(_ColourSegmenter(), MatteOptions(crops=False), video=False)
+    matte = Matte(_ColourSegmenter(), MatteOptions(crops=False, quality="fast"), video=False)
     frame = Frame(image=_scene(100, 300, 400), timestamp_ns=0, index=0)
     alpha = matte.apply_to(matte.compute(frame), frame)
     assert alpha.shape == (300, 400) and alpha.dtype == np.uint8

@@ -13,7 +13,7 @@ from livebokeh.config import MatteOptions
 from livebokeh.errors import ModelLoadError
 from livebokeh.evaluation import read_mask
 from livebokeh.frames import Frame
-from livebokeh.matte import Matte, PhotoApplier, PhotoEstimator
+from livebokeh.matte import Matte, PhotoApplier, PhotoEstimator, VideoEstimator
 from livebokeh.matte.confident import CONFIDENT, protect_confident
 from livebokeh.matte.matting import fuse_matting
 from livebokeh.people import Person, PersonRoi, crop_roi
@@ -178,6 +178,40 @@ def test_quality_best_runs_the_matting_model_on_photos() -> None:
     alpha = matte.apply_to(matte.compute(frame), frame)
     assert matte.last.matting is not None and matte.last.matting.max() == 1.0
     assert (alpha[_core(big)] >= 128).all() and (alpha[_core(~big)] < 128).mean() > 0.95
+
+
+class _RedMatting(_RedSegmenter):
+    """A stand-in matting model: alpha 1 where the red channel is bright, at 64x64; counts its calls."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        self.calls += 1
+        return (super().segment(image) > 0.5).astype(np.float32)
+
+
+def test_quality_auto_mats_photos_where_onnxruntime_is_installed_not_video(monkeypatch: pytest.MonkeyPatch) -> None:
+    img, _, _ = _scene()
+    frame = Frame(image=img, timestamp_ns=0, index=0)
+    assert MatteOptions().quality == "auto"
+    photo = PhotoEstimator(_RedSegmenter(), MatteOptions(crops=False), matting=_RedMatting())
+    photo.compute(frame)
+    assert photo.last.matting is not None and photo.matting_on
+    matting = _RedMatting()
+    video = VideoEstimator(_RedSegmenter(), MatteOptions(crops=False), matting=matting)
+    video.compute(frame)
+    assert video.last.matting is None and matting.calls == 0  # video has no time for it
+    forced = VideoEstimator(_RedSegmenter(), MatteOptions(crops=False, quality="best"), matting=_RedMatting())
+    forced.compute(frame)
+    assert forced.last.matting is not None  # convert --quality best
+    fast = PhotoEstimator(_RedSegmenter(), MatteOptions(crops=False, quality="fast"), matting=matting)
+    fast.compute(frame)
+    assert fast.last.matting is None and matting.calls == 0
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    without = PhotoEstimator(_RedSegmenter(), MatteOptions(crops=False))
+    without.compute(frame)
+    assert without.last.matting is None and not without.matting_on  # auto falls back to the selfie models
 
 
 # --- crowd selfies (real portraits pasted in front of real crowds) ------------------------------------

@@ -81,7 +81,7 @@ def test_photo_matte_segments_with_the_still_choice_video_with_the_stream_choice
 
     seg = TFLiteSegmenter("auto")
     frame = Frame(image=_portrait_like(200, 300), timestamp_ns=0, index=0)
-    opts = MatteOptions(crops=False, temporal=False)
+    opts = MatteOptions(crops=False, temporal=False, quality="fast")  # the selfie model's own mask size
     assert Matte(seg, opts, video=False).compute(frame).alpha.shape == (256, 256)
     assert Matte(seg, opts, video=True).compute(frame).alpha.shape == (144, 256)
 

@@ -214,3 +214,23 @@ def merge_person_masks(canvas: np.ndarray, masks: list[PersonMask], *, only: boo
     else:
         inside = union
     return np.ascontiguousarray(cover * inside + (1.0 - cover) * canvas, dtype=np.float32)
+
+
+def refined_regions(
+    shape: tuple[int, ...], image_hw: tuple[int, int], rects: list[Rect], masks: list[PersonMask]
+) -> np.ndarray | None:
+    """Where a crop or a per-person mask replaced the first pass, as a ``uint8`` map of ``shape`` (``None``: nowhere).
+
+    ``rects`` are in pixels of a picture of ``image_hw``; the masks' coverage is at any size.
+    """
+    if not rects and not masks:
+        return None
+    h, w = shape[:2]
+    out = np.zeros((h, w), np.uint8)
+    sy, sx = h / image_hw[0], w / image_hw[1]
+    for x0, y0, x1, y1 in rects:
+        out[int(y0 * sy) : int(np.ceil(y1 * sy)), int(x0 * sx) : int(np.ceil(x1 * sx))] = 1
+    for m in masks:
+        cover = m.coverage if m.coverage.shape[:2] == (h, w) else cv2.resize(m.coverage, (w, h))
+        out[cover > 0.5] = 1
+    return out

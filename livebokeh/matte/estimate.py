@@ -36,9 +36,10 @@ from ..people.person import Person, full_body_people
 from ..people.pose import PersonMask, PoseSegmenter, PoseSegmenterProtocol, person_masks
 from ..people.search import Found
 from ..segmentation import SegmenterProtocol
+from ..segmentation.onnx import matting_available
 from . import upsample
 from .confident import protect_confident
-from .crops import crop_rect, crop_regions, merge_crops, merge_person_masks
+from .crops import crop_rect, crop_regions, merge_crops, merge_person_masks, refined_regions
 from .matting import fuse_matting, mirrored_alpha
 from .subject import Candidate, SubjectTracker, candidates, drop_stray_blobs, keep_region, match_person
 
@@ -86,6 +87,8 @@ class MaskEstimator(ABC):
     """At most this many people per frame get the pose-landmark pass."""
     pose_threads: ClassVar[int]
     """Threads of the pose-landmark model when it is opened here."""
+    auto_matting: ClassVar[bool]
+    """``quality="auto"`` runs the matting model (photos: yes; video: no, a frame has ~33 ms)."""
 
     def __init__(
         self,
@@ -121,6 +124,15 @@ class MaskEstimator(ABC):
         return self._pose
 
     @property
+    def matting_on(self) -> bool:
+        """Whether the matting model runs: ``quality="best"``, or ``"auto"`` where this kind of
+        estimator has the time for it (:attr:`auto_matting`) and ONNX Runtime is installed."""
+        quality = self.options.quality
+        if quality == "auto":
+            return self.auto_matting and (self._matting is not None or matting_available())
+        return quality == "best"
+
+    @property
     def matting(self) -> SegmenterProtocol:
         """The matting model of ``quality="best"`` (the bundled MODNet unless one was given)."""
         if self._matting is None:
@@ -153,8 +165,9 @@ class MaskEstimator(ABC):
         prob = drop_stray_blobs(prob, people, (w, h))
         if chosen is None or not masks:  # a per-person mask of the subject is positive evidence of its extent
             prob = protect_confident(prob, first, subject=chosen.box if chosen else None, frame_size=(w, h))
-        if opts.quality == "best":
-            prob, self.last.matting = fuse_matting(prob, mirrored_alpha(self.matting, image))
+        if self.matting_on:
+            finer = refined_regions(prob.shape[:2], (h, w), rects, masks)
+            prob, self.last.matting = fuse_matting(prob, mirrored_alpha(self.matting, image), finer=finer)
         return self._finish(frame, (h, w), prob, rects, masks)
 
     def reset(self) -> None:

@@ -72,6 +72,7 @@ class PhotoEstimator(MaskEstimator):
     pose_max_side = MAX_ROI_SIDE
     pose_limit = PHOTO_POSE_PEOPLE
     pose_threads = PHOTO_POSE_THREADS
+    auto_matting = True
 
     def __init__(
         self,
@@ -80,9 +81,10 @@ class PhotoEstimator(MaskEstimator):
         *,
         detector: DetectorProtocol | None = None,
         pose: PoseSegmenterProtocol | None = None,
+        matting: SegmenterProtocol | None = None,
         search: bool = PHOTO_SEARCH,
     ) -> None:
-        super().__init__(segmenter, options, detector=detector, pose=pose)
+        super().__init__(segmenter, options, detector=detector, pose=pose, matting=matting)
         for_stills = getattr(type(segmenter), "for_stills", None)  # a wrapper is not bypassed
         self.crop_segmenter = for_stills(segmenter) if callable(for_stills) else segmenter
         self.search = search

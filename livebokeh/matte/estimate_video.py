@@ -84,6 +84,7 @@ class VideoEstimator(MaskEstimator):
     pose_max_side = VIDEO_POSE_MAX_SIDE
     pose_limit = VIDEO_POSE_PEOPLE
     pose_threads = 1
+    auto_matting = False
     cost_level = 0
     """How much the matte may save, set by the live pipeline's CPU governor: 0 nothing; 1 the
     person detectors run ``COST_DETECT_FACTOR`` times less often (their boxes follow the flow)."""
@@ -95,8 +96,9 @@ class VideoEstimator(MaskEstimator):
         *,
         detector: DetectorProtocol | None = None,
         pose: PoseSegmenterProtocol | None = None,
+        matting: SegmenterProtocol | None = None,
     ) -> None:
-        super().__init__(segmenter, options, detector=detector, pose=pose)
+        super().__init__(segmenter, options, detector=detector, pose=pose, matting=matting)
         self._temporal = TemporalFilter() if self.options.temporal else None
         self._box_warper: MaskWarper | None = None  # the inference thread's own; the applier has another
         self._people: list[Person] = []  # the people of the last detector run, moved along the flow since

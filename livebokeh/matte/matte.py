@@ -29,7 +29,8 @@ class Matte:
     photos use ``video=False``.  ``detector`` (a :class:`~livebokeh.people.PersonDetector`
     or anything with its ``detect``) and ``pose`` (a :class:`~livebokeh.people.PoseSegmenter`
     or a stand-in) may be passed to share them; otherwise each is opened on first use when
-    crops or ``subject="main"`` need it.
+    crops or ``subject="main"`` need it.  ``matting`` (an :class:`~livebokeh.segmentation.onnx.OnnxMatting`
+    or a stand-in) is the model of ``quality="best"``, opened on first use if not given.
     """
 
     def __init__(
@@ -40,16 +41,17 @@ class Matte:
         video: bool = True,
         detector: DetectorProtocol | None = None,
         pose: PoseSegmenterProtocol | None = None,
+        matting: SegmenterProtocol | None = None,
     ) -> None:
         self.options = options or MatteOptions()
         self.video = video
         self.estimator: MaskEstimator
         self.applier: MaskApplier
         if video:
-            self.estimator = VideoEstimator(segmenter, self.options, detector=detector, pose=pose)
+            self.estimator = VideoEstimator(segmenter, self.options, detector=detector, pose=pose, matting=matting)
             self.applier = VideoApplier(self.options)
         else:
-            self.estimator = PhotoEstimator(segmenter, self.options, detector=detector, pose=pose)
+            self.estimator = PhotoEstimator(segmenter, self.options, detector=detector, pose=pose, matting=matting)
             self.applier = PhotoApplier(refine=self.options.refine)
 
     @property

@@ -43,11 +43,17 @@ def mirrored_alpha(model: SegmenterProtocol, image: np.ndarray) -> np.ndarray:
     return np.ascontiguousarray((alpha + back) * np.float32(0.5), dtype=np.float32)
 
 
-def fuse_matting(prob: np.ndarray, alpha: np.ndarray, *, band: float = BAND_MODEL_PX) -> tuple[np.ndarray, np.ndarray]:
+def fuse_matting(
+    prob: np.ndarray, alpha: np.ndarray, *, band: float = BAND_MODEL_PX, finer: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
     """The fused mask, and the weight of the matting alpha in it (both at the larger of the two sizes).
 
     ``prob`` is the refined segmentation (``float32``, any size), ``alpha`` the matting
-    model's output (``float32``, any size).
+    model's output (``float32``, any size).  ``finer`` (any size, nonzero = yes) marks where
+    a crop or a per-person pass segmented the picture more finely than the first pass; the
+    matting model, a portrait model that sees the whole picture at a few hundred pixels,
+    leaves those edges alone (sports and street photos with small and whole-body people,
+    ``persons/``: IoU 0.769 with it there, 0.783 without).
     """
     ph, pw = prob.shape[:2]
     ah, aw = alpha.shape[:2]
@@ -61,5 +67,8 @@ def fuse_matting(prob: np.ndarray, alpha: np.ndarray, *, band: float = BAND_MODE
     outside = cv2.distanceTransform(1 - hard, cv2.DIST_L2, 3)
     width = band * max(h / ph, w / pw)
     weight = np.clip(1.5 - np.maximum(inside, outside) / np.float32(width), 0.0, 1.0).astype(np.float32)
+    if finer is not None and finer.any():
+        fine = finer if finer.shape[:2] == (h, w) else cv2.resize(finer, (w, h), interpolation=cv2.INTER_NEAREST)
+        weight[fine > 0] = 0.0
     fused = prob + weight * (alpha - prob)
     return np.ascontiguousarray(fused, dtype=np.float32), weight

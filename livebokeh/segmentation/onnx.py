@@ -14,6 +14,7 @@ with that command.
 
 from __future__ import annotations
 
+import importlib.util
 import logging
 from pathlib import Path
 from typing import Any
@@ -36,6 +37,11 @@ MULTIPLE = 32
 """Input sides must be multiples of this (five stride-2 stages)."""
 
 INSTALL_HINT = "pip install 'livebokeh[onnx]'"
+
+
+def matting_available() -> bool:
+    """Whether ``quality="best"`` can run here: ONNX Runtime importable (without importing it)."""
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def _onnxruntime() -> Any:
