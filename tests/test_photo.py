@@ -271,6 +271,9 @@ def test_bench_start_times_the_commands_next_to_the_bare_imports(tmp_path: Path,
     for row in ("python", "import numpy, cv2", "livebokeh --version", "livebokeh photo"):
         assert report[row] > 0
     assert report["photo_in_process"] is not None and 0 < report["photo_in_process"] < report["livebokeh photo"]
+    if "livebokeh photo --quality fast" in report:  # ONNX Runtime installed: the default runs MODNet as well
+        fast = report["photo_in_process --quality fast"]
+        assert fast is not None and 0 < fast < report["livebokeh photo --quality fast"]
 
 
 def test_version_is_answered_without_building_the_parser() -> None:
