@@ -358,6 +358,22 @@ def test_numba_and_numpy_kernels_agree() -> None:
         assert np.abs(a - b).max() <= 2
 
 
+def test_a_wide_soft_band_is_blended_in_one_pass_within_a_level_of_the_pixel_mix() -> None:
+    rng = np.random.default_rng(3)
+    img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    bg = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
+    ramp = np.tile(np.linspace(-60, 315, 160), (120, 1))  # a soft band over most of the picture
+    for alpha in (np.clip(ramp, 0, 255).astype(np.uint8), np.where(ramp > 200, 255, 0).astype(np.uint8)):
+        soft = ((alpha > 0) & (alpha < 255)).mean()
+        a = alpha.astype(np.int32)[..., None]
+        weight = a + (a >> 7)  # _mix's fixed point
+        expected = ((bg.astype(np.int32) << 8) + (img.astype(np.int32) - bg) * weight + 128) >> 8
+        out = np.empty_like(img)
+        _kernels._np_blend_band(img, alpha, bg, out)
+        assert np.abs(out.astype(np.int32) - expected).max() <= (1 if soft > _kernels.DENSE_BAND else 0), soft
+        assert np.array_equal(out[alpha == 255], img[alpha == 255]) and np.array_equal(out[alpha == 0], bg[alpha == 0])
+
+
 def test_a_compositor_may_use_the_numpy_kernels_on_its_own() -> None:
     if not _kernels.numba_available():
         pytest.skip("numba is not installed")
