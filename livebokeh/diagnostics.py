@@ -304,7 +304,7 @@ PACKAGES = (
     ("av", True, "pip install av"),
     ("tqdm", True, "pip install tqdm"),
     ("pyvirtualcam", False, "pip install 'livebokeh[virtualcam]' (needed for --sink virtualcam)"),
-    ("onnxruntime", False, "pip install 'livebokeh[onnx]' (needed for --quality best)"),
+    ("onnxruntime", False, "pip install 'livebokeh[onnx]' (for --quality best: photo's default when installed)"),
 )
 
 
