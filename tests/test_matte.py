@@ -9,6 +9,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from matte_fakes import RedPose
 
 from livebokeh import models
 from livebokeh.config import MatteOptions
@@ -479,19 +480,8 @@ def test_rotated_roi_crop_is_upright_and_mask_lands_back_on_the_person() -> None
     assert binary_iou((back * 255).astype(np.uint8), truth) > 0.9
 
 
-class _RedPose:
+class _RedPose(RedPose):
     """A stand-in pose-landmark model: 'person' is the red part of the ROI crop."""
-
-    size = 64
-    last_track = None
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
-        self.calls += 1
-        crop = crop_roi(image, roi, self.size)
-        return (crop[:, :, 2] > 128).astype(np.float32), 1.0
 
 
 class _BlindSegmenter(_ColourSegmenter):

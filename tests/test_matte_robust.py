@@ -8,6 +8,7 @@ from pathlib import Path
 import cv2
 import numpy as np
 import pytest
+from matte_fakes import RedPose
 
 from livebokeh.config import MatteOptions
 from livebokeh.errors import ModelLoadError
@@ -281,21 +282,6 @@ def test_crowd_selfie_keeps_the_foreground_person(shared_data: Path, subject: st
 # --- group scenes: per-person passes at a lower rate ---------------------------------------------------
 
 
-class _CountingPose:
-    """A pose stand-in that counts its runs and calls the red part of each ROI 'person'."""
-
-    size = 64
-    last_track = None
-
-    def __init__(self) -> None:
-        self.calls = 0
-
-    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
-        self.calls += 1
-        crop = crop_roi(image, roi, self.size)
-        return (crop[:, :, 2] > 128).astype(np.float32), 0.95
-
-
 class _CropCounter(_RedSegmenter):
     """Counts the crop pass's calls (``segment``); the first pass of a stream uses ``segment_for_video``."""
 
@@ -325,7 +311,7 @@ def test_group_scene_per_person_passes_run_at_a_lower_rate() -> None:
         img[150:350, x : x + 60] = (40, 40, 250)
         roi = PersonRoi(centre=(x + 30.0, 250.0), side=260.0, rotation=0.0)
         people.append(Person(body=(x - 10.0, 140.0, x + 70.0, 355.0), score=0.9, roi=roi, sources=["pose-detection"]))
-    seg, pose = _CropCounter(), _CountingPose()
+    seg, pose = _CropCounter(), RedPose(score=0.95)
     est = VideoEstimator(seg, MatteOptions(temporal=False), detector=_Detector(people), pose=pose)
     frames = 30
     merged = []
