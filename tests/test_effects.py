@@ -372,6 +372,9 @@ def test_a_wide_soft_band_is_blended_in_one_pass_within_a_level_of_the_pixel_mix
         _kernels._np_blend_band(img, alpha, bg, out)
         assert np.abs(out.astype(np.int32) - expected).max() <= (1 if soft > _kernels.DENSE_BAND else 0), soft
         assert np.array_equal(out[alpha == 255], img[alpha == 255]) and np.array_equal(out[alpha == 0], bg[alpha == 0])
+        inplace = img.copy()
+        _kernels._np_blend_band(inplace, alpha, bg, inplace)  # out may be the picture itself
+        assert np.array_equal(inplace, out)
 
 
 def test_a_compositor_may_use_the_numpy_kernels_on_its_own() -> None:

@@ -487,6 +487,9 @@ DENSE_BAND = 0.04
 (``cv2.blendLinear``) instead of pixel by pixel: gathering and scattering a band pixel costs about
 20 times a pixel of the whole pass (12 MP photos: the guided upsampling's band is 10-20 %)."""
 
+DENSE_ROWS = 128
+"""Rows per strip of that pass (its float weights stay a few MB, reused from strip to strip)."""
+
 
 def _np_blend_band(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
     """BGR: the background where alpha is 0, the frame where it is 255, :func:`_mix` in between.
@@ -497,8 +500,12 @@ def _np_blend_band(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.n
     """
     soft = cv2.inRange(alpha, 1, 254)
     if cv2.countNonZero(soft) > DENSE_BAND * soft.size:  # gathering that many pixels costs more than a whole pass
-        front = alpha.astype(np.float32) * np.float32(1.0 / 255.0)
-        out[...] = cv2.blendLinear(img, bg, front, 1.0 - front)  # within 1 level of _mix
+        inv = np.float32(1.0 / 255.0)
+        for y in range(0, alpha.shape[0], DENSE_ROWS):  # in strips: no picture-sized temporaries
+            rows = slice(y, y + DENSE_ROWS)
+            front = alpha[rows].astype(np.float32)
+            front *= inv
+            cv2.blendLinear(img[rows], bg[rows], front, 1.0 - front, dst=out[rows])  # within 1 level of _mix
         return
     points = cv2.findNonZero(soft)  # (x, y) of the soft band, or None
     points = np.zeros((0, 2), np.int32) if points is None else points.reshape(-1, 2)
