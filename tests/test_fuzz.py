@@ -382,7 +382,19 @@ def shared_model() -> Iterator[None]:
             cache[key] = _SharedSegmenter(create_segmenter(model, **kw))
         return cache[key]
 
+    from livebokeh.segmentation import onnx
+
+    mattings: dict[tuple, object] = {}
+    open_matting = onnx.OnnxMatting
+
+    def matting(*args, **kw):  # type: ignore[no-untyped-def]  # one session for every photo case
+        key = (args, tuple(sorted(kw.items())))
+        if key not in mattings:
+            mattings[key] = open_matting(*args, **kw)
+        return mattings[key]
+
     mp = pytest.MonkeyPatch()
+    mp.setattr(onnx, "OnnxMatting", matting)
     mp.setattr(photo_module, "create_segmenter", create)
     mp.setattr(convert_module, "create_segmenter", create)
     yield
