@@ -33,8 +33,17 @@ def textured_image() -> np.ndarray:
     return rng.integers(0, 256, size=(240, 320, 3), dtype=np.uint8)
 
 
+@pytest.fixture(scope="session")
+def _test_cache_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return tmp_path_factory.mktemp("livebokeh-cache")
+
+
 @pytest.fixture(autouse=True)
-def _no_user_config(tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch) -> None:
-    """Keep a developer's own ~/.config/livebokeh/config.toml out of every test, and crash logs out of ~/.local."""
+def _no_user_config(
+    tmp_path_factory: pytest.TempPathFactory, monkeypatch: pytest.MonkeyPatch, _test_cache_dir: Path
+) -> None:
+    """Keep a developer's own ~/.config/livebokeh/config.toml out of every test, crash logs out of ~/.local
+    and optimised model graphs out of ~/.cache (one cache for the whole run)."""
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path_factory.mktemp("xdg-config")))
     monkeypatch.setenv("XDG_STATE_HOME", str(tmp_path_factory.mktemp("xdg-state")))
+    monkeypatch.setenv("LIVEBOKEH_CACHE_DIR", str(_test_cache_dir))

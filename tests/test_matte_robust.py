@@ -158,17 +158,69 @@ def test_modnet_contract_on_a_small_constructed_picture() -> None:
         h, w = matting_size(shape)
         assert h % 32 == 0 and w % 32 == 0 and min(h, w) >= 32
     assert matting_size((480, 640, 3)) == (320, 416)  # short side 320, the long one in proportion
-    yy, xx = np.mgrid[0:150, 0:120]
-    img = np.full((150, 120, 3), (40, 160, 60), np.uint8)  # a green wall
-    person = ((xx - 60) / 28.0) ** 2 + ((yy - 55) / 34.0) ** 2 < 1.0  # a head ...
-    person |= (yy > 85) & (np.abs(xx - 60) < 45)  # ... on shoulders
-    img[person] = (90, 120, 200)
+    img, person = _constructed_person()
     with OnnxMatting() as model:
         alpha = model.segment(img)
         assert alpha.dtype == np.float32 and alpha.shape == model.input_size_for(img.shape)
         assert 0.0 <= alpha.min() and alpha.max() <= 1.0
         soft = cv2.resize(alpha, (120, 150))
         assert soft[person].mean() > soft[~person].mean() + 0.3  # alpha, not noise: high on the figure
+
+
+def _constructed_person() -> tuple[np.ndarray, np.ndarray]:
+    yy, xx = np.mgrid[0:150, 0:120]
+    img = np.full((150, 120, 3), (40, 160, 60), np.uint8)  # a green wall
+    person = ((xx - 60) / 28.0) ** 2 + ((yy - 55) / 34.0) ** 2 < 1.0  # a head ...
+    person |= (yy > 85) & (np.abs(xx - 60) < 45)  # ... on shoulders
+    img[person] = (90, 120, 200)
+    return img, person
+
+
+def test_modnet_optimised_graph_is_cached_and_reused(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    ort = pytest.importorskip("onnxruntime")
+    from livebokeh.segmentation.onnx import OnnxMatting
+
+    monkeypatch.setenv("LIVEBOKEH_CACHE_DIR", str(tmp_path))
+    opened: list[tuple[str, object]] = []
+    session = ort.InferenceSession
+
+    def recording(path: str, opts: object, **kwargs: object) -> object:
+        opened.append((Path(path).name, opts.graph_optimization_level))  # type: ignore[attr-defined]
+        return session(path, opts, **kwargs)
+
+    monkeypatch.setattr(ort, "InferenceSession", recording)
+    img, _ = _constructed_person()
+    with OnnxMatting() as model:
+        first = model.segment(img)
+    cached = list((tmp_path / "onnx").iterdir())
+    assert len(cached) == 1 and cached[0].suffix == ".onnx"  # one graph, no .part left behind
+    assert opened[-1][0] == "modnet.onnx"
+    with OnnxMatting() as model:
+        again = model.segment(img)
+    assert opened[-1] == (cached[0].name, ort.GraphOptimizationLevel.ORT_DISABLE_ALL)  # loaded as it is
+    np.testing.assert_allclose(again, first, atol=1e-5)
+
+    cached[0].write_bytes(b"not a model")  # damaged: made again from the bundled file
+    with OnnxMatting() as model:
+        np.testing.assert_allclose(model.segment(img), first, atol=1e-5)
+    assert opened[-2][0] == cached[0].name and opened[-1][0] == "modnet.onnx"
+    assert cached[0].stat().st_size > 1_000_000 and [p.name for p in (tmp_path / "onnx").iterdir()] == [cached[0].name]
+
+
+def test_modnet_opens_without_a_writable_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    pytest.importorskip("onnxruntime")
+    from livebokeh.segmentation.onnx import OnnxMatting, cache_dir
+
+    blocker = tmp_path / "file"
+    blocker.write_text("a file where the cache folder would go")
+    monkeypatch.setenv("LIVEBOKEH_CACHE_DIR", str(blocker))
+    img, person = _constructed_person()
+    with OnnxMatting() as model:
+        soft = cv2.resize(model.segment(img), (120, 150))
+    assert soft[person].mean() > soft[~person].mean() + 0.3
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["file"]
+    monkeypatch.setenv("LIVEBOKEH_CACHE_DIR", "")
+    assert cache_dir() is None  # set but empty: no cache
 
 
 def test_quality_best_runs_the_matting_model_on_photos() -> None:

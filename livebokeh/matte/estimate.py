@@ -144,6 +144,7 @@ class MaskEstimator(ABC):
     def compute(self, frame: Frame) -> Mask:
         """The refined mask of one frame: first pass, people, crop pass, subject, then the mode's finish."""
         image, prob = self._first_pass(frame)
+        matting = mirrored_alpha(self.matting, image) if self.matting_on else None  # runs while the rest does
         first = prob  # the model's own mask: what it is sure of survives the steps below
         h, w = image.shape[:2]
         opts = self.options
@@ -165,9 +166,9 @@ class MaskEstimator(ABC):
         prob = drop_stray_blobs(prob, people, (w, h))
         if chosen is None or not masks:  # a per-person mask of the subject is positive evidence of its extent
             prob = protect_confident(prob, first, subject=chosen.box if chosen else None, frame_size=(w, h))
-        if self.matting_on:
+        if matting is not None:
             finer = refined_regions(prob.shape[:2], (h, w), rects, masks)
-            prob, self.last.matting = fuse_matting(prob, mirrored_alpha(self.matting, image), finer=finer)
+            prob, self.last.matting = fuse_matting(prob, matting(), finer=finer)
         return self._finish(frame, (h, w), prob, rects, masks)
 
     def reset(self) -> None:

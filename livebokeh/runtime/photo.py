@@ -115,9 +115,13 @@ class PhotoProcessor:
         self.compositor = Compositor(effect or EffectOptions(), kernels=kernels)
 
     def prepare(self) -> None:
-        """Open the person detector now if the matte will use it (else the first photo opens it)."""
+        """Open the person detector and the matting model now if the matte will use them (else the
+        first photo opens them): the first photo is read meanwhile."""
+        estimator = self.matte.estimator
         if self.matte.options.crops or self.matte.options.subject == "main":
-            self.matte.estimator.detector  # noqa: B018 - the property opens it
+            estimator.detector  # noqa: B018 - the property opens it
+        if estimator.matting_on:
+            estimator.matting  # noqa: B018
 
     def process(self, image) -> tuple:  # type: ignore[no-untyped-def]
         """Return ``(composited image, uint8 alpha)`` for one BGR image."""
