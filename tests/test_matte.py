@@ -639,7 +639,10 @@ class _TrackingPose(_RedPose):
         return super().segment_roi(image, roi)
 
 
-def test_video_follows_a_tracked_person_the_detector_lost() -> None:
+def test_video_follows_a_tracked_person_the_detector_lost(monkeypatch: pytest.MonkeyPatch) -> None:
+    from livebokeh.matte import estimate_video
+
+    monkeypatch.setattr(estimate_video, "STILL_LEVEL", -1.0)  # a still person would reuse their result
     image, truth = _lying_person()
     roi = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
     person = Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, roi=roi, sources=["pose-detection"])
@@ -669,7 +672,11 @@ class _EmptyPose(_RedPose):
         return np.zeros((self.size, self.size), np.float32), 0.0
 
 
-def test_video_pose_pass_retries_an_empty_detection_only_at_the_next_detection() -> None:
+def test_video_pose_pass_retries_an_empty_detection_only_at_the_next_detection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from livebokeh.matte import estimate_video
+
     image, _ = _lying_person()
     roi = roi_from_pose(_pose_detection((150.0, 150.0), (230.0, 150.0)))
     false_hit = Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, roi=roi, sources=["pose-detection"])
@@ -683,12 +690,19 @@ def test_video_pose_pass_retries_an_empty_detection_only_at_the_next_detection()
     matte.reset()
     matte.compute(Frame(image=image, timestamp_ns=0, index=0))
     assert pose.calls == 3
-    # a real person (the pose model sees them) still gets the pass every frame
+    # a real person (the pose model sees them) is kept: while still, with their first result ...
     seen = _RedPose()
     matte = VideoEstimator(_BlindSegmenter(), opts, detector=_FixedDetector([false_hit]), pose=seen)
     for i in range(3):
         matte.compute(Frame(image=image, timestamp_ns=i * 33_000_000, index=i))
-    assert seen.calls == 3
+        assert matte.last.pose_people == 1
+    assert seen.calls == 1
+    # ... and moving, with the pass every frame
+    monkeypatch.setattr(estimate_video, "STILL_LEVEL", -1.0)
+    for i in range(3, 6):
+        matte.compute(Frame(image=image, timestamp_ns=i * 33_000_000, index=i))
+        assert matte.last.pose_people == 1
+    assert seen.calls == 4
 
 
 class _UprightOnlyPose(_RedPose):

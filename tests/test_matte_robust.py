@@ -375,3 +375,36 @@ def test_group_scene_per_person_passes_run_at_a_lower_rate() -> None:
     # ... and yet every person's own result is merged into every mask once each has had a turn
     assert all(crops == 5 + 2 and pose_people == 2 for crops, pose_people in merged[10:]), merged
     assert seg.crops < 5 * frames / 4  # against one crop per small person per mask before
+
+
+def test_still_people_reuse_their_pose_result_and_movers_do_not() -> None:
+    from livebokeh.matte.estimate_video import POSE_REUSE
+
+    h, w = 360, 640
+    people = []
+    for x in (120, 420):  # two whole-body people: the left one stands still, the right one waves
+        roi = PersonRoi(centre=(x + 30.0, 250.0), side=260.0, rotation=0.0)
+        people.append(Person(body=(x - 10.0, 140.0, x + 130.0, 355.0), score=0.9, roi=roi, sources=["pose-detection"]))
+    runs = {"still": 0, "waving": 0}
+
+    class Counting(RedPose):
+        def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+            runs["still" if roi.centre[0] < w / 2 else "waving"] += 1
+            return super().segment_roi(image, roi)
+
+    est = VideoEstimator(_CropCounter(), MatteOptions(temporal=False), detector=_Detector(people), pose=Counting(0.95))
+    frames = 24
+    for i in range(frames):
+        img = np.full((h, w, 3), 60, np.uint8)
+        img[150:350, 120:180] = (40, 40, 250)
+        img[150:350, 420:480] = (40, 40, 250)
+        y = 150 + 50 * (i % 4)  # an arm held out at another height every frame
+        img[y : y + 40, 470:540] = (40, 40, 250)
+        mask = est.compute(Frame(image=img, timestamp_ns=i * 33_333_333, index=i))
+        alpha = cv2.resize(mask.alpha, (w, h))
+        assert est.last.pose_people == 2  # both people's own results are in every mask ...
+        assert alpha[200:300, 130:170].min() > 0.9 and alpha[200:300, 60:100].max() < 0.1  # ... in place
+        assert alpha[y + 10 : y + 30, 500:530].min() > 0.5  # the waving arm is where it is now
+        assert alpha[(y + 140) % 200 + 160, 500:530].max() < 0.5  # ... not where it was
+    assert runs["waving"] == frames  # segmented afresh every mask
+    assert runs["still"] <= -(-frames // POSE_REUSE) + 1  # about once per POSE_REUSE masks

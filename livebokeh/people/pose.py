@@ -117,6 +117,8 @@ class PersonMask:
     presence: float
     track: PersonRoi | None = None
     """Where this person's ROI is in the next frame (from the pose landmarks), for video tracking."""
+    roi_prob: np.ndarray | None = None
+    """The model's probability in ROI space (``person.roi``), so video can reuse it for a still person."""
 
 
 def person_masks(
@@ -139,5 +141,5 @@ def person_masks(
             continue
         roi = p.roi.scaled(ww / w, wh / h)
         full = roi_to_frame(prob, roi, work_size)
-        out.append(PersonMask(p, full, roi_to_frame(ones, roi, work_size), presence, track))
+        out.append(PersonMask(p, full, roi_to_frame(ones, roi, work_size), presence, track, prob))
     return out
