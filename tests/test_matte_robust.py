@@ -375,6 +375,40 @@ def test_group_scene_per_person_passes_run_at_a_lower_rate() -> None:
     # ... and yet every person's own result is merged into every mask once each has had a turn
     assert all(crops == 5 + 2 and pose_people == 2 for crops, pose_people in merged[10:]), merged
     assert seg.crops < 5 * frames / 4  # against one crop per small person per mask before
+    assert seg.crops <= 5 + 1  # and these people stand still: each crop is segmented once
+
+
+def test_group_scene_crop_of_someone_moving_goes_first() -> None:
+    from livebokeh.matte import VideoEstimator
+
+    h, w = 360, 640
+    people = []
+    for i in range(5):  # five small people along the back, the middle one moving
+        x = 30 + 120 * i
+        people.append(Person(body=(x - 5.0, 35.0, x + 55.0, 115.0), score=0.9, sources=["face-full"]))
+    segmented: list[int] = []
+
+    class Spy(_CropCounter):
+        def segment(self, image: np.ndarray) -> np.ndarray:
+            segmented.append(int(image[:, :, 2].max()))  # the mover wears a darker red
+            return super().segment(image)
+
+    seg = Spy()
+    est = VideoEstimator(seg, MatteOptions(temporal=False), detector=_Detector(people))
+    frames = 20
+    for i in range(frames):
+        img = np.full((h, w, 3), 60, np.uint8)
+        for k in range(5):
+            x = 30 + 120 * k + (12 * (i % 2) if k == 2 else 0)  # steps to and fro inside their box
+            img[40:110, x : x + 30] = (40, 40, 230 if k == 2 else 250)
+        before = seg.crops
+        mask = est.compute(Frame(image=img, timestamp_ns=i * 33_333_333, index=i))
+        if i >= 5:  # everyone has had a first turn: from then on only the mover's crop is segmented
+            assert seg.crops - before == 1 and segmented[-1] == 230
+            alpha = cv2.resize(mask.alpha, (w, h))
+            x = 270 + 12 * (i % 2)
+            assert alpha[60:90, x + 8 : x + 22].min() > 0.5  # where they are now
+    assert seg.crops == 5 + (frames - 5)
 
 
 def test_still_people_reuse_their_pose_result_and_movers_do_not() -> None:

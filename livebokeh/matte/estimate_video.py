@@ -77,6 +77,10 @@ every seventh mask, and the temporal filter hides the steps."""
 MAX_REUSE = 8
 """A crop result older than this many masks is not reused: that crop waits for its turn instead."""
 
+STILL_MAX_REUSE = 30
+"""... unless the picture inside the crop has stayed still since (``STILL_LEVEL``): then it is reused for up to
+this many masks, and the fresh crop of a mask goes to someone who moved."""
+
 POSE_REUSE = 10
 """A still person's pose-landmark result is reused for up to this many masks (moved with their box),
 so the pass runs about 1/POSE_REUSE as often for an audience or a seated group; whoever moves is
@@ -140,7 +144,8 @@ class VideoEstimator(MaskEstimator):
         self._poses: list[_PoseResult] = []  # the pose results a still person may reuse
         self._rejected: list[Box] = []  # bodies the pose pass found no person in, until the next detection
         self._rects: list[Rect] = []
-        self._crops: dict[Rect, tuple[np.ndarray, int]] = {}  # steady crop -> (its result, mask number made)
+        self._crops: dict[Rect, tuple[np.ndarray, int, np.ndarray | None]] = {}  # steady crop -> (its result,
+        # mask number made, the grey picture inside it then)
         self._computed = 0
 
     def reset(self) -> None:
@@ -301,22 +306,32 @@ class VideoEstimator(MaskEstimator):
         return cv2.GaussianBlur(cv2.getRectSubPix(grey, (size[1], size[0]), centre), (0, 0), STILL_SIGMA)
 
     def _crop_plan(self, image: np.ndarray, rects: list[Rect]) -> tuple[list[Rect], dict[Rect, np.ndarray] | None]:
-        """Segment ``CROPS_PER_MASK`` crops afresh (new ones first, then the stalest); the rest reuse their result.
+        """Segment ``CROPS_PER_MASK`` crops afresh (new ones first, then the stalest that moved); the rest reuse
+        their result.
 
-        A crop with no result yet beyond the budget waits for a later mask.
+        A result is reused for up to ``MAX_REUSE`` masks, or ``STILL_MAX_REUSE`` while the picture inside
+        its crop stays still; a crop with no result yet beyond the budget waits for a later mask.
         """
         now = self._computed
-        known = {r: v for r, v in self._crops.items() if r in rects and now - v[1] <= MAX_REUSE}
-        order = sorted(rects, key=lambda r: known[r][1] if r in known else -1)
-        results: dict[Rect, np.ndarray] = {}
-        for i, r in enumerate(order):
-            if i < CROPS_PER_MASK:
-                x0, y0, x1, y1 = r
-                results[r] = self.crop_segmenter.segment(np.ascontiguousarray(image[y0:y1, x0:x1]))
-                known[r] = (results[r], now)
-                self.last.runs += 1
-            elif r in known:
-                results[r] = known[r][0]
+        hw = (image.shape[0], image.shape[1])
+        known = {r: v for r, v in self._crops.items() if r in rects and now - v[1] <= STILL_MAX_REUSE}
+        due: list[Rect] = []  # new crops, and those whose picture changed since their result
+        still: set[Rect] = set()
+        for r in rects:
+            kept = known.get(r)
+            if kept is not None and kept[2] is not None:
+                patch = self._patch(r, hw, kept[2].shape[:2])
+                if patch is not None and float(cv2.absdiff(patch, kept[2]).mean()) < STILL_LEVEL:
+                    still.add(r)
+                    continue
+            due.append(r)
+        order = sorted(due, key=lambda r: known[r][1] if r in known else -1)
+        for r in order[:CROPS_PER_MASK]:
+            x0, y0, x1, y1 = r
+            result = self.crop_segmenter.segment(np.ascontiguousarray(image[y0:y1, x0:x1]))
+            known[r] = (result, now, self._patch(r, hw))
+            self.last.runs += 1
+        results = {r: known[r][0] for r in rects if r in known and (r in still or now - known[r][1] <= MAX_REUSE)}
         self._crops = known
         return [r for r in rects if r in results], results
 
