@@ -602,3 +602,27 @@ def test_the_pixel_kernel_is_the_documented_fixed_point_blend() -> None:
     assert np.array_equal(got, ((b * 256 + (f - b) * weight + 128) >> 8).astype(np.uint8))
     assert np.array_equal(got[:, :, 255], f[:, :, 255]) and np.array_equal(got[:, :, 0], b[:, :, 0])
     assert np.abs(got.astype(int) - (b + (f - b) * a / 255)).max() <= 1
+
+
+def test_background_warm_up_runs_once_per_group(monkeypatch: pytest.MonkeyPatch) -> None:
+    import time
+
+    if not _kernels._use_numba:
+        pytest.skip("numba is not in use here")
+    runs: list[str] = []
+    real = _kernels._run_group
+
+    def slow(group: str) -> None:
+        runs.append(group)
+        time.sleep(0.2)  # still warming when the second caller asks
+        real(group)
+
+    monkeypatch.setattr(_kernels, "_run_group", slow)
+    monkeypatch.setattr(_kernels, "_warmed", set())
+    monkeypatch.setattr(_kernels, "_warming", {})
+    first = _kernels.warm_up_in_background("blur")
+    second = _kernels.warm_up_in_background("blur")
+    assert first is not None and second is first  # one thread, not two
+    first.join()
+    assert runs == ["blur"] and "blur" in _kernels._warmed
+    assert _kernels.warm_up_in_background("blur") is None  # done: nothing to start

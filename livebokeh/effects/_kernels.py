@@ -802,16 +802,35 @@ def warm_up(groups: tuple[str, ...] = KERNEL_GROUPS) -> float:
     return time.perf_counter() - start
 
 
+_warming: dict[str, threading.Thread] = {}
+_warming_lock = threading.Lock()
+
+
 def warm_up_in_background(group: str) -> threading.Thread | None:
-    """Start :func:`warm_up` of one group in a daemon thread unless it is done; returns the thread."""
+    """Start :func:`warm_up` of one group in a daemon thread unless it is done; returns the thread.
+
+    A group already being prepared in the background is not started twice: its thread is returned.
+    """
     if not _use_numba or group in _warmed:
         return None
 
     def run() -> None:
-        seconds = warm_up((group,))
+        start = time.perf_counter()
+        with _warm_lock:
+            if group in _warmed:  # warm_up() on another thread did it meanwhile
+                return
+            waited = time.perf_counter() - start
+            _run_group(group)
+            _warmed.add(group)
+        seconds = time.perf_counter() - start - waited
         if seconds > 0.05:
             log.info("prepared the %s kernels in %.2f s (numba; cached for next time)", group, seconds)
 
-    thread = threading.Thread(target=run, name=f"livebokeh-jit-{group}", daemon=True)
-    thread.start()
+    with _warming_lock:
+        running = _warming.get(group)
+        if running is not None and running.is_alive():
+            return running
+        thread = threading.Thread(target=run, name=f"livebokeh-jit-{group}", daemon=True)
+        _warming[group] = thread
+        thread.start()
     return thread
