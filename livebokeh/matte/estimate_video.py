@@ -89,8 +89,8 @@ segmented afresh every mask."""
 STILL_LEVEL = 2.0
 """A person is still when the grey picture inside their box (``BOX_FLOW_SIDE`` copy, the box followed
 along the flow, smoothed by ``STILL_SIGMA``) differs from the one their pose result was made on by less
-than this mean level.  On the DAVIS dance clips a dancer differs by 3-9 one mask later (10th
-percentile - median), 5-21 five masks later; on a 1080p group clip (a photo under a slow hand-held
+than this mean level.  On the DAVIS dance clips a dancer differs by 3-6 one mask later (10th
+percentile - median), 8-21 five masks later; on a 1080p group clip (a photo under a slow hand-held
 drift) the still people by 0.4 (median) one mask later, 1.2 five masks later."""
 
 STILL_SIGMA = 1.5
