@@ -238,32 +238,31 @@ class VideoEstimator(MaskEstimator):
         if not self._fresh and self._rejected:
             rejected = [p for p in selected if any(iou(p.body, b) > REJECTED_IOU for b in self._rejected)]
             selected = [p for p in selected if not any(p is r for r in rejected)]
-        selected, reused = self._reuse_still(selected, (image.shape[0], image.shape[1]))
-        masks = self._run_pose(image, selected)
-        self._tracks = [m.track for m in masks if m.track is not None]
-        kept = [m.person for m in masks]
-        rejected += [p for p in selected if not any(p is k for k in kept) and p.roi_result is None]
+        hw = (image.shape[0], image.shape[1])
+        fresh, reused = self._reuse_still(selected, hw)
+        masks = self._run_pose(image, fresh + [p for p, _ in reused])  # the reused carry their result
+        segmented = [m.person for m in masks]
+        rejected += [p for p in fresh if not any(p is s for s in segmented) and p.roi_result is None]
         self._rejected = [p.body for p in rejected]
-        self._poses = [k for k in self._poses if any(k is kept for _, kept in reused.values())]
+        self._tracks = [m.track for m in masks if m.track is not None] + [p.roi for p, _ in reused if p.roi is not None]
+        results = [r for _, r in reused]
+        self._poses = [k for k in self._poses if any(k is r for r in results)]
         for m in masks:
             if m.roi_prob is not None and m.person.roi is not None and m.person.roi_result is None:
-                patch = self._patch(m.person.body, (image.shape[0], image.shape[1]))
+                patch = self._patch(m.person.body, hw)
                 if patch is not None:
                     pose = _PoseResult(m.person.roi, m.person.body, m.roi_prob, m.presence, patch, self._computed)
                     self._poses.append(pose)
-        if reused:
-            masks += self._run_pose(image, [p for p, _ in reused.values()])
-            self._tracks += [p.roi for p, _ in reused.values() if p.roi is not None]
         return masks
 
     def _reuse_still(
         self, selected: list[Person], frame_hw: tuple[int, int]
-    ) -> tuple[list[Person], dict[int, tuple[Person, _PoseResult]]]:
+    ) -> tuple[list[Person], list[tuple[Person, _PoseResult]]]:
         """Split ``selected`` into the people to segment afresh and the still ones whose last pose result
-        (younger than ``POSE_REUSE`` masks) is reused, moved with their box; the latter keyed by position."""
+        (younger than ``POSE_REUSE`` masks) is reused, moved with their box: ``(person with it, result)``."""
         fresh: list[Person] = []
-        reused: dict[int, tuple[Person, _PoseResult]] = {}
-        for i, p in enumerate(selected):
+        reused: list[tuple[Person, _PoseResult]] = []
+        for p in selected:
             kept = self._kept_pose(p)
             patch = self._patch(p.body, frame_hw, kept.patch.shape[:2]) if kept is not None else None
             if kept is None or patch is None or p.roi is None or p.roi_result is not None:
@@ -275,7 +274,7 @@ class VideoEstimator(MaskEstimator):
             dx = (p.body[0] + p.body[2] - kept.body[0] - kept.body[2]) / 2
             dy = (p.body[1] + p.body[3] - kept.body[1] - kept.body[3]) / 2
             roi = kept.roi.shifted(dx, dy)
-            reused[i] = (replace(p, roi=roi, roi_result=(kept.prob, kept.presence)), kept)
+            reused.append((replace(p, roi=roi, roi_result=(kept.prob, kept.presence)), kept))
         return fresh, reused
 
     def _kept_pose(self, person: Person) -> _PoseResult | None:
