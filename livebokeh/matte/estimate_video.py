@@ -264,11 +264,12 @@ class VideoEstimator(MaskEstimator):
         reused: list[tuple[Person, _PoseResult]] = []
         for p in selected:
             kept = self._kept_pose(p)
-            patch = self._patch(p.body, frame_hw, kept.patch.shape[:2]) if kept is not None else None
-            if kept is None or patch is None or p.roi is None or p.roi_result is not None:
-                fresh.append(p)
-                continue
-            if float(cv2.absdiff(patch, kept.patch).mean()) >= STILL_LEVEL:
+            if (
+                kept is None
+                or p.roi is None
+                or p.roi_result is not None
+                or not self._still(p.body, frame_hw, kept.patch)
+            ):
                 fresh.append(p)
                 continue
             dx = (p.body[0] + p.body[2] - kept.body[0] - kept.body[2]) / 2
@@ -304,6 +305,12 @@ class VideoEstimator(MaskEstimator):
         centre = ((body[0] + body[2]) / 2 * sx - 0.5, (body[1] + body[3]) / 2 * sy - 0.5)
         return cv2.GaussianBlur(cv2.getRectSubPix(grey, (size[1], size[0]), centre), (0, 0), STILL_SIGMA)
 
+    def _still(self, box: Box, frame_hw: tuple[int, int], then: np.ndarray) -> bool:
+        """Whether the picture inside ``box`` now differs from ``then`` (its :meth:`_patch` when a result was
+        made there) by less than ``STILL_LEVEL`` on average."""
+        patch = self._patch(box, frame_hw, then.shape[:2])
+        return patch is not None and float(cv2.absdiff(patch, then).mean()) < STILL_LEVEL
+
     def _crop_plan(self, image: np.ndarray, rects: list[Rect]) -> tuple[list[Rect], dict[Rect, np.ndarray] | None]:
         """Segment ``CROPS_PER_MASK`` crops afresh (new ones first, then the stalest that moved); the rest reuse
         their result.
@@ -318,12 +325,10 @@ class VideoEstimator(MaskEstimator):
         still: set[Rect] = set()
         for r in rects:
             kept = known.get(r)
-            if kept is not None and kept[2] is not None:
-                patch = self._patch(r, hw, kept[2].shape[:2])
-                if patch is not None and float(cv2.absdiff(patch, kept[2]).mean()) < STILL_LEVEL:
-                    still.add(r)
-                    continue
-            due.append(r)
+            if kept is not None and kept[2] is not None and self._still(r, hw, kept[2]):
+                still.add(r)
+            else:
+                due.append(r)
         order = sorted(due, key=lambda r: known[r][1] if r in known else -1)
         for r in order[:CROPS_PER_MASK]:
             x0, y0, x1, y1 = r
