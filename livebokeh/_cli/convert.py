@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import native_stderr
 from .common import (
     add_effect_args,
     add_matte_args,
@@ -149,6 +150,7 @@ def main(args: argparse.Namespace) -> int:
     except (KeyboardInterrupt, Terminated) as exc:
         if bar is not None:
             bar.close()
+        native_stderr.restore()  # the signal may have cut a silenced native start-up short
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(f"livebokeh: {what}: the unfinished output was removed", file=sys.stderr)
         write_stats_json(args.stats_json, results)

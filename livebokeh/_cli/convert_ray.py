@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from .. import native_stderr
 from ..runtime.ray_session import DEFAULT_CPUS_PER_TASK, DEFAULT_MAX_RETRIES, DEFAULT_SEGMENT_SECONDS, default_temp_dir
 from .signals import Terminated
 
@@ -143,6 +144,7 @@ def main(args: argparse.Namespace, plan: list[tuple[Path, Path, Path | None]]) -
         if bar is not None:
             bar.close()
             bar = None
+        native_stderr.restore()  # the signal may have cut a silenced native start-up short
         what = "terminated" if isinstance(exc, Terminated) else "interrupted"
         print(f"livebokeh: {what}: tasks cancelled, unfinished outputs removed", file=sys.stderr)
         return 143 if isinstance(exc, Terminated) else 130

@@ -19,7 +19,7 @@ import signal
 import sys
 from collections.abc import Sequence
 
-from .. import __version__
+from .. import __version__, native_stderr
 from ..errors import LivebokehError
 from .common import add_config_args, apply_config
 from .crash import report_internal_error
@@ -86,12 +86,15 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return _run_command(argv)
     except KeyboardInterrupt:
+        native_stderr.restore()  # the signal may have cut a model load short while fd 2 was silenced
         print("livebokeh: interrupted", file=sys.stderr)
         return 130
     except Terminated:
+        native_stderr.restore()
         print("livebokeh: terminated", file=sys.stderr)
         return 143
     except Exception as exc:  # noqa: BLE001 - a bug: reported with where its traceback went
+        native_stderr.restore()
         return report_internal_error(exc, argv, debug=_wants_debug(argv))
     finally:
         if previous_sigterm is not None:
@@ -116,9 +119,11 @@ def _run_command(argv: Sequence[str] | None) -> int:
         apply_config(parser, args, argv)
         return int(args.func(args) or 0)
     except LivebokehError as exc:
+        native_stderr.restore()
         print(f"livebokeh: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:
+        native_stderr.restore()
         print("livebokeh: interrupted", file=sys.stderr)
         return 130
     except BrokenPipeError:

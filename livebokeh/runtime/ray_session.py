@@ -22,6 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from .. import native_stderr
 from ..errors import ConfigError, LivebokehError
 
 DEFAULT_CPUS_PER_TASK = 2.0
@@ -180,25 +181,29 @@ def join_environment() -> dict[str, str]:
     return env
 
 
-@contextlib.contextmanager
-def _native_stderr_to_log() -> Iterator[list[str]]:
+class _native_stderr_to_log:
     """Hold what Ray's native side prints straight to file descriptor 2 while it starts (a warning per
     connection attempt) and hand it to the log instead: a failure is then one line, as everywhere.
-    Yields a list that holds the text once the block has ended."""
-    sys.stderr.flush()
-    saved = os.dup(2)
-    said: list[str] = []
-    with tempfile.TemporaryFile() as held:
-        os.dup2(held.fileno(), 2)
+    ``with`` gives a list that holds the text once the block has ended.  A class, not a generator:
+    see :class:`~livebokeh.native_stderr.redirected` on blocks cut short by a signal."""
+
+    def __init__(self) -> None:
+        self.said: list[str] = []
+        self._held = tempfile.TemporaryFile()
+        self._redirect = native_stderr.redirected(self._held.fileno())
+
+    def __enter__(self) -> list[str]:
+        self._redirect.__enter__()
+        return self.said
+
+    def __exit__(self, *exc: object) -> None:
         try:
-            yield said
+            self._redirect.close()
         finally:
-            sys.stderr.flush()
-            os.dup2(saved, 2)
-            os.close(saved)
-            held.seek(0)
-            text = held.read().decode(errors="replace").strip()
-            said.append(text)
+            with self._held:
+                self._held.seek(0)
+                text = self._held.read().decode(errors="replace").strip()
+            self.said.append(text)
             if text:
                 log.debug("Ray while starting:\n%s", text)
 

@@ -12,10 +12,11 @@ import importlib
 import logging
 import os
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from functools import cache
 from typing import Any
 
+from .. import native_stderr
 from ..errors import ModelLoadError
 
 log = logging.getLogger(__name__)
@@ -68,30 +69,19 @@ def interpreter_class(preferred: str | None = None) -> tuple[Callable[..., Any],
     )
 
 
-@contextlib.contextmanager
-def _quiet_native_stderr() -> Iterator[None]:
+def _quiet_native_stderr() -> contextlib.AbstractContextManager[None]:
     """Hide the runtime's native start-up chatter ("Created TensorFlow Lite XNNPACK delegate").
 
     The C++ runtimes write straight to file descriptor 2, which Python logging cannot filter;
     it is silenced only while an interpreter is created, and not at all with debug logging.
     """
     if log.isEnabledFor(logging.DEBUG):
-        yield
-        return
+        return contextlib.nullcontext()
     try:
-        fd = sys.stderr.fileno()
-    except (AttributeError, OSError, ValueError):
-        yield
-        return
-    sys.stderr.flush()
-    saved = os.dup(fd)
-    try:
-        with open(os.devnull, "wb") as null:
-            os.dup2(null.fileno(), fd)
-        yield
-    finally:
-        os.dup2(saved, fd)
-        os.close(saved)
+        sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # no real stderr to silence
+        return contextlib.nullcontext()
+    return native_stderr.redirected()
 
 
 def make_interpreter(model_path: str, num_threads: int = 1, runtime: str | None = None) -> tuple[Any, str]:
