@@ -102,7 +102,11 @@ class redirected:
             os.close(self._null)
             self._null = None
 
-    __del__ = close
+    def __del__(self) -> None:
+        try:
+            self.close()
+        except Exception:  # noqa: BLE001, S110 - at interpreter exit the module may be half torn down
+            pass
 
 
 def restore() -> None:
