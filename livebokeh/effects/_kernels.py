@@ -794,12 +794,20 @@ def warm_up(groups: tuple[str, ...] = KERNEL_GROUPS) -> float:
     if not _use_numba:
         return 0.0
     start = time.perf_counter()
+    _prepare(groups)
+    return time.perf_counter() - start
+
+
+def _prepare(groups: tuple[str, ...]) -> float:
+    """Run the groups not prepared yet, one thread at a time; returns the seconds of that work, not of
+    the wait for another thread preparing them."""
     with _warm_lock:
+        start = time.perf_counter()
         for group in groups:
             if group not in _warmed:
                 _run_group(group)
                 _warmed.add(group)
-    return time.perf_counter() - start
+        return time.perf_counter() - start
 
 
 _warming: dict[str, threading.Thread] = {}
@@ -815,14 +823,7 @@ def warm_up_in_background(group: str) -> threading.Thread | None:
         return None
 
     def run() -> None:
-        start = time.perf_counter()
-        with _warm_lock:
-            if group in _warmed:  # warm_up() on another thread did it meanwhile
-                return
-            waited = time.perf_counter() - start
-            _run_group(group)
-            _warmed.add(group)
-        seconds = time.perf_counter() - start - waited
+        seconds = _prepare((group,))  # ~0 if warm_up() on another thread did it meanwhile
         if seconds > 0.05:
             log.info("prepared the %s kernels in %.2f s (numba; cached for next time)", group, seconds)
 
