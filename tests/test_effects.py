@@ -626,3 +626,27 @@ def test_background_warm_up_runs_once_per_group(monkeypatch: pytest.MonkeyPatch)
     first.join()
     assert runs == ["blur"] and "blur" in _kernels._warmed
     assert _kernels.warm_up_in_background("blur") is None  # done: nothing to start
+
+
+@pytest.mark.parametrize(("h", "w", "step"), [(3000, 4000, 8), (721, 1283, 3), (50, 64, 16), (130, 70, 2)])
+def test_numpy_blend_builds_the_scaled_background_strip_by_strip(h: int, w: int, step: int) -> None:
+    """The numpy path scales the low-resolution background one strip of rows at a time (no
+    picture-sized buffer): every strip is what scaling the whole background gives, and the
+    output may be the input (``photo`` composites in place)."""
+    rng = np.random.default_rng(step)
+    sh, wide = -(-h // step), max(-(-w // step) * step, w)
+    bgx = rng.integers(0, 255, (sh + 1, wide, 3), dtype=np.uint8)
+    whole = cv2.resize(bgx[:sh], (wide, sh * step), interpolation=cv2.INTER_LINEAR)[:h, :w]
+    img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[: h // 3] = 255  # the person: kept as it is
+    y0s = np.zeros(h, np.int64)  # not used on this path: the step says how the rows scale
+    fys = np.zeros(h, np.int32)
+    expected = whole.copy()
+    expected[: h // 3] = img[: h // 3]
+    with _kernels.backend("numpy"):
+        out = np.empty_like(img)
+        _kernels.blend_lowres(img, alpha, bgx, y0s, fys, out, {}, step)
+        np.testing.assert_array_equal(out, expected)
+        _kernels.blend_lowres(img, alpha, bgx, y0s, fys, img, {}, step)  # in place
+        np.testing.assert_array_equal(img, expected)

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import math
+import threading
+import time
 from dataclasses import replace
 from pathlib import Path
 
@@ -778,3 +780,90 @@ def test_rotation_search_finds_a_real_person_upside_down() -> None:
     cx, cy = (bx0 + bx1) / 2, (by0 + by1) / 2
     assert x0 <= cx <= w - x0 and y0 <= cy <= h - y0  # on the pasted person, not the canvas
     assert search_person(np.full_like(canvas, 128), pose) is None
+
+
+class _MeetingSegmenter(_ColourSegmenter):
+    """A first pass that waits (up to ``wait_s``) for the detector to be running before it answers."""
+
+    def __init__(self, detector_running: threading.Event, *, fail: bool = False, wait_s: float = 5.0) -> None:
+        self.detector_running = detector_running
+        self.wait_s = wait_s
+        self.saw_detector: bool | None = None  # at the first call (later ones are crops)
+        self.fail = fail
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        if self.saw_detector is None:
+            self.saw_detector = self.detector_running.wait(self.wait_s)
+        if self.fail:
+            raise RuntimeError("first pass failed")
+        return super().segment(image)
+
+
+class _MeetingDetector(_FixedDetector):
+    """A detector that says when it runs and takes its time; records the threads it ran on."""
+
+    def __init__(self, people: list[Person]) -> None:
+        super().__init__(people)
+        self.running = threading.Event()
+        self.finished = False
+        self.threads: list[str] = []
+
+    def detect(self, image: np.ndarray) -> list[Person]:
+        self.threads.append(threading.current_thread().name)
+        self.running.set()
+        time.sleep(0.05)
+        self.finished = True
+        return super().detect(image)
+
+
+class _InOrderPhotoEstimator(PhotoEstimator):
+    people_aside = False
+
+
+def test_photo_finds_people_while_the_first_pass_runs() -> None:
+    """The detectors of a photo run beside the first pass (on two cores that is their latency hidden)
+    and the mask is the one the steps make in order; video keeps them in its own thread."""
+    image, _ = _lying_person()
+    person = Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, sources=["face-full"])
+    masks = {}
+    for aside in (True, False):
+        detector = _MeetingDetector([person])
+        seg = _MeetingSegmenter(detector.running, wait_s=5.0 if aside else 0.2)  # in order it cannot start first
+        kind = PhotoEstimator if aside else _InOrderPhotoEstimator
+        estimator = kind(seg, MatteOptions(), detector=detector, pose=_RedPose(), search=False)
+        masks[aside] = estimator.compute(Frame(image=image, timestamp_ns=0, index=0)).alpha
+        # side by side, the first pass sees the detector start; in order, it waits for it in vain
+        assert seg.saw_detector is aside
+        assert (detector.threads[0] != threading.current_thread().name) is aside
+    np.testing.assert_array_equal(masks[True], masks[False])
+    assert not VideoEstimator.people_aside and PhotoEstimator.people_aside
+
+
+def test_photo_first_pass_error_waits_for_the_detectors() -> None:
+    """A failing first pass is raised only once the detectors (which the next photo would use) are done."""
+    image, _ = _lying_person()
+    detector = _MeetingDetector([Person(body=(70.0, 70.0, 230.0, 230.0), score=0.9, sources=["face-full"])])
+    seg = _MeetingSegmenter(detector.running, fail=True)
+    estimator = PhotoEstimator(seg, MatteOptions(), detector=detector, pose=_RedPose(), search=False)
+    with pytest.raises(RuntimeError, match="first pass failed"):
+        estimator.compute(Frame(image=image, timestamp_ns=0, index=0))
+    assert detector.finished
+
+
+def test_parallel_detectors_find_the_same_people_as_one_after_another() -> None:
+    """The face and pose detectors in two threads give the people that running them in turn gives."""
+    import av
+
+    from livebokeh.people import PersonDetector
+
+    with av.open(str(Path(__file__).parents[1] / "livebokeh" / "data" / "sample.mp4")) as clip:
+        image = next(clip.decode(video=0)).to_ndarray(format="bgr24")
+    found = {}
+    for parallel in (True, False):
+        detector = PersonDetector(parallel=parallel)
+        try:
+            found[parallel] = detector.detect(image)
+        finally:
+            detector.close()
+    assert found[True], "nobody found in the sample clip's first frame"
+    assert [(p.body, p.face, p.sources) for p in found[True]] == [(p.body, p.face, p.sources) for p in found[False]]

@@ -16,6 +16,7 @@ import pytest
 from livebokeh import __version__
 from livebokeh._cli import main
 from livebokeh.config import EffectOptions, MatteOptions
+from livebokeh.effects import _kernels
 from livebokeh.effects.effect import Effect
 from livebokeh.errors import InputError
 from livebokeh.frames import Frame
@@ -215,6 +216,32 @@ def _photo_and_effect(processor: PhotoProcessor, image: np.ndarray) -> tuple[np.
     return photo, effect.apply(image, mask), effect.apply(image, mask.alpha.copy())
 
 
+def test_photo_in_place_writes_the_same_picture_over_its_input(textured_image: np.ndarray) -> None:
+    """``run_photo`` composites over the decoded photo (no second full-size buffer): same picture,
+    with a wide soft edge (blended in one pass) and a thin one (blended pixel by pixel)."""
+    small = cv2.resize(textured_image, (400, 300))
+    large = cv2.resize(textured_image, (2400, 1800), interpolation=cv2.INTER_NEAREST)
+    cases = [(small, effect, True) for effect in ("blur", "bokeh", "color:#00ff00")]
+    cases.append((large, "blur", False))  # the plain upsample: a thin band
+    bands = []
+    for image, effect, refine in cases:
+        processor = PhotoProcessor(
+            effect=EffectOptions(effect=effect), matte=MatteOptions(refine=refine), segmenter=BoxSegmenter(), photos=1
+        )
+        kept = image.copy()
+        picture, alpha = processor.process(image)
+        np.testing.assert_array_equal(image, kept)  # not in place: the input is left alone
+        target = image.copy()
+        over, alpha_over = processor.process(target, in_place=True)
+        assert over is target
+        np.testing.assert_array_equal(over, picture)
+        np.testing.assert_array_equal(alpha_over, alpha)
+        assert not np.array_equal(over, kept)
+        soft = float(((alpha > 0) & (alpha < 255)).mean())
+        bands.append(soft > _kernels.DENSE_BAND)
+    assert bands == [True, True, True, False]  # both ways of blending were checked
+
+
 def test_effect_apply_gives_the_photo_picture_for_the_same_mask(textured_image: np.ndarray) -> None:
     image = cv2.resize(textured_image, (400, 300))  # 64 x 64 model pixels: coarse, the colour-line step runs
     for opts in (EffectOptions(effect="blur"), EffectOptions(effect="color:#00ff00")):
@@ -247,6 +274,27 @@ def test_one_photo_is_composited_without_numba(tmp_path: Path, textured_image: n
     assert done.stdout.split() == ["1", "False", "2", "True"]  # one photo: no numba; more: numba
     one, two = (cv2.imread(str(tmp_path / f"out{n}.png")).astype(np.int32) for n in (1, 2))
     assert np.abs(one - two).max() <= 2  # the same picture, within the kernels' rounding
+
+
+def test_photo_command_turns_numpy_huge_pages_off(tmp_path: Path, textured_image: np.ndarray) -> None:
+    """``livebokeh photo`` fills each buffer once: NumPy stops asking for huge pages (a compaction stall
+    on first touch costs more than they save); a library user's process keeps NumPy's default."""
+    image = tmp_path / "in.png"
+    cv2.imwrite(str(image), cv2.resize(textured_image, (320, 240)))
+    code = (
+        "import numpy as np\n"
+        "switch = np._core.multiarray._set_madvise_hugepage\n"
+        "from livebokeh.runtime.photo import PhotoProcessor\n"
+        "print(switch(True), flush=True)\n"  # importing the library changes nothing
+        "from livebokeh._cli import main\n"
+        f"code = main(['photo', {str(image)!r}, '-o', {str(tmp_path / 'out.png')!r}, '-q'])\n"
+        "print(code, switch(True), flush=True)\n"
+    )
+    if not hasattr(getattr(np, "_core", None), "multiarray"):
+        pytest.skip("this NumPy has no numpy._core.multiarray")
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    assert done.stdout.split() == ["True", "0", "False"]
 
 
 def test_effect_apply_gives_the_photo_picture_on_a_real_group_photo(shared_data: Path) -> None:

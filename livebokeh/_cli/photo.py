@@ -35,8 +35,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..runtime.photo import expand_inputs, plan_outputs
+    from ..runtime.photo import expand_inputs, no_huge_pages, plan_outputs
 
+    no_huge_pages()  # every buffer here is filled once: see no_huge_pages
     effect = effect_options(args)
     plan = plan_outputs(expand_inputs(args.inputs), args.output, args.out_dir, args.mask_out)
     processor = PhotoProcessor(

@@ -639,14 +639,8 @@ def blend_lowres(
         alpha = upsample_alpha(alpha, (w, h), scratch)
     if _numba():
         _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, _scratch(scratch, "a3", w * 3, np.uint8))
-    elif step is not None and (bgx.shape[0] - 1) * step == h and out is not img:
-        cv2.resize(bgx[: h // step, :w], (w, h), dst=out, interpolation=cv2.INTER_LINEAR)  # the background, in out
-        _np_blend(img, alpha, out, out, scratch)
     elif step is not None and (bgx.shape[0] - 1) * step >= h:
-        sh = bgx.shape[0] - 1
-        bg = _buffer(scratch, "bg_rows", (sh * step, bgx.shape[1], 3))
-        cv2.resize(bgx[:sh], (bgx.shape[1], sh * step), dst=bg, interpolation=cv2.INTER_LINEAR)
-        _np_blend(img, alpha, bg[:h, :w], out, scratch)
+        _np_blend_scaled_strips(img, alpha, bgx, step, out, scratch)
     else:
         if scratch.get("map_rows") is not y0s or scratch["map_y"].shape != alpha.shape:
             scratch["map_x"] = np.broadcast_to(np.arange(w, dtype=np.float32), (h, w)).copy()
@@ -655,6 +649,32 @@ def blend_lowres(
             scratch["map_rows"] = y0s
         bg = cv2.remap(bgx, scratch["map_x"], scratch["map_y"], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         _np_blend(img, alpha, bg, out, scratch)
+
+
+def _np_blend_scaled_strips(
+    img: np.ndarray, alpha: np.ndarray, bgx: np.ndarray, step: int, out: np.ndarray, scratch: dict[str, np.ndarray]
+) -> None:
+    """:func:`blend_lowres` on the numpy path when ``bgx``'s rows scale by ``step``: strip by strip.
+
+    Each strip of rows gets its background from ``cv2.resize`` of the ``bgx`` rows it lies
+    between plus one on either side.  Pixel centres aligned, output row ``y`` samples ``bgx``
+    at ``(y + 0.5) / step - 0.5`` whichever row a block starts at, so every strip is what
+    the whole picture's resize would give there (the outer rows clamp as the whole one does),
+    and no picture-sized background is made: at 12 MP that buffer's fresh pages cost about as
+    much as the blend.  ``out`` may be ``img``.
+    """
+    h, w = img.shape[:2]
+    sh = bgx.shape[0] - 1
+    rows = max(1, DENSE_ROWS // step) * step  # a whole number of bgx rows per strip
+    for y in range(0, h, rows):
+        n = min(rows, h - y)
+        lo, hi = max(0, y // step - 1), min(sh, -(-(y + n) // step) + 1)
+        bg = _buffer(scratch, "bg_strip", (rows + 2 * step, bgx.shape[1], 3))[: (hi - lo) * step]
+        cv2.resize(bgx[lo:hi], (bgx.shape[1], (hi - lo) * step), dst=bg, interpolation=cv2.INTER_LINEAR)
+        top = y - lo * step
+        strip = img[y : y + n]
+        dst = strip if out is img else out[y : y + n]  # the same object: the blend knows it works in place
+        _np_blend(strip, alpha[y : y + n], bg[top : top + n, :w], dst, scratch)
 
 
 def blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray, scratch: dict[str, np.ndarray]) -> None:

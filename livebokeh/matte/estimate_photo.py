@@ -73,6 +73,7 @@ class PhotoEstimator(MaskEstimator):
     pose_limit = PHOTO_POSE_PEOPLE
     pose_threads = PHOTO_POSE_THREADS
     auto_matting = True
+    people_aside = True
 
     def __init__(
         self,
@@ -89,9 +90,11 @@ class PhotoEstimator(MaskEstimator):
         self.crop_segmenter = for_stills(segmenter) if callable(for_stills) else segmenter
         self.search = search
 
-    def _first_pass(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
-        image = working_copy(frame.image, WORKING_SIDE)
-        return image, self.crop_segmenter.segment(image)
+    def _working_image(self, frame: Frame) -> np.ndarray:
+        return working_copy(frame.image, WORKING_SIDE)
+
+    def _segment(self, frame: Frame, image: np.ndarray) -> np.ndarray:
+        return self.crop_segmenter.segment(image)
 
     def _find_people(self, image: np.ndarray, frame: Frame) -> list[Person]:
         people = self.detector.detect(image)

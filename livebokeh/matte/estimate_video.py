@@ -120,6 +120,7 @@ class VideoEstimator(MaskEstimator):
     pose_limit = VIDEO_POSE_PEOPLE
     pose_threads = 1
     auto_matting = False
+    people_aside = False
     cost_level = 0
     """How much the matte may save, set by the live pipeline's CPU governor: 0 nothing; 1 the
     person detectors run ``COST_DETECT_FACTOR`` times less often (their boxes follow the flow)."""
@@ -162,10 +163,12 @@ class VideoEstimator(MaskEstimator):
         self._fresh = False
         self._computed = 0
 
-    def _first_pass(self, frame: Frame) -> tuple[np.ndarray, np.ndarray]:
-        image = frame.reduced(VIDEO_WORKING_SIDE)
+    def _working_image(self, frame: Frame) -> np.ndarray:
+        return frame.reduced(VIDEO_WORKING_SIDE)
+
+    def _segment(self, frame: Frame, image: np.ndarray) -> np.ndarray:
         mh, mw = self.segmenter.input_size_for(frame.image.shape)
-        return image, self.segmenter.segment_for_video(frame.resized((mw, mh)), frame.timestamp_ns)
+        return self.segmenter.segment_for_video(frame.resized((mw, mh)), frame.timestamp_ns)
 
     def _find_people(self, image: np.ndarray, frame: Frame) -> list[Person]:
         self._grey = flow_grey(frame, BOX_FLOW_SIDE)
