@@ -304,7 +304,11 @@ PACKAGES = (
     ("av", True, "pip install av"),
     ("tqdm", True, "pip install tqdm"),
     ("pyvirtualcam", False, "pip install 'livebokeh[virtualcam]' (needed for --sink virtualcam)"),
-    ("onnxruntime", False, "pip install 'livebokeh[onnx]' (for --quality best: photo's default when installed)"),
+    (
+        "onnxruntime",
+        False,
+        "pip install 'livebokeh[onnx]' (MODNet, --quality best, becomes photo's default; without it it runs on OpenCV)",
+    ),
 )
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import sys
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import cv2
@@ -142,16 +143,41 @@ def test_matting_moves_edges_but_cannot_add_or_remove_a_region() -> None:
 # --- MODNet (ONNX Runtime) -----------------------------------------------------------------------
 
 
-def test_quality_best_without_onnxruntime_is_one_clear_error(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
-    from livebokeh.segmentation.onnx import OnnxMatting
+def test_quality_best_without_onnxruntime_runs_on_opencv(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Without the extra MODNet runs on OpenCV's DNN module (every install has it): the same alpha."""
+    from livebokeh.segmentation.onnx import OnnxMatting, matting_available
 
+    img, person = _constructed_person()
+    reference = None
+    if matting_available():
+        with OnnxMatting() as model:
+            assert model.runtime == "onnxruntime"
+            reference = model.segment(img)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)  # as if it were not installed
+    assert not matting_available()
+    with OnnxMatting() as model:
+        assert model.runtime == "opencv"
+        alpha = model.segment(img)
+        assert alpha.dtype == np.float32 and alpha.shape == model.input_size_for(img.shape)
+        assert 0.0 <= alpha.min() and alpha.max() <= 1.0
+        soft = cv2.resize(alpha, (120, 150))
+        assert soft[person].mean() > soft[~person].mean() + 0.3
+        with ThreadPoolExecutor(2) as pool:  # one net shared by the two views of mirrored_alpha
+            both = list(pool.map(model.segment, [img, img]))
+        np.testing.assert_array_equal(both[0], alpha)
+        np.testing.assert_array_equal(both[1], alpha)
+    if reference is not None:
+        np.testing.assert_allclose(alpha, reference, atol=1e-3)  # a quarter of an 8-bit level
+    monkeypatch.setenv("LIVEBOKEH_MATTING_RUNTIME", "onnxruntime")  # forced, and missing: one clear line
     with pytest.raises(ModelLoadError, match=r"pip install 'livebokeh\[onnx\]'"):
+        OnnxMatting()
+    monkeypatch.setenv("LIVEBOKEH_MATTING_RUNTIME", "tensorrt")
+    with pytest.raises(ModelLoadError, match="use one of onnxruntime, opencv"):
         OnnxMatting()
 
 
 def test_modnet_contract_on_a_small_constructed_picture() -> None:
-    pytest.importorskip("onnxruntime")
+    """On ONNX Runtime where installed, else on OpenCV's DNN module."""
     from livebokeh.segmentation.onnx import OnnxMatting, matting_size
 
     for shape in [(75, 100, 3), (1080, 1920, 3), (3000, 4000, 3), (33, 500, 3)]:
@@ -224,7 +250,6 @@ def test_modnet_opens_without_a_writable_cache(tmp_path: Path, monkeypatch: pyte
 
 
 def test_quality_best_runs_the_matting_model_on_photos() -> None:
-    pytest.importorskip("onnxruntime")
     img, big, _ = _scene()
     frame = Frame(image=img, timestamp_ns=0, index=0)
     matte = Matte(_RedSegmenter(), MatteOptions(quality="best", crops=False), video=False)

@@ -113,7 +113,7 @@ def add_matte_args(parser: argparse.ArgumentParser) -> None:
         choices=QUALITIES,
         default=_MATTE.quality,
         help="fast: the selfie models; best: also the MODNet matting model for finer edges (hair), "
-        "~20x the model cost - for photos and files (needs: pip install 'livebokeh[onnx]'); "
+        "~20x the model cost - for photos and files (ONNX Runtime with pip install 'livebokeh[onnx]', else OpenCV); "
         "auto (default): best for photos when ONNX Runtime is installed, fast for video",
     )
 

@@ -1,4 +1,4 @@
-"""MODNet portrait matting through ONNX Runtime: a real alpha matte (hair strands), for photos and files.
+"""MODNet portrait matting through ONNX Runtime or OpenCV's DNN module: a real alpha matte (hair strands).
 
 MODNet (Ke et al., AAAI 2022; bundled as ``modnet``, see ``models/NOTICE``) is a
 fully convolutional matting network: it takes an RGB picture of any size whose sides
@@ -7,9 +7,14 @@ are multiples of 32, scaled to ``[-1, 1]`` (NCHW), and returns one channel of al
 ~140 ms at 320x256 here against ~7 ms) and loses people below a short side of ~192, so it
 serves ``--quality best`` (photos, ``convert``), not the live path.
 
-ONNX Runtime is an optional extra (``pip install 'livebokeh[onnx]'``): it is imported
-when a matting model is opened, and its absence is a one-line :class:`ModelLoadError`
-with that command.
+ONNX Runtime is an optional extra (``pip install 'livebokeh[onnx]'``), imported when a
+matting model is opened.  Without it the model runs on OpenCV's DNN module, which every
+install has (``opencv-python``): the same graph, the same alpha (30 dev portraits: within 1e-4), one
+model run at a time (a ``cv2.dnn`` net is not shared between threads; OpenCV spreads each
+run over its own threads instead).  ``LIVEBOKEH_MATTING_RUNTIME`` (``onnxruntime`` or
+``opencv``) forces one.  ``quality="auto"`` turns MODNet on for photos only where ONNX
+Runtime is installed: installing the extra is the choice of the slower, finer default
+(a plain install keeps a 12-MP photo within about a second, start-up included).
 
 Opening the session optimises the graph (constant folding, fusions, the CPU's blocked
 layout), about 0.1 s of a single photo's ~1 s.  The optimised graph is kept in the user's
@@ -24,6 +29,7 @@ import importlib.util
 import logging
 import os
 import platform
+import threading
 from pathlib import Path
 from typing import Any
 
@@ -47,9 +53,31 @@ MULTIPLE = 32
 INSTALL_HINT = "pip install 'livebokeh[onnx]'"
 
 
+RUNTIME_ENV = "LIVEBOKEH_MATTING_RUNTIME"
+RUNTIMES = ("onnxruntime", "opencv")
+"""The runtimes a matting model can run on, preferred first."""
+
+
 def matting_available() -> bool:
-    """Whether ``quality="best"`` can run here: ONNX Runtime importable (without importing it)."""
-    return importlib.util.find_spec("onnxruntime") is not None
+    """Whether ONNX Runtime is importable (without importing it): ``quality="auto"`` mats photos only then.
+
+    ``quality="best"`` runs anywhere (see :func:`matting_runtime`).
+    """
+    try:
+        return importlib.util.find_spec("onnxruntime") is not None
+    except (ImportError, ValueError):  # an entry in sys.modules without a spec: blocked
+        return False
+
+
+def matting_runtime() -> str:
+    """The runtime a matting model opens on: ``$LIVEBOKEH_MATTING_RUNTIME``, else ONNX Runtime where
+    installed, else OpenCV's DNN module."""
+    forced = os.environ.get(RUNTIME_ENV, "").strip().lower()
+    if forced:
+        if forced not in RUNTIMES:
+            raise ModelLoadError(f"{RUNTIME_ENV}={forced!r} is not a matting runtime: use one of {', '.join(RUNTIMES)}")
+        return forced
+    return "onnxruntime" if matting_available() else "opencv"
 
 
 def _onnxruntime() -> Any:
@@ -57,7 +85,8 @@ def _onnxruntime() -> Any:
         import onnxruntime
     except ImportError as exc:
         raise ModelLoadError(
-            f"the MODNet matting model needs ONNX Runtime, which is not installed: {INSTALL_HINT}"
+            f"{RUNTIME_ENV}=onnxruntime but ONNX Runtime is not installed: {INSTALL_HINT}, "
+            f"or unset {RUNTIME_ENV} to run on OpenCV"
         ) from exc
     return onnxruntime
 
@@ -146,14 +175,16 @@ def matting_size(frame_shape: tuple[int, ...], short_side: int = SHORT_SIDE) -> 
 
 
 class OnnxMatting:
-    """A matting model run with ONNX Runtime (the bundled ``modnet`` unless ``model`` names another file).
+    """A matting model (the bundled ``modnet`` unless ``model`` names another ONNX file), run on
+    :func:`matting_runtime`.
 
     Provides the :class:`~livebokeh.segmentation.SegmenterProtocol`: ``segment`` returns alpha
     (``float32``, ``[0, 1]``) at the model's input size for that frame (:meth:`input_size_for`).
+    ``segment`` may be called from several threads at once.
     """
 
     def __init__(self, model: str | Path = "modnet", *, num_threads: int = 1, short_side: int = SHORT_SIDE) -> None:
-        ort = _onnxruntime()
+        self._runtime = matting_runtime()
         spec = str(model)
         if spec in models.manifest():
             info = models.resolve(spec)
@@ -165,23 +196,37 @@ class OnnxMatting:
             if not path.is_file():
                 raise ModelLoadError(f"matting model {spec!r} is neither a bundled model nor an existing file")
             model_hash = models.sha256_of(path)
-        opts = ort.SessionOptions()
-        opts.intra_op_num_threads = max(1, int(num_threads))
-        opts.inter_op_num_threads = 1
-        opts.log_severity_level = 3
-        try:
-            self._session = _open_session(ort, path, model_hash, opts)
-        except Exception as exc:  # onnxruntime raises its own exception types for a bad file
-            raise ModelLoadError(f"cannot load matting model {path}: {str(exc).splitlines()[0]}") from exc
-        inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
-        if len(inputs) != 1 or len(inputs[0].shape) != 4 or not outputs or len(outputs[0].shape) != 4:
+        self._session: Any = None
+        self._net: Any = None
+        self._lock = threading.Lock()
+        if self._runtime == "onnxruntime":
+            ort = _onnxruntime()
+            version = f"onnxruntime {ort.__version__}"
+            opts = ort.SessionOptions()
+            opts.intra_op_num_threads = max(1, int(num_threads))
+            opts.inter_op_num_threads = 1
+            opts.log_severity_level = 3
+            try:
+                self._session = _open_session(ort, path, model_hash, opts)
+            except Exception as exc:  # onnxruntime raises its own exception types for a bad file
+                raise ModelLoadError(f"cannot load matting model {path}: {str(exc).splitlines()[0]}") from exc
+            inputs, outputs = self._session.get_inputs(), self._session.get_outputs()
+            shapes_ok = len(inputs) == 1 and len(inputs[0].shape) == 4 and bool(outputs) and len(outputs[0].shape) == 4
+            self._input = inputs[0].name if inputs else ""
+        else:
+            version = f"OpenCV DNN {cv2.__version__}"
+            try:
+                self._net = cv2.dnn.readNetFromONNX(str(path))
+            except cv2.error as exc:
+                raise ModelLoadError(f"cannot load matting model {path}: {str(exc).strip().splitlines()[-1]}") from exc
+            shapes_ok = len(self._net.getUnconnectedOutLayers()) >= 1
+        if not shapes_ok:
             raise ModelLoadError(
                 f"model {path} is not a matting model: it should take one 1x3xHxW picture and give 1x1xHxW alpha"
             )
-        self._input = inputs[0].name
         self._name = spec
         self.short_side = short_side
-        log.info("matting model %s loaded with onnxruntime %s", spec, ort.__version__)
+        log.info("matting model %s loaded with %s", spec, version)
 
     @property
     def name(self) -> str:
@@ -189,7 +234,8 @@ class OnnxMatting:
 
     @property
     def runtime(self) -> str:
-        return "onnxruntime"
+        """``onnxruntime`` or ``opencv``."""
+        return self._runtime
 
     def input_size_for(self, frame_shape: tuple[int, ...]) -> tuple[int, int]:
         return matting_size(frame_shape, self.short_side)
@@ -200,7 +246,15 @@ class OnnxMatting:
         small = cv2.resize(image, (w, h), interpolation=cv2.INTER_AREA)
         x = cv2.cvtColor(small, cv2.COLOR_BGR2RGB).astype(np.float32)
         x = (x - np.float32(127.5)) * np.float32(1.0 / 127.5)
-        out = self._session.run(None, {self._input: np.ascontiguousarray(x.transpose(2, 0, 1)[None])})[0]
+        blob = np.ascontiguousarray(x.transpose(2, 0, 1)[None])
+        if self._session is not None:
+            out = self._session.run(None, {self._input: blob})[0]
+        elif self._net is not None:
+            with self._lock:  # one net, one run at a time
+                self._net.setInput(blob)
+                out = self._net.forward()
+        else:
+            raise ModelLoadError(f"matting model {self._name} is closed")
         alpha: np.ndarray = np.asarray(out, dtype=np.float32).reshape(out.shape[-2], out.shape[-1])
         if alpha.shape != (h, w):
             alpha = cv2.resize(alpha, (w, h), interpolation=cv2.INTER_LINEAR)
@@ -211,6 +265,7 @@ class OnnxMatting:
 
     def close(self) -> None:
         self._session = None
+        self._net = None
 
     def __enter__(self) -> OnnxMatting:
         return self
