@@ -256,10 +256,21 @@ def test_effect_apply_gives_the_photo_picture_for_the_same_mask(textured_image: 
     assert not np.array_equal(Effect().apply(image, mask), photo)  # refinement does change the picture
 
 
+def _png(path: Path, image: np.ndarray, size: tuple[int, int]) -> Path:
+    cv2.imwrite(str(path), cv2.resize(image, size))
+    return path
+
+
+def _fresh_python(code: str) -> list[str]:
+    """The words ``code`` prints, run in a new interpreter (for process-wide state)."""
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
+    assert done.returncode == 0, done.stderr[-2000:]
+    return done.stdout.split()
+
+
 def test_one_photo_is_composited_without_numba(tmp_path: Path, textured_image: np.ndarray) -> None:
     """Importing numba and loading its kernels costs more than they save on a single picture."""
-    image = tmp_path / "in.png"
-    cv2.imwrite(str(image), cv2.resize(textured_image, (640, 480)))
+    image = _png(tmp_path / "in.png", textured_image, (640, 480))
     code = (
         "import sys\n"
         "from livebokeh.runtime.photo import PhotoProcessor, run_photo\n"
@@ -269,9 +280,7 @@ def test_one_photo_is_composited_without_numba(tmp_path: Path, textured_image: n
         f"    run_photo([{str(image)!r}], output=Path({str(tmp_path)!r}) / f'out{{n}}.png', processor=p)\n"
         "    print(n, 'numba' in sys.modules, flush=True)\n"
     )
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["1", "False", "2", "True"]  # one photo: no numba; more: numba
+    assert _fresh_python(code) == ["1", "False", "2", "True"]  # one photo: no numba; more: numba
     one, two = (cv2.imread(str(tmp_path / f"out{n}.png")).astype(np.int32) for n in (1, 2))
     assert np.abs(one - two).max() <= 2  # the same picture, within the kernels' rounding
 
@@ -279,22 +288,16 @@ def test_one_photo_is_composited_without_numba(tmp_path: Path, textured_image: n
 def test_photo_command_turns_numpy_huge_pages_off(tmp_path: Path, textured_image: np.ndarray) -> None:
     """``livebokeh photo`` fills each buffer once: NumPy stops asking for huge pages (a compaction stall
     on first touch costs more than they save); a library user's process keeps NumPy's default."""
-    image = tmp_path / "in.png"
-    cv2.imwrite(str(image), cv2.resize(textured_image, (320, 240)))
-    code = (
-        "import numpy as np\n"
-        "switch = np._core.multiarray._set_madvise_hugepage\n"
-        "from livebokeh.runtime.photo import PhotoProcessor\n"
-        "print(switch(True), flush=True)\n"  # importing the library changes nothing
-        "from livebokeh._cli import main\n"
-        f"code = main(['photo', {str(image)!r}, '-o', {str(tmp_path / 'out.png')!r}, '-q'])\n"
-        "print(code, switch(True), flush=True)\n"
-    )
     if not hasattr(getattr(np, "_core", None), "multiarray"):
         pytest.skip("this NumPy has no numpy._core.multiarray")
-    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300, check=False)
-    assert done.returncode == 0, done.stderr[-2000:]
-    assert done.stdout.split() == ["True", "0", "False"]
+    image = _png(tmp_path / "in.png", textured_image, (320, 240))
+    run = f"code = main(['photo', {str(image)!r}, '-o', {str(tmp_path / 'out.png')!r}, '-q'])\n"
+    code = (
+        "import numpy as np\nswitch = np._core.multiarray._set_madvise_hugepage\n"
+        "from livebokeh.runtime.photo import PhotoProcessor\nprint(switch(True), flush=True)\n"  # import: no change
+        f"from livebokeh._cli import main\n{run}print(code, switch(True), flush=True)\n"
+    )
+    assert _fresh_python(code) == ["True", "0", "False"]
 
 
 def test_effect_apply_gives_the_photo_picture_on_a_real_group_photo(shared_data: Path) -> None:
