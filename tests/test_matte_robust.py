@@ -176,6 +176,24 @@ def test_quality_best_without_onnxruntime_runs_on_opencv(monkeypatch: pytest.Mon
         OnnxMatting()
 
 
+@pytest.mark.parametrize("runtime", ["onnxruntime", "opencv"])
+def test_a_file_that_is_no_matting_model_is_one_clear_error(
+    runtime: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from livebokeh.segmentation.onnx import OnnxMatting, matting_available
+
+    if runtime == "onnxruntime" and not matting_available():
+        pytest.skip("ONNX Runtime is not installed")
+    monkeypatch.setenv("LIVEBOKEH_MATTING_RUNTIME", runtime)
+    junk = tmp_path / "junk.onnx"
+    junk.write_bytes(b"not a model at all" * 100)
+    with pytest.raises(ModelLoadError, match=r"cannot load matting model .*junk\.onnx"):
+        OnnxMatting(junk)
+    selfie = Path(__file__).parents[1] / "models" / "pose_detection.tflite"  # a model, of another format
+    with pytest.raises(ModelLoadError, match="matting model"):
+        OnnxMatting(selfie)
+
+
 def test_modnet_contract_on_a_small_constructed_picture() -> None:
     """On ONNX Runtime where installed, else on OpenCV's DNN module."""
     from livebokeh.segmentation.onnx import OnnxMatting, matting_size

@@ -217,9 +217,11 @@ class OnnxMatting:
             version = f"OpenCV DNN {cv2.__version__}"
             try:
                 self._net = cv2.dnn.readNetFromONNX(str(path))
+                self._net.setInput(np.zeros((1, 3, MULTIPLE, MULTIPLE), np.float32))  # the layers it has no names for
+                probe = self._net.forward()
             except cv2.error as exc:
                 raise ModelLoadError(f"cannot load matting model {path}: {str(exc).strip().splitlines()[-1]}") from exc
-            shapes_ok = len(self._net.getUnconnectedOutLayers()) >= 1
+            shapes_ok = probe.ndim == 4 and probe.shape[:2] == (1, 1)
         if not shapes_ok:
             raise ModelLoadError(
                 f"model {path} is not a matting model: it should take one 1x3xHxW picture and give 1x1xHxW alpha"
