@@ -491,6 +491,15 @@ DENSE_ROWS = 128
 """Rows per strip of that pass (its float weights stay a few MB, reused from strip to strip)."""
 
 
+def _same_pixels(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether ``a`` and ``b`` are the same pixels in memory (the same array, or two views of one region)."""
+    return a is b or (
+        a.shape == b.shape
+        and a.strides == b.strides
+        and a.__array_interface__["data"][0] == b.__array_interface__["data"][0]
+    )
+
+
 def _np_blend_band(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray) -> None:
     """BGR: the background where alpha is 0, the frame where it is 255, :func:`_mix` in between.
 
@@ -512,7 +521,7 @@ def _np_blend_band(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.n
     xs, ys = points[:, 0], points[:, 1]
     front, back = img[ys, xs].astype(np.int32), bg[ys, xs].astype(np.int32)  # read before out is written
     a = alpha[ys, xs].astype(np.int32)[:, None]
-    if out is img:
+    if _same_pixels(out, img):
         cv2.copyTo(bg, (alpha == 0).view(np.uint8), out)
     else:
         if out is not bg:
@@ -672,9 +681,7 @@ def _np_blend_scaled_strips(
         bg = _buffer(scratch, "bg_strip", (rows + 2 * step, bgx.shape[1], 3))[: (hi - lo) * step]
         cv2.resize(bgx[lo:hi], (bgx.shape[1], (hi - lo) * step), dst=bg, interpolation=cv2.INTER_LINEAR)
         top = y - lo * step
-        strip = img[y : y + n]
-        dst = strip if out is img else out[y : y + n]  # the same object: the blend knows it works in place
-        _np_blend(strip, alpha[y : y + n], bg[top : top + n, :w], dst, scratch)
+        _np_blend(img[y : y + n], alpha[y : y + n], bg[top : top + n, :w], out[y : y + n], scratch)
 
 
 def blend(img: np.ndarray, alpha: np.ndarray, bg: np.ndarray, out: np.ndarray, scratch: dict[str, np.ndarray]) -> None:

@@ -63,10 +63,7 @@ def matting_available() -> bool:
 
     ``quality="best"`` runs anywhere (see :func:`matting_runtime`).
     """
-    try:
-        return importlib.util.find_spec("onnxruntime") is not None
-    except (ImportError, ValueError):  # an entry in sys.modules without a spec: blocked
-        return False
+    return importlib.util.find_spec("onnxruntime") is not None
 
 
 def matting_runtime() -> str:
