@@ -21,7 +21,6 @@ import sys
 import time
 from collections.abc import Callable, Iterable
 from dataclasses import asdict, dataclass, field
-from importlib import metadata
 from pathlib import Path
 from typing import Any
 
@@ -118,6 +117,8 @@ class Probes:
 
 def package_version(distribution: str) -> str | None:
     """Installed version of a distribution, or ``None``."""
+    from importlib import metadata  # its first import costs ~15 ms: only where a version is asked
+
     try:
         return metadata.version(distribution)
     except metadata.PackageNotFoundError:

@@ -14,6 +14,9 @@ from __future__ import annotations
 
 import ast
 import importlib
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -126,8 +129,29 @@ def test_the_cycle_check_finds_a_lazy_cycle() -> None:
     assert cycles({"p.a": {"p.b"}, "p.b": set()}) == []
 
 
+def _imports_for_type_checkers(node: ast.stmt) -> bool:
+    """``if TYPE_CHECKING:`` holding imports only (the lazy re-exports' types)."""
+    return (
+        isinstance(node, ast.If)
+        and isinstance(node.test, ast.Name)
+        and node.test.id == "TYPE_CHECKING"
+        and not node.orelse
+        and all(isinstance(n, (ast.Import, ast.ImportFrom)) for n in node.body)
+    )
+
+
+def _lazy_binding(node: ast.stmt) -> bool:
+    """``__getattr__, __dir__ = lazy_exports(...)``: the logic lives in ``livebokeh._lazy``."""
+    if not (isinstance(node, ast.Assign) and isinstance(node.value, ast.Call)):
+        return False
+    func = node.value.func
+    names = [e.id for t in node.targets if isinstance(t, ast.Tuple) for e in t.elts if isinstance(e, ast.Name)]
+    return isinstance(func, ast.Name) and func.id == "lazy_exports" and names == ["__getattr__", "__dir__"]
+
+
 def test_no_logic_in_package_init_files() -> None:
-    """An ``__init__.py`` holds its docstring, imports and ``__all__`` (the root also ``__version__``): no logic."""
+    """An ``__init__.py`` holds its docstring, imports and ``__all__`` (the root also ``__version__``, and its
+    lazy re-exports, made by ``livebokeh._lazy``): no logic."""
     allowed_names = {"__all__", "__version__"}
     found = []
     for path, is_package in modules().values():
@@ -136,11 +160,11 @@ def test_no_logic_in_package_init_files() -> None:
         body = ast.parse(path.read_text(encoding="utf-8")).body
         for i, node in enumerate(body):
             docstring = i == 0 and isinstance(node, ast.Expr) and isinstance(node.value, ast.Constant)
-            reexport = isinstance(node, (ast.Import, ast.ImportFrom))
+            reexport = isinstance(node, (ast.Import, ast.ImportFrom)) or _imports_for_type_checkers(node)
             named = isinstance(node, ast.Assign) and all(
                 isinstance(t, ast.Name) and t.id in allowed_names for t in node.targets
             )
-            if not (docstring or reexport or named):
+            if not (docstring or reexport or named or _lazy_binding(node)):
                 found.append(f"{path.relative_to(PACKAGE.parent)}:{node.lineno} {type(node).__name__}")
     assert not found, f"logic in __init__.py (move it into a module and re-export it): {', '.join(found)}"
 
@@ -170,3 +194,20 @@ def test_every_module_imports(name: str) -> None:
         if exc.name and not exc.name.startswith("livebokeh"):
             pytest.skip(f"{name} needs {exc.name} (optional)")
         raise
+
+
+def test_the_package_and_the_command_line_parser_load_without_opencv() -> None:
+    """``import livebokeh`` and building every command's parser leave OpenCV and the pipeline to the command
+    that runs (``photo`` starts reading its picture first); the public names still import on first use."""
+    code = (
+        "import sys, livebokeh\nfrom livebokeh._cli.entry import build_parser\nbuild_parser(['photo'])\n"
+        "loaded = sys.modules\n"
+        "print('cv2' in loaded, 'livebokeh.runtime.photo' in loaded, 'livebokeh.runtime.live' in loaded)\n"
+        "from livebokeh import Pipeline, models\n"
+        "print(Pipeline is livebokeh.Pipeline, Pipeline.__module__, models.__name__, 'Pipeline' in dir(livebokeh))\n"
+        "print(hasattr(livebokeh, 'nothing'))\n"
+    )
+    env = {**os.environ, "PYTHONPATH": str(PACKAGE.parent)}
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
+    lazy = ["True", "livebokeh.runtime.live", "livebokeh.models", "True", "False"]
+    assert done.stdout.split() == ["False"] * 3 + lazy

@@ -335,3 +335,54 @@ def test_version_is_answered_without_building_the_parser() -> None:
     env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parent.parent)}
     done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, env=env, check=True)
     assert done.stdout.split() == ["livebokeh", __version__, "False", "False"]  # no command module, no PyAV
+
+
+def test_the_photo_command_starts_reading_before_it_loads_the_matte(tmp_path: Path, textured_image: np.ndarray) -> None:
+    """The first picture decodes while the matte's modules and the models load (a 12-MP JPEG: ~0.1 s)."""
+    image = _png(tmp_path / "in.png", textured_image, (320, 240))
+    code = (
+        "import sys\nfrom livebokeh.sources import images\nseen = []\nahead = images.ImageReader.read_ahead\n"
+        "def spy(self, path):\n"
+        "    loaded = sys.modules\n"
+        "    seen.append((path is not None, 'livebokeh.matte' in loaded, 'livebokeh.segmentation' in loaded))\n"
+        "    return ahead(self, path)\n"
+        "images.ImageReader.read_ahead = spy\n"
+        "from livebokeh._cli import main\n"
+        f"code = main(['photo', {str(image)!r}, '-o', {str(tmp_path / 'out.png')!r}, '-q'])\n"
+        "print(code, *seen[0])\n"
+    )
+    assert _fresh_python(code) == ["0", "True", "False", "False"]
+    assert read_image(tmp_path / "out.png").shape == (240, 320, 3)
+
+
+def test_the_image_reader_gives_what_read_image_gives_and_its_errors(
+    tmp_path: Path, textured_image: np.ndarray
+) -> None:
+    from livebokeh.sources.images import ImageReader
+
+    first = _png(tmp_path / "a.png", textured_image, (64, 48))
+    second = _png(tmp_path / "b.png", textured_image, (32, 24))
+    missing = tmp_path / "missing.png"
+    with ImageReader() as reader:
+        reader.read_ahead(first)
+        reader.read_ahead(missing)  # its error waits for the read
+        reader.read_ahead(None)
+        np.testing.assert_array_equal(reader.read(first), read_image(first))
+        np.testing.assert_array_equal(reader.read(second), read_image(second))  # never started: read now
+        with pytest.raises(InputError, match="does not exist"):
+            reader.read(missing)
+        np.testing.assert_array_equal(reader.read(first), read_image(first))  # a second read of one file
+
+
+def test_the_photo_command_guesses_its_first_picture_where_plain(tmp_path: Path, textured_image: np.ndarray) -> None:
+    from livebokeh._cli.photo import first_input
+
+    folder = tmp_path / "in"
+    folder.mkdir()
+    _png(folder / "b.png", textured_image, (32, 24))
+    _png(folder / "a.png", textured_image, (32, 24))
+    (tmp_path / "empty").mkdir()
+    assert first_input([str(folder), "x.png"]) == folder / "a.png"
+    assert first_input([str(folder / "b.png")]) == folder / "b.png"
+    assert first_input([str(tmp_path / "empty")]) is None
+    assert first_input([str(tmp_path / "missing.png")]) is None

@@ -10,11 +10,14 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from ..errors import SinkError
-from ..runtime.live import LiveOptions, Pipeline
 from .common import add_effect_args, add_model_args, effect_options, matte_options, segmenter_options
 from .live import add_run_args, governor_options, run_pipeline
+
+if TYPE_CHECKING:
+    from ..runtime.live import Pipeline
 
 DEMO_OUTPUT = "livebokeh-demo.mp4"
 
@@ -43,6 +46,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _pipeline(args: argparse.Namespace, sink: str, *, loop: bool, overwrite: bool) -> Pipeline:
+    from ..runtime.live import LiveOptions, Pipeline
+
     options = LiveOptions(
         inference_fps=args.inference_fps,
         duration=args.duration,

@@ -14,13 +14,12 @@ import argparse
 import json
 import sys
 from pathlib import Path
-from typing import Any
-
-import numpy as np
+from typing import TYPE_CHECKING, Any
 
 from ..errors import InputError
-from ..evaluation import EvalOptions, Evaluation, evaluate
-from ..evaluation.gains import WORSE_BY
+
+if TYPE_CHECKING:
+    from ..evaluation import EvalOptions
 from .common import add_matte_args, add_model_args, matte_options, segmenter_options
 
 
@@ -105,6 +104,8 @@ def _print_photos(res: dict[str, Any], per_image: bool) -> None:
 
 
 def _print_gains(gains: dict[str, Any], images: int) -> None:
+    from ..evaluation.gains import WORSE_BY
+
     iou, bf1 = gains["iou"], gains["boundary_f1"]
     print(
         f"per-image gain over {gains['baseline']}: IoU mean {iou['mean']:+.4f}, median {iou['median']:+.4f}, "
@@ -126,6 +127,8 @@ def _print_gains(gains: dict[str, Any], images: int) -> None:
 
 
 def _print_videos(res: dict[str, Any], every: int) -> None:
+    import numpy as np
+
     inst = res["instability"]
     if inst:
         print("temporal instability (mean |a_t - a_t-1| where the frame did not change; mask every frame)")
@@ -185,6 +188,8 @@ def subject_rules(items: list[str]) -> tuple[tuple[str, str], ...]:
 
 def eval_options(args: argparse.Namespace) -> EvalOptions:
     """:class:`EvalOptions` from parsed (and config-merged) arguments."""
+    from ..evaluation import EvalOptions
+
     return EvalOptions(
         images=args.images,
         masks=args.masks,
@@ -202,7 +207,9 @@ def eval_options(args: argparse.Namespace) -> EvalOptions:
 
 
 def main(args: argparse.Namespace) -> int:
-    result: Evaluation = evaluate(eval_options(args))
+    from ..evaluation import evaluate
+
+    result = evaluate(eval_options(args))
     if args.json:
         json.dump(result.as_dict(), sys.stdout, indent=2)
         print()

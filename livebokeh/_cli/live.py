@@ -8,17 +8,23 @@ import dataclasses
 import signal
 import sys
 from collections.abc import Callable, Iterator
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import CameraOpenError, ConfigError
 from ..runtime.governor import DEFAULT_CPU_BUDGET, FLOOR_HZ
-from ..runtime.live import LiveOptions, Pipeline
-from ..sources import open_source, parse_size
 from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
 from .signals import Terminated
 
+if TYPE_CHECKING:
+    from ..runtime.live import Pipeline
+
+# The pipeline's modules (NumPy, OpenCV, the model runtime) are imported where a command runs, not
+# when the parser is built: every command's parser is built for any command line.
+
 
 def _size(text: str) -> tuple[int, int]:
+    from ..sources import parse_size
+
     try:
         return parse_size(text)
     except ConfigError as exc:
@@ -40,6 +46,8 @@ def live_number(field: str) -> Callable[[str], float]:
         except ValueError:
             raise argparse.ArgumentTypeError(f"{what} {text!r} is not a number") from None
         given: dict[str, Any] = {field: value}
+        from ..runtime.live import LiveOptions
+
         try:
             LiveOptions(**given)
         except ConfigError as exc:
@@ -183,6 +191,9 @@ def default_sinks() -> list[str]:
 
 
 def main(args: argparse.Namespace) -> int:
+    from ..runtime.live import LiveOptions, Pipeline
+    from ..sources import open_source
+
     options = LiveOptions(
         inference_fps=args.inference_fps,
         duration=args.duration,

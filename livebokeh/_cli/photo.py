@@ -5,8 +5,8 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from ..runtime.photo import PhotoProcessor, PhotoResult, run_photo
 from .common import (
     add_effect_args,
     add_matte_args,
@@ -16,6 +16,10 @@ from .common import (
     matte_options,
     segmenter_options,
 )
+
+if TYPE_CHECKING:
+    from ..runtime.photo import PhotoResult
+    from ..sources.images import ImageReader
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -35,9 +39,34 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def main(args: argparse.Namespace) -> int:
-    from ..runtime.photo import expand_inputs, no_huge_pages, plan_outputs
+    from ..sources.images import ImageReader, no_huge_pages  # NumPy and OpenCV only
 
     no_huge_pages()  # every buffer here is filled once: see no_huge_pages
+    reader = ImageReader()
+    try:
+        reader.read_ahead(first_input(args.inputs))  # decodes while the matte's modules and models load
+        return _run(args, reader)
+    finally:
+        reader.close()
+
+
+def first_input(inputs: list[str]) -> Path | None:
+    """The photo a run over ``inputs`` starts with, if it is plain to see (a file, or a folder's first image)."""
+    from ..sources.images import list_images
+
+    first = Path(inputs[0])
+    try:
+        if first.is_dir():
+            found = list_images(first)
+            return found[0] if found else None
+    except OSError:
+        return None
+    return first if first.is_file() else None
+
+
+def _run(args: argparse.Namespace, reader: ImageReader) -> int:
+    from ..runtime.photo import PhotoProcessor, expand_inputs, plan_outputs, run_photo
+
     effect = effect_options(args)
     plan = plan_outputs(expand_inputs(args.inputs), args.output, args.out_dir, args.mask_out)
     processor = PhotoProcessor(
@@ -72,6 +101,7 @@ def main(args: argparse.Namespace) -> int:
             overwrite=args.overwrite,
             processor=processor,
             on_done=done,
+            reader=reader,
         )
     finally:
         if bar is not None:

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import importlib
 import logging
 import time
 from collections.abc import Callable, Sequence
-from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -18,7 +16,7 @@ from ..matte import Matte
 from ..safe_write import check_target, ensure_folder
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.images import write_image
-from ..sources.images import IMAGE_SUFFIXES, list_images, read_image
+from ..sources.images import IMAGE_SUFFIXES, ImageReader, list_images
 
 log = logging.getLogger(__name__)
 
@@ -26,30 +24,6 @@ SINGLE_PHOTO_KERNELS = "numpy"
 """The compositor's kernels for a single photo: importing numba and loading its compiled kernels
 costs more than they save on one picture, and the blurred background is summed from the photo's
 halved copy either way (12 MP: numba warm ~0.06 s of composite, its import and cache load ~0.5 s)."""
-
-
-def no_huge_pages() -> bool:
-    """Stop NumPy from asking the kernel for huge pages on its large arrays, for this process.
-
-    NumPy marks every array of 4 MB or more for transparent huge pages
-    (``madvise(MADV_HUGEPAGE)``).  Where the kernel compacts memory to find them on demand
-    (``/sys/kernel/mm/transparent_hugepage/defrag`` = ``madvise``, a common default), the first
-    touch of a fresh 36-MB buffer - a decoded 12-MP photo, its composite - sometimes stalls
-    for a few hundred ms.  A photo is read, processed and written once, so the pages never
-    pay that back (``photo --quality fast`` on a 12-MP JPEG, 12 runs each on the 2-core dev
-    machine: 0.27-0.98 s, median 0.41 s with the hint; 0.30-0.44 s, median 0.335 s without).
-    Returns whether the setting could be changed (a NumPy without the switch keeps its own).
-    """
-    for name in ("numpy._core.multiarray", "numpy.core.multiarray"):
-        try:
-            module = importlib.import_module(name)
-        except ImportError:
-            continue
-        switch = getattr(module, "_set_madvise_hugepage", None)
-        if callable(switch):
-            switch(False)
-            return True
-    return False
 
 
 @dataclass(slots=True)
@@ -174,31 +148,35 @@ def run_photo(
     overwrite: bool = False,
     processor: PhotoProcessor,
     on_done: Callable[[PhotoResult], None] | None = None,
+    reader: ImageReader | None = None,
 ) -> PhotoReport:
     """Process every input; a bad input is recorded and skipped, the rest go on.
 
     The next photo is read in a second thread while one is processed (the first while the
     processor :meth:`~PhotoProcessor.prepare` s its models), so reading costs no extra time.
+    A ``reader`` given by the caller may have started on the first photo already (the command
+    line does, before it loads the models); it stays open for the caller to close.
     """
     plan = plan_outputs(expand_inputs(inputs), output, out_dir, mask_out)
     report = PhotoReport()
-    reader = ThreadPoolExecutor(max_workers=1, thread_name_prefix="livebokeh-read")
-    pending = [reader.submit(read_image, path) for path, _, _ in plan[:1]]
+    own_reader = reader is None
+    if reader is None:
+        reader = ImageReader()
     if plan:
+        reader.read_ahead(plan[0][0])
         start = time.perf_counter()
         processor.prepare()
         prepared_s = time.perf_counter() - start
     for i, (path, target, mask_path) in enumerate(plan):
         result = PhotoResult(input=path, output=target, mask=mask_path)
         start = time.perf_counter() - (prepared_s if i == 0 else 0.0)
-        reading = pending.pop()
         if i + 1 < len(plan):
-            pending.append(reader.submit(read_image, plan[i + 1][0]))
+            reader.read_ahead(plan[i + 1][0])
         try:
             for dest in (target, mask_path):
                 if dest is not None:  # refuse before the work, not after it
                     check_target(dest, overwrite=overwrite)
-            image = reading.result()
+            image = reader.read(path)
             out, alpha = processor.process(image, in_place=True)
             if target is not None:
                 write_image(target, out, overwrite=overwrite)
@@ -212,5 +190,6 @@ def run_photo(
         report.results.append(result)
         if on_done is not None:
             on_done(result)
-    reader.shutdown(cancel_futures=True)
+    if own_reader:
+        reader.close()
     return report

@@ -13,7 +13,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import secrets
 import socket
 import sys
 import tempfile
@@ -169,6 +168,8 @@ def local_ray_environment(temp_dir: Path) -> dict[str, str]:
     env["RAY_worker_niceness"] = os.environ.get("RAY_worker_niceness", "0")
     if "RAY_AUTH_MODE" not in os.environ:
         env["RAY_AUTH_MODE"] = "token"
+        import secrets  # with hashlib and hmac ~12 ms to import: only where a cluster starts
+
         env["RAY_AUTH_TOKEN"] = secrets.token_hex(32)
     return env
 
