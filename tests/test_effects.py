@@ -358,6 +358,48 @@ def test_numba_and_numpy_kernels_agree() -> None:
         assert np.abs(a - b).max() <= 2
 
 
+@pytest.mark.parametrize("in_place", [False, True])
+def test_numpy_strips_blend_only_the_columns_that_need_it_as_the_whole_strip_would(in_place: bool) -> None:
+    """Within a strip, columns that are the person all the way are left alone (in place), columns with
+    no person get the background copied, the rest are blended: the same picture as blending every strip
+    whole, for a soft band (one float pass) and a thin one (pixel by pixel)."""
+    rng = np.random.default_rng(11)
+    h, w, step = 700, 900, 4
+    sh = -(-h // step)
+    bgx = rng.integers(0, 255, (sh + 1, w, 3), dtype=np.uint8)
+    whole = cv2.resize(bgx[:sh], (w, sh * step), interpolation=cv2.INTER_LINEAR)[:h]
+    img = rng.integers(0, 255, (h, w, 3), dtype=np.uint8)
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[:, 300:500] = 255  # the person's columns, top to bottom
+    cv2.ellipse(alpha, (650, 250), (120, 200), 0, 0, 360, 255, -1)
+    alpha[:350] = cv2.GaussianBlur(alpha[:350], (0, 0), 12)  # a wide soft band above
+    alpha[350:] = cv2.GaussianBlur(alpha[350:], (0, 0), 0.6)  # a thin one below
+    alpha[600:, 80:90] = 128  # a small soft patch far from the person
+    expected = img.copy()
+    dense = []
+    for y in range(0, h, _kernels.DENSE_ROWS):  # what blending every strip whole gives
+        rows = slice(y, y + _kernels.DENSE_ROWS)
+        soft = (alpha[rows] > 0) & (alpha[rows] < 255)
+        dense.append(bool(soft.mean() > _kernels.DENSE_BAND))
+        _kernels._np_blend_band(img[rows], alpha[rows], whole[rows], expected[rows])
+    assert True in dense and False in dense  # both ways of blending were checked
+    kept = img.copy()
+    out = img if in_place else np.zeros_like(img)
+    _kernels._np_blend_scaled_strips(img, alpha, bgx, step, out, {})
+    np.testing.assert_array_equal(out, expected)
+    if not in_place:
+        np.testing.assert_array_equal(img, kept)
+
+
+def test_column_runs_join_runs_that_are_close() -> None:
+    columns = np.zeros(300, bool)
+    columns[10:20] = columns[40:50] = columns[200:210] = True
+    assert _kernels._column_runs(columns, join=64) == [(10, 50), (200, 210)]
+    assert _kernels._column_runs(columns, join=5) == [(10, 20), (40, 50), (200, 210)]
+    assert _kernels._column_runs(np.zeros(5, bool)) == []
+    assert _kernels._column_runs(np.ones(5, bool)) == [(0, 5)]
+
+
 def test_a_wide_soft_band_is_blended_in_one_pass_within_a_level_of_the_pixel_mix() -> None:
     rng = np.random.default_rng(3)
     img = rng.integers(0, 256, (120, 160, 3), dtype=np.uint8)
