@@ -129,6 +129,41 @@ def test_live_stops_cleanly(tmp_path, sig, delay, twice):
             assert sum(1 for _ in c.decode(video=0)) >= 1
 
 
+def test_live_start_ends_on_a_signal_whose_exception_python_dropped(tmp_path, monkeypatch, capsys):
+    """Python prints and drops an exception raised while a ctypes callback runs (numba's compiler calls
+    back into Python as it caches a kernel; a CI run hung here).  A SIGTERM that lands there during
+    start-up still ends the command before the run begins: exit 143, no recording."""
+    import ctypes
+
+    from livebokeh._cli import main as cli_main
+    from livebokeh._cli.signals import Terminated
+    from livebokeh.runtime import live as live_module
+
+    dropped: list[type] = []
+    monkeypatch.setattr(sys, "unraisablehook", lambda u: dropped.append(u.exc_type))
+    real_warm_up = live_module.warm_up
+
+    @ctypes.CFUNCTYPE(None)
+    def callback() -> None:
+        os.kill(os.getpid(), signal.SIGTERM)
+        time.sleep(0.5)  # the handler runs in here and raises; ctypes drops it
+
+    def warm_up(*args, **kwargs):
+        callback()
+        return real_warm_up(*args, **kwargs)
+
+    monkeypatch.setattr(live_module, "warm_up", warm_up)
+    rec = tmp_path / "rec.mp4"
+    argv = ["live", "--source", "synthetic:320x180@30", "--sink", "null", "--sink", str(rec), "--no-config"]
+    code = cli_main([*argv, "--duration", "5"])
+    err = capsys.readouterr().err
+    assert dropped == [Terminated]  # the case this is about happened
+    assert code == 143, err
+    assert "terminated" in err
+    assert not rec.exists()
+    _no_temp_files(tmp_path)
+
+
 # -- convert --------------------------------------------------------------------------------
 
 

@@ -376,6 +376,9 @@ class Pipeline:
         self.stats.startup_s = warm_up(
             self.matte, self.compositor, size, alpha_buf=self._alpha_buf, out=self._out_bufs[0], shrink=shrink
         )
+        if self._stop.is_set():  # stop() came while the model loaded: no sinks, no threads, the run ends
+            log.info("live: stopped while starting (%s)", self._stop_reason)
+            return
         for spec in self._sink_specs:
             sink = open_sink(spec, mirror=opts.mirror, overwrite=opts.overwrite)
             self.sinks.append(sink)  # before open, so close() releases a half-open sink too
