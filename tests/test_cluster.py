@@ -131,7 +131,10 @@ def library(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return d
 
 
-COMMON = ["--effect", "blur", "--encoder-threads", "1"]  # one encoder thread: the same bits everywhere
+# Lossless, so the decoded pictures are exactly what the converter made, whatever the encoder chose:
+# x264's look-ahead (MB-tree with B-frames) reads memory it has not set for some pictures, so two
+# encodes of the same frames in one process can differ in their bits (PyAV 17 and 18's builds).
+COMMON = ["--effect", "blur", "--encoder-threads", "1", "--crf", "0"]
 
 
 @pytest.fixture(scope="module")
@@ -151,7 +154,7 @@ def assert_same_as_local(local: Path, ray_out: Path, library: Path) -> None:
         assert got["times"] == want["times"] == src["times"], name
         assert got["audio"] == want["audio"] == src["audio"], name
         diffs = [float(np.abs(a - b).mean()) for a, b in zip(want["images"], got["images"], strict=True)]
-        if name == "long.mp4":  # new encoder and matte start at the cut: encoder noise, no more
+        if name == "long.mp4":  # a new matte starts at the cut: its temporal smoothing differs there, no more
             assert np.mean(diffs) < 2.0 and max(diffs) < 4.0, (name, np.mean(diffs), max(diffs))
         else:
             assert max(diffs) == 0.0, name
