@@ -129,27 +129,45 @@ def test_live_stops_cleanly(tmp_path, sig, delay, twice):
             assert sum(1 for _ in c.decode(video=0)) >= 1
 
 
-def test_live_start_ends_on_a_signal_whose_exception_python_dropped(tmp_path, monkeypatch, capsys):
-    """Python prints and drops an exception raised while a ctypes callback runs (numba's compiler calls
-    back into Python as it caches a kernel; a CI run hung here).  A SIGTERM that lands there during
-    start-up still ends the command before the run begins: exit 143, no recording."""
-    import ctypes
+# -- a signal whose exception Python drops ------------------------------------------------
+#
+# Python prints and drops an exception raised while a ctypes callback runs, and numba's compiler
+# calls back into Python that way as it caches a kernel (a CI run of `live` hung there).  These
+# tests land a real signal inside a real ctypes callback in the middle of a command's work.
 
+
+class DroppedSignal:
+    """Sends ``sig`` to this process from inside a ctypes callback when called; ``dropped`` lists the
+    exceptions Python printed and dropped there (the case the tests are about happened)."""
+
+    def __init__(self, sig: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        import ctypes
+
+        self.dropped: list[type] = []
+        monkeypatch.setattr(sys, "unraisablehook", lambda u: self.dropped.append(u.exc_type))
+
+        @ctypes.CFUNCTYPE(None)
+        def callback() -> None:
+            os.kill(os.getpid(), sig)
+            time.sleep(0.5)  # the handler runs in here and raises; ctypes drops its exception
+
+        self._callback = callback
+
+    def __call__(self) -> None:
+        self._callback()
+
+
+def test_live_start_ends_on_a_signal_whose_exception_python_dropped(tmp_path, monkeypatch, capsys):
+    """A SIGTERM dropped during start-up still ends the command before the run begins: exit 143, no recording."""
     from livebokeh._cli import main as cli_main
     from livebokeh._cli.signals import Terminated
     from livebokeh.runtime import live as live_module
 
-    dropped: list[type] = []
-    monkeypatch.setattr(sys, "unraisablehook", lambda u: dropped.append(u.exc_type))
+    drop = DroppedSignal(signal.SIGTERM, monkeypatch)
     real_warm_up = live_module.warm_up
 
-    @ctypes.CFUNCTYPE(None)
-    def callback() -> None:
-        os.kill(os.getpid(), signal.SIGTERM)
-        time.sleep(0.5)  # the handler runs in here and raises; ctypes drops it
-
     def warm_up(*args, **kwargs):
-        callback()
+        drop()
         return real_warm_up(*args, **kwargs)
 
     monkeypatch.setattr(live_module, "warm_up", warm_up)
@@ -157,10 +175,75 @@ def test_live_start_ends_on_a_signal_whose_exception_python_dropped(tmp_path, mo
     argv = ["live", "--source", "synthetic:320x180@30", "--sink", "null", "--sink", str(rec), "--no-config"]
     code = cli_main([*argv, "--duration", "5"])
     err = capsys.readouterr().err
-    assert dropped == [Terminated]  # the case this is about happened
+    assert drop.dropped == [Terminated]
     assert code == 143, err
     assert "terminated" in err
     assert not rec.exists()
+    _no_temp_files(tmp_path)
+
+
+@pytest.mark.parametrize(
+    ("sig", "code", "word"), [(signal.SIGTERM, 143, "terminated"), (signal.SIGINT, 130, "interrupted")]
+)
+def test_photo_folder_stops_after_the_photo_a_dropped_signal_came_in(tmp_path, monkeypatch, capsys, sig, code, word):
+    """The photo being made is finished and written whole; the next ones are not started."""
+    from livebokeh._cli import main as cli_main
+    from livebokeh.runtime import photo as photo_module
+
+    folder, out = tmp_path / "in", tmp_path / "out"
+    folder.mkdir()
+    rng = np.random.default_rng(3)
+    for name in ("a", "b", "c"):
+        cv2.imwrite(str(folder / f"{name}.png"), rng.integers(0, 255, (120, 160, 3), np.uint8))
+    drop = DroppedSignal(sig, monkeypatch)
+    real_process = photo_module.PhotoProcessor.process
+    calls: list[int] = []
+
+    def process(self, *args, **kwargs):
+        calls.append(1)
+        if len(calls) == 1:
+            drop()
+        return real_process(self, *args, **kwargs)
+
+    monkeypatch.setattr(photo_module.PhotoProcessor, "process", process)
+    got = cli_main(["photo", str(folder), "--out-dir", str(out), "--no-config"])
+    err = capsys.readouterr().err
+    assert len(drop.dropped) == 1  # the signal's exception was dropped in the callback
+    assert got == code, err
+    assert word in err
+    assert len(calls) == 1
+    (written,) = out.iterdir()
+    assert cv2.imread(str(written)).shape == (120, 160, 3)
+    _no_temp_files(out)
+
+
+def test_convert_stops_at_the_frame_after_a_dropped_signal(tmp_path, monkeypatch, capsys):
+    """The conversion ends at the next frame as it would for the signal itself: 143, the output removed."""
+    from livebokeh._cli import main as cli_main
+    from livebokeh._cli.signals import Terminated
+    from livebokeh.bench.clips import make_clip
+    from livebokeh.sinks import video as video_module
+
+    src = make_clip(tmp_path / "talk.mp4", width=160, height=120, seconds=2.0)
+    drop = DroppedSignal(signal.SIGTERM, monkeypatch)
+    real_write = video_module.VideoFileSink.write_av
+    written: list[int] = []
+
+    def write_av(self, vframe, pts):
+        written.append(pts)
+        if len(written) == 3:
+            drop()
+        return real_write(self, vframe, pts)
+
+    monkeypatch.setattr(video_module.VideoFileSink, "write_av", write_av)
+    out = tmp_path / "out.mp4"
+    got = cli_main(["convert", str(src), "-o", str(out), "--no-config"])
+    err = capsys.readouterr().err
+    assert drop.dropped == [Terminated]
+    assert got == 143, err
+    assert "terminated" in err
+    assert len(written) == 3  # stopped at the frame after the signal, not at the end of the clip
+    assert not out.exists()
     _no_temp_files(tmp_path)
 
 

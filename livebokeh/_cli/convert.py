@@ -20,7 +20,7 @@ from .common import (
     write_stats_json,
 )
 from .convert_ray import RAY_FLAGS, add_cluster_args
-from .signals import Terminated, raise_terminated
+from .signals import Terminated, raise_if_dropped, raise_terminated
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -107,6 +107,7 @@ def main(args: argparse.Namespace) -> int:
         bar = tqdm(total=total, unit="frame", desc=path.name[:30], file=sys.stderr, dynamic_ncols=True, leave=False)
 
     def frame(n: int) -> None:
+        raise_if_dropped()  # here the converter stops cleanly, as for a signal that was not dropped
         if bar is not None:
             bar.update(n - bar.n)
 

@@ -21,9 +21,10 @@ from collections.abc import Sequence
 
 from .. import __version__, native_stderr
 from ..errors import LivebokehError
+from . import signals
 from .common import add_config_args, apply_config
 from .crash import report_internal_error
-from .signals import Terminated, raise_terminated
+from .signals import Terminated
 
 COMMANDS = ("photo", "convert", "live", "demo", "eval", "models", "bench", "doctor")
 
@@ -78,9 +79,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     Any exception that is not a :class:`LivebokehError` is a bug: see :mod:`.crash`.
     """
     _tolerant_streams()
-    previous_sigterm = None
+    signals.forget()
+    previous: dict[int, object] = {}
     try:
-        previous_sigterm = signal.signal(signal.SIGTERM, raise_terminated)
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, signals.raise_terminated)
+        if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where Ctrl-C is ignored
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, signals.raise_interrupted)
     except ValueError:  # not the main thread: leave signals alone
         pass
     try:
@@ -97,8 +101,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         native_stderr.restore()
         return report_internal_error(exc, argv, debug=_wants_debug(argv))
     finally:
-        if previous_sigterm is not None:
-            signal.signal(signal.SIGTERM, previous_sigterm)
+        for sig, handler in previous.items():
+            signal.signal(sig, handler)  # type: ignore[arg-type]
 
 
 def _run_command(argv: Sequence[str] | None) -> int:

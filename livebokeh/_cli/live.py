@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 from ..errors import CameraOpenError, ConfigError
 from ..runtime.governor import DEFAULT_CPU_BUDGET, FLOOR_HZ
 from .common import add_effect_args, add_matte_args, add_model_args, effect_options, matte_options, segmenter_options
-from .signals import Terminated
+from .signals import caught, raise_if_dropped
 
 if TYPE_CHECKING:
     from ..runtime.live import Pipeline
@@ -140,21 +140,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.set_defaults(func=main)
 
 
-def _signal_error(signum: int) -> BaseException:
-    return KeyboardInterrupt() if signum == signal.SIGINT else Terminated()
-
-
 @contextlib.contextmanager
-def stop_on_signals(pipeline: Pipeline) -> Iterator[list[int]]:
+def stop_on_signals(pipeline: Pipeline) -> Iterator[None]:
     """SIGTERM and the first Ctrl-C end the run cleanly; a second Ctrl-C interrupts at once.
 
-    Gives a list that holds the signal that came while the pipeline was still starting.  The
-    handler raises it there at once, but an exception raised while a ctypes callback runs
-    (numba's compiler calls back into Python as it caches a kernel) is printed and dropped by
-    Python; the pipeline was asked to stop too, so it opens nothing more, and the caller
-    raises it again once the run has returned (see :func:`run_pipeline`).
+    While the pipeline still starts, the signal's exception unwinds from where it lands.
+    Should Python drop it (see :mod:`.signals`), the pipeline was asked to stop as well, so
+    it opens nothing more, and :func:`run_pipeline` raises it again once the run has returned.
     """
-    starting: list[int] = []
 
     def on_signal(signum: int, _frame: Any) -> None:
         if signum == signal.SIGINT and pipeline.stopping:
@@ -162,15 +155,14 @@ def stop_on_signals(pipeline: Pipeline) -> Iterator[list[int]]:
         alive = pipeline.threads_alive
         pipeline.stop("interrupted" if signum == signal.SIGINT else "SIGTERM")
         if not alive:  # still opening camera, model and sinks: unwind from here at once
-            starting.append(signum)
-            raise _signal_error(signum)
+            raise caught(signum)
 
     previous = {}
     for sig in (signal.SIGINT, signal.SIGTERM):
         with contextlib.suppress(ValueError, OSError):  # not the main thread, or no such signal here
             previous[sig] = signal.signal(sig, on_signal)
     try:
-        yield starting
+        yield
     finally:
         for sig, handler in previous.items():
             signal.signal(sig, handler)
@@ -182,10 +174,9 @@ def run_pipeline(pipeline: Pipeline, args: argparse.Namespace) -> dict[str, Any]
 
     pipeline.on_sink_dropped = lambda msg: print(f"livebokeh: {msg}", file=sys.stderr)
     try:
-        with stop_on_signals(pipeline) as starting:
+        with stop_on_signals(pipeline):
             summary = pipeline.run()
-        if starting:  # the handler's exception was lost in a callback: the run stopped before it began
-            raise _signal_error(starting[0])
+        raise_if_dropped()  # a signal during start-up whose exception was lost: the run stopped before it began
     finally:
         if args.stats_json:
             pipeline.stats.write_json(args.stats_json)

@@ -16,6 +16,7 @@ from .common import (
     matte_options,
     segmenter_options,
 )
+from .signals import raise_if_dropped
 
 if TYPE_CHECKING:
     from ..runtime.photo import PhotoResult
@@ -91,6 +92,7 @@ def _run(args: argparse.Namespace, reader: ImageReader) -> int:
             print(f"{result.input} -> {written} ({result.seconds:.2f} s)", flush=True)
         if bar is not None:
             bar.update(1)
+        raise_if_dropped()  # a signal whose exception Python dropped during this photo ends the command here
 
     try:
         report = run_photo(

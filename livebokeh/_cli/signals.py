@@ -1,16 +1,50 @@
-"""SIGTERM as an exception: :class:`Terminated` unwinds a command the way Ctrl-C does."""
+"""Ctrl-C and SIGTERM as exceptions that end a command, even where Python drops them.
+
+:class:`Terminated` unwinds a command the way Ctrl-C's ``KeyboardInterrupt`` does.  A
+handler's exception can be lost, though: raised while a ctypes callback runs (numba's
+compiler calls back into Python that way as it caches a kernel), Python prints it and
+carries on.  So the handlers here also note the signal (:func:`caught`), and a command
+calls :func:`raise_if_dropped` between two pieces of work (a frame, a photo): either
+exception ends the command, so a signal noted while the command still works was dropped.
+"""
 
 from __future__ import annotations
 
+import signal
 from types import FrameType
 
-__all__ = ["Terminated", "raise_terminated"]
+__all__ = ["Terminated", "caught", "forget", "raise_if_dropped", "raise_interrupted", "raise_terminated"]
 
 
 class Terminated(BaseException):
     """SIGTERM arrived: unwinds like Ctrl-C, so partial outputs are removed; the command exits 143."""
 
 
+_caught: list[int] = []
+
+
+def caught(signum: int) -> BaseException:
+    """Note ``signum`` and return the exception that ends the command for it (for a handler to raise)."""
+    _caught.append(signum)
+    return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
+
+
 def raise_terminated(signum: int, frame: FrameType | None) -> None:
     """A SIGTERM handler: raise :class:`Terminated` in the main thread."""
-    raise Terminated()
+    raise caught(signal.SIGTERM)
+
+
+def raise_interrupted(signum: int, frame: FrameType | None) -> None:
+    """A SIGINT handler: raise ``KeyboardInterrupt`` in the main thread, as Python's own does."""
+    raise caught(signal.SIGINT)
+
+
+def raise_if_dropped() -> None:
+    """Raise again the exception of a signal that came and did not end the command (Python dropped it)."""
+    if _caught:
+        raise Terminated() if _caught[-1] == signal.SIGTERM else KeyboardInterrupt()
+
+
+def forget() -> None:
+    """A new command starts: no signal has come for it yet."""
+    _caught.clear()
