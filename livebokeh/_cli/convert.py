@@ -20,7 +20,7 @@ from .common import (
     write_stats_json,
 )
 from .convert_ray import RAY_FLAGS, add_cluster_args
-from .signals import Terminated, raise_if_dropped, raise_terminated
+from .signals import Terminated, raise_caught, raise_if_dropped
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -92,7 +92,7 @@ def main(args: argparse.Namespace) -> int:
     encode = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, threads=args.encoder_threads, faststart=args.faststart
     )
-    previous = signal.signal(signal.SIGTERM, raise_terminated)
+    previous = signal.signal(signal.SIGTERM, raise_caught)
     bar: Any = None
     results: list[ConvertResult] = []
 

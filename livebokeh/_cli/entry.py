@@ -82,9 +82,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     signals.forget()
     previous: dict[int, object] = {}
     try:
-        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, signals.raise_terminated)
+        previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, signals.raise_caught)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where Ctrl-C is ignored
-            previous[signal.SIGINT] = signal.signal(signal.SIGINT, signals.raise_interrupted)
+            previous[signal.SIGINT] = signal.signal(signal.SIGINT, signals.raise_caught)
     except ValueError:  # not the main thread: leave signals alone
         pass
     try:

@@ -13,7 +13,7 @@ from __future__ import annotations
 import signal
 from types import FrameType
 
-__all__ = ["Terminated", "caught", "forget", "raise_if_dropped", "raise_interrupted", "raise_terminated"]
+__all__ = ["Terminated", "caught", "forget", "raise_caught", "raise_if_dropped"]
 
 
 class Terminated(BaseException):
@@ -23,26 +23,25 @@ class Terminated(BaseException):
 _caught: list[int] = []
 
 
-def caught(signum: int) -> BaseException:
-    """Note ``signum`` and return the exception that ends the command for it (for a handler to raise)."""
-    _caught.append(signum)
+def _ending(signum: int) -> BaseException:
     return Terminated() if signum == signal.SIGTERM else KeyboardInterrupt()
 
 
-def raise_terminated(signum: int, frame: FrameType | None) -> None:
-    """A SIGTERM handler: raise :class:`Terminated` in the main thread."""
-    raise caught(signal.SIGTERM)
+def caught(signum: int) -> BaseException:
+    """Note ``signum`` and return the exception that ends the command for it (for a handler to raise)."""
+    _caught.append(signum)
+    return _ending(signum)
 
 
-def raise_interrupted(signum: int, frame: FrameType | None) -> None:
-    """A SIGINT handler: raise ``KeyboardInterrupt`` in the main thread, as Python's own does."""
-    raise caught(signal.SIGINT)
+def raise_caught(signum: int, frame: FrameType | None) -> None:
+    """A SIGTERM and SIGINT handler: raise :class:`Terminated` or ``KeyboardInterrupt`` in the main thread."""
+    raise caught(signum)
 
 
 def raise_if_dropped() -> None:
     """Raise again the exception of a signal that came and did not end the command (Python dropped it)."""
     if _caught:
-        raise Terminated() if _caught[-1] == signal.SIGTERM else KeyboardInterrupt()
+        raise _ending(_caught[-1])
 
 
 def forget() -> None:
