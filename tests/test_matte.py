@@ -666,6 +666,50 @@ def test_video_follows_a_tracked_person_the_detector_lost(monkeypatch: pytest.Mo
     assert pose.calls == DETECT_EVERY + 1 and matte.last.pose_people == 0
 
 
+class _CountingDetector(_FixedDetector):
+    """Finds nobody; counts its runs."""
+
+    def __init__(self) -> None:
+        super().__init__([])
+        self.runs = 0
+
+    def detect(self, image: np.ndarray) -> list[Person]:
+        self.runs += 1
+        return []
+
+
+def _detected_frames(indices: list[int]) -> list[int]:
+    """The frame numbers among ``indices`` (one mask each, in order) on which the video detectors ran."""
+    image, _ = _lying_person()
+    detector = _CountingDetector()
+    matte = VideoEstimator(_BlindSegmenter(), MatteOptions(temporal=False), detector=detector, pose=_RedPose())
+    out = []
+    for i in indices:
+        runs = detector.runs
+        matte.compute(Frame(image=image, timestamp_ns=i * 33_000_000, index=i))
+        if detector.runs > runs:
+            out.append(i)
+    return out
+
+
+def test_video_detectors_run_on_the_frame_clock_whatever_frames_the_schedule_skips() -> None:
+    every_frame = _detected_frames(list(range(3 * DETECT_EVERY)))
+    assert every_frame == [0, DETECT_EVERY, 2 * DETECT_EVERY]
+    # a schedule that skips a frame now and then (the live governor's) detects on the first mask of each block
+    # of frames, not on every tenth mask - so it sees the frames the every-frame run saw, or the next one it has
+    skipping = [i for i in range(3 * DETECT_EVERY) if i % 4 != 3 and i != DETECT_EVERY]
+    assert _detected_frames(skipping) == [0, DETECT_EVERY + 2, 2 * DETECT_EVERY]  # frames 10 and 11 were skipped
+    # one mask every third frame: still every DETECT_EVERY masks, not three times as often
+    assert _detected_frames(list(range(0, 9 * DETECT_EVERY, 3))) == [0, 3 * DETECT_EVERY, 6 * DETECT_EVERY]
+    # frame numbers that do not advance (a caller that does not number its frames): counted in masks
+    image, _ = _lying_person()
+    detector = _CountingDetector()
+    matte = VideoEstimator(_BlindSegmenter(), MatteOptions(temporal=False), detector=detector, pose=_RedPose())
+    for _ in range(2 * DETECT_EVERY + 1):
+        matte.compute(Frame(image=image, timestamp_ns=0, index=0))
+    assert detector.runs == 3
+
+
 class _EmptyPose(_RedPose):
     """A stand-in pose-landmark model that finds nobody (presence 0) in any ROI."""
 

@@ -62,6 +62,9 @@ TRACK_NEAR = 0.25
 TRACK_BODY = 2.5
 """A tracked ROI's side is this many times the radius of the body circle inside it (ROI side = 2 x 1.25 x radius)."""
 
+GAP_SMOOTHING = 0.2
+"""How fast the detectors' clock follows a change in the number of frames between masks (a share per mask)."""
+
 COST_DETECT_FACTOR = 3
 """At ``cost_level`` 1 (set by the live CPU governor) the detectors run this many times less often."""
 
@@ -148,6 +151,7 @@ class VideoEstimator(MaskEstimator):
         self._crops: dict[Rect, tuple[np.ndarray, int, np.ndarray | None]] = {}  # steady crop -> (its result,
         # mask number made, the grey picture inside it then)
         self._computed = 0
+        self._reset_clock()
 
     def reset(self) -> None:
         super().reset()
@@ -162,6 +166,7 @@ class VideoEstimator(MaskEstimator):
         self._rejected = []
         self._fresh = False
         self._computed = 0
+        self._reset_clock()
 
     def _working_image(self, frame: Frame) -> np.ndarray:
         return frame.reduced(VIDEO_WORKING_SIDE)
@@ -172,15 +177,47 @@ class VideoEstimator(MaskEstimator):
 
     def _find_people(self, image: np.ndarray, frame: Frame) -> list[Person]:
         self._grey = flow_grey(frame, BOX_FLOW_SIDE)
-        people = self._detected_or_moved(image, self._grey)
+        people = self._detected_or_moved(image, self._grey, frame.index)
         if self.options.crops:
             people = self._with_tracks(people, (image.shape[0], image.shape[1]))
         return people
 
-    def _detected_or_moved(self, image: np.ndarray, grey: np.ndarray) -> list[Person]:
-        """People detected afresh every ``DETECT_EVERY`` masks, else the last ones moved along the optical flow."""
+    def _reset_clock(self) -> None:
+        """Forget the frame numbers seen: the detectors' clock (:meth:`_detection_due`) starts again."""
+        self._prev_index = -1  # the frame number of the last mask
+        self._detected_at = -1  # the frame number and mask number of the last detector run
+        self._detected_mask = -1
+        self._gap = 0.0  # frames between masks, smoothed (0: none seen yet)
+
+    def _detection_due(self, index: int) -> bool:
+        """Whether the detectors run for the frame numbered ``index``: about every ``DETECT_EVERY`` masks, on the
+        frame clock.
+
+        At one mask every ``gap`` frames (on average, :data:`GAP_SMOOTHING`) they run on the first mask of
+        each block of ``DETECT_EVERY * gap`` frames, so the frames they see do not depend on which frames
+        the schedule skipped: a run that skips a few sees the people as one with a mask on every frame does.
+        Frames whose numbers do not advance are counted in masks.
+        """
         every = DETECT_EVERY * (COST_DETECT_FACTOR if self.cost_level else 1)
-        if self._computed % every == 0 or self._people_grey is None or self._people_grey.shape != grey.shape:
+        prev, self._prev_index = self._prev_index, index
+        since = self._computed - self._detected_mask
+        if self._detected_mask < 0:
+            return True
+        if prev < 0 or index <= prev:
+            return since >= every
+        gap = min(index - prev, every)
+        if self._gap <= 0:  # the first gap seen
+            self._gap = gap
+        window = every * max(1, round(self._gap))  # the gap so far: one long wait does not move the clock
+        self._gap += GAP_SMOOTHING * (gap - self._gap)
+        return index // window != self._detected_at // window and since >= every // 2
+
+    def _detected_or_moved(self, image: np.ndarray, grey: np.ndarray, index: int) -> list[Person]:
+        """People detected afresh every ``DETECT_EVERY`` masks (:meth:`_detection_due`), else the last ones moved
+        along the optical flow."""
+        due = self._detection_due(index)
+        if due or self._people_grey is None or self._people_grey.shape != grey.shape:
+            self._detected_at, self._detected_mask = index, self._computed
             self._people = self.detector.detect(image)
             self._people_grey = grey
             self._fresh = True
