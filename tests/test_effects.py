@@ -87,6 +87,36 @@ def test_point_light_is_no_disc_in_blur(backend: str) -> None:
     assert flat < 0.85 or peak < 30
 
 
+@pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
+def test_lens_blur_sums_boost_every_highlight_wherever_it_lies() -> None:
+    """The numba kernel boosts only the runs of pixels that hold a bright sample: lights at the edges of those
+    runs, at the end of a row, in one channel only, and just below the threshold all sum as the plain formula
+    (the NumPy path) sums them."""
+    rng = np.random.default_rng(3)
+    h, w, f = 50, 203, 7  # a width that is no multiple of the run, nor of the block
+    img = rng.integers(0, 150, (h, w, 3), dtype=np.uint8)
+    run = _kernels.HDR_RUN
+    for i, x in enumerate([0, run - 1, run, 2 * run - 1, w - 1, 100, 150]):
+        img[(7 * i) % h, x] = (255, 255, 255)  # white lights around the run edges and at the row's end
+    img[20, 30] = (0, 0, 255)  # a saturated red: bright byte, dim light
+    img[21, 31] = (_kernels.HDR_MIN_BYTE - 1,) * 3  # the brightest grey that stays under the knee
+    img[22, 32] = (_kernels.HDR_MIN_BYTE,) * 3
+    alpha = np.zeros((h, w), np.uint8)
+    alpha[:, 120:160] = 255
+    alpha[:, 118:120] = 20  # a soft edge: partial weights
+    shape = (-(-h // f), -(-w // f), 4)
+    sums = {}
+    for name in ("numba", "numpy"):
+        acc = np.zeros(shape, np.float32)
+        with _kernels.backend(name):
+            _kernels.masked_downsample(img, alpha, f, True, acc, {})
+        sums[name] = acc
+    np.testing.assert_allclose(sums["numba"], sums["numpy"], rtol=2e-4, atol=1e-7)
+    # and the lights did count: each boosted block holds far more than the unboosted sum would
+    plain = img.astype(np.float64) / 255.0
+    assert sums["numba"][0, 0, :3].max() > 2 * (plain[:f, :f] ** 2).sum(axis=(0, 1)).max() / f**2
+
+
 def test_polygonal_aperture_is_a_polygon() -> None:
     disc = aperture_kernel(10.0)
     hexagon = aperture_kernel(10.0, blades=6)

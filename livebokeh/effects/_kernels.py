@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import importlib.util
 import logging
+import math
 import os
 import threading
 import time
@@ -49,6 +50,10 @@ EDGE_CUT = 8
 HDR_KNEE = 0.7
 HDR_GAIN = 24.0
 LUMA_B, LUMA_G, LUMA_R = 0.0722, 0.7152, 0.2126  # Rec. 709, linear light
+# The darkest byte a pixel's brightest sample can have and still pass the knee: its luminance is at most
+# that sample's linear value (the luma weights sum to 1), so below it the boost is nothing.
+HDR_MIN_BYTE = math.ceil(255 * math.sqrt(HDR_KNEE))
+HDR_RUN = 64  # pixels checked for HDR_MIN_BYTE at a time
 
 
 _thread_backend: ContextVar[bool | None] = ContextVar("livebokeh_kernels", default=None)
@@ -234,6 +239,7 @@ def _nb_downsample_hdr(img, alpha, f, acc, num_row, den_row, w3):  # type: ignor
     slope = np.float32(1.0 / (1.0 - HDR_KNEE))
     gain = np.float32(HDR_GAIN)
     norm = np.float32(1.0 / (f * f))
+    bright = np.uint8(HDR_MIN_BYTE)
     for ys in range(sh):
         num_row[:] = 0.0
         den_row[:] = 0.0
@@ -244,17 +250,38 @@ def _nb_downsample_hdr(img, alpha, f, acc, num_row, den_row, w3):  # type: ignor
                 b = max(np.float32(255 - np.int32(ar[x]) * EDGE_CUT), np.float32(0.0)) * inv255
                 wt = b * b
                 den_row[x] += wt
-                # one boost per pixel, from its linear luminance: near-white highlights
-                # bloom and keep their hue; saturated colours are not mistaken for lights
-                cb = np.float32(fr[3 * x]) * inv255
-                cg = np.float32(fr[3 * x + 1]) * inv255
-                cr = np.float32(fr[3 * x + 2]) * inv255
-                lum = LUMA_B * cb * cb + LUMA_G * cg * cg + LUMA_R * cr * cr
-                t = min(max((lum - knee) * slope, np.float32(0.0)), np.float32(1.0))
-                wb = wt * (np.float32(1.0) + gain * t * t) * inv255 * inv255
-                w3[3 * x] = wb
-                w3[3 * x + 1] = wb
-                w3[3 * x + 2] = wb
+                ws = wt * inv255 * inv255
+                w3[3 * x] = ws
+                w3[3 * x + 1] = ws
+                w3[3 * x + 2] = ws
+            # Only a pixel with a sample of at least HDR_MIN_BYTE can pass the knee, so the boost is worked out
+            # only for the runs of HDR_RUN pixels that hold one (1 % of the runs of `bench composite`'s scene,
+            # about 40 % on the bundled sample clip); the result is the same as working it out everywhere.
+            for x0 in range(0, w, HDR_RUN):
+                x1 = min(w, x0 + HDR_RUN)
+                run = fr[3 * x0 : 3 * x1]
+                top = np.uint8(0)
+                for i in range(run.size):  # (this form LLVM vectorises)
+                    v = run[i]
+                    top = v if v > top else top
+                if top < bright:
+                    continue
+                ar_run = ar[x0:x1]
+                w3_run = w3[3 * x0 : 3 * x1]
+                for x in range(ar_run.size):
+                    b = max(np.float32(255 - np.int32(ar_run[x]) * EDGE_CUT), np.float32(0.0)) * inv255
+                    wt = b * b
+                    # one boost per pixel, from its linear luminance: near-white highlights
+                    # bloom and keep their hue; saturated colours are not mistaken for lights
+                    cb = np.float32(run[3 * x]) * inv255
+                    cg = np.float32(run[3 * x + 1]) * inv255
+                    cr = np.float32(run[3 * x + 2]) * inv255
+                    lum = LUMA_B * cb * cb + LUMA_G * cg * cg + LUMA_R * cr * cr
+                    t = min(max((lum - knee) * slope, np.float32(0.0)), np.float32(1.0))
+                    wb = wt * (np.float32(1.0) + gain * t * t) * inv255 * inv255
+                    w3_run[3 * x] = wb
+                    w3_run[3 * x + 1] = wb
+                    w3_run[3 * x + 2] = wb
             for i in range(n):
                 v = np.float32(fr[i])
                 num_row[i] += w3[i] * v * v
