@@ -302,10 +302,12 @@ def _nb_downsample_hdr(img, alpha, f, acc, num_row, den_row, w3):  # type: ignor
 
 
 @_jit
-def _nb_normalize(acc0, acc1, t, hdr, fill, eps, out):  # type: ignore[no-untyped-def]
+def _nb_normalize(acc0, acc1, t, hdr, fill, eps, out, row):  # type: ignore[no-untyped-def]
     sh, sw = out.shape[0], out.shape[1]
     two = acc1.shape[0] == sh
+    n = sw * 3
     for y in range(sh):
+        # the normalised colours of the row first, then (a loop LLVM vectorises) their display values
         for x in range(sw):
             d0 = acc0[y, x, 3] + eps
             d1 = d0
@@ -318,11 +320,16 @@ def _nb_normalize(acc0, acc1, t, hdr, fill, eps, out):  # type: ignore[no-untype
                 if two:
                     v1 = (acc1[y, x, c] + eps * fill[c]) / d1
                     v = v + (v1 - v) * tt
-                if hdr:
-                    v = np.float32(255.0) * np.sqrt(min(max(v, np.float32(0.0)), np.float32(1.0)))
-                else:
-                    v = min(max(v, np.float32(0.0)), np.float32(255.0))
-                out[y, x, c] = np.uint8(v + np.float32(0.5))
+                row[3 * x + c] = v
+        o = out[y].ravel()
+        if hdr:
+            for i in range(n):
+                v = np.float32(255.0) * np.sqrt(min(max(row[i], np.float32(0.0)), np.float32(1.0)))
+                o[i] = np.uint8(v + np.float32(0.5))
+        else:
+            for i in range(n):
+                v = min(max(row[i], np.float32(0.0)), np.float32(255.0))
+                o[i] = np.uint8(v + np.float32(0.5))
 
 
 @_jit
@@ -614,7 +621,8 @@ def normalize(
         acc1 = _EMPTY4
         t = _EMPTY2
     if _numba():
-        _nb_normalize(acc0, acc1, t, hdr, fill, np.float32(eps), out)
+        row = np.empty(out.shape[1] * 3, np.float32)
+        _nb_normalize(acc0, acc1, t, hdr, fill, np.float32(eps), out, row)
     else:
         _np_normalize(acc0, acc1, t, hdr, fill, np.float32(eps), out)
 
