@@ -722,3 +722,53 @@ def test_numpy_blend_builds_the_scaled_background_strip_by_strip(h: int, w: int,
         np.testing.assert_array_equal(out, expected)
         _kernels.blend_lowres(img, alpha, bgx, y0s, fys, img, {}, step)  # in place
         np.testing.assert_array_equal(img, expected)
+
+
+@pytest.mark.parametrize("small", [False, True], ids=["full-alpha", "small-alpha"])
+def test_the_lowres_blend_copies_whole_runs_and_mixes_the_runs_with_an_edge(small: bool) -> None:
+    """Runs of ``BLEND_RUN`` pixels whose alpha is all 255 or all 0 are the frame's or the
+    background's, and the runs with an edge are mixed: sample for sample, the fixed-point
+    blend of the frame with the background rows interpolated between ``bgx``'s, wherever a
+    partial alpha lies in its run (first pixel, last pixel, a short last run)."""
+    if not _kernels._use_numba:
+        pytest.skip("numba is not in use here (the numpy path has no runs)")
+    run = _kernels.BLEND_RUN
+    h, w, step = 24, 3 * run + 5, 4
+    rng = np.random.default_rng(11)
+    img = rng.integers(0, 256, (h, w, 3), dtype=np.uint8)
+    sh = -(-h // step)
+    bgx = rng.integers(0, 256, (sh + 1, w, 3), dtype=np.uint8)
+    u = np.clip((np.arange(h) + 0.5) / step - 0.5, 0, sh - 1)
+    y0s = np.minimum(np.floor(u).astype(np.int64), sh - 1)
+    fys = np.round((u - y0s) * 128).astype(np.int32)
+    if small:  # a quarter-size alpha: whole rows of it, so runs stay saturated after upsampling
+        alpha = np.zeros((h // 4, w), np.uint8)
+        alpha[0, :run] = 255  # person run above background
+        alpha[2, run : 2 * run] = 255
+        alpha[3, 2 * run] = 200  # one soft pixel: its run (and its neighbours' rows) get mixed
+        alpha[4, 3 * run :] = 255  # the short last run
+    else:
+        alpha = np.zeros((h, w), np.uint8)
+        alpha[: h // 2, :run] = 255
+        alpha[2, run : 2 * run] = 255
+        alpha[2, run] = 128  # the first pixel of a person run
+        alpha[3, 2 * run - 1] = 128  # the last pixel of a background run
+        alpha[4, run : 2 * run] = 255
+        alpha[4, run + 7] = 100
+        alpha[5:, 3 * run :] = 255  # the short last run
+        alpha[6, w - 1] = 90
+        alpha[7:12, run : 3 * run] = rng.integers(0, 256, (5, 2 * run), dtype=np.uint8)
+    out = np.empty_like(img)
+    _kernels.blend_lowres(img, alpha, bgx, y0s, fys, out, {}, step)
+
+    if small:
+        ax, ay0s, ays = _kernels._alpha_rows(alpha, (w, h), {})
+        a = ax[ay0s].astype(np.int32)
+        full = (a + (((ax[ay0s + 1].astype(np.int32) - a) * ays[:, None] + 64) >> 7)).astype(np.uint8)
+    else:
+        full = alpha
+    r0 = bgx[y0s].astype(np.int32)
+    bg = (r0 + (((bgx[y0s + 1].astype(np.int32) - r0) * fys[:, None, None] + 64) >> 7)).astype(np.uint8)
+    expected = _kernels._mix(img, bg, np.repeat(full[:, :, None], 3, axis=2))
+    np.testing.assert_array_equal(out, expected)
+    assert (full == 255).any() and (full == 0).any() and ((full > 0) & (full < 255)).any()
