@@ -574,6 +574,34 @@ def test_planar_path_keeps_person_samples_and_looks_like_the_bgr_path(effect: st
     assert diff[bg].mean() < 4.0, diff[bg].mean()
 
 
+@pytest.mark.parametrize("effect", ["blur", "bokeh"])
+def test_planar_path_upsamples_a_smaller_alpha_in_the_blend(effect: str, backend: str) -> None:
+    """The matte's alpha at its guide resolution gives each plane what that alpha brought to the
+    plane's size first gives: the luma within two levels (the background is summed with the small
+    alpha as it is, not with the full one averaged to half size), the chroma within a few levels at
+    the edge (bilinear to half size there), person samples exact."""
+    from livebokeh.effects.planar import PlanarCompositor
+    from livebokeh.yuv import i420_half_bgr, i420_planes
+
+    h, w = 360, 640
+    img, alpha = _smooth_scene(h, w)
+    i420 = cv2.cvtColor(img, cv2.COLOR_BGR2YUV_I420)
+    half = i420_half_bgr(i420, w, h)
+    small = cv2.resize(alpha, (240, 135), interpolation=cv2.INTER_AREA)
+    full = cv2.resize(small, (w, h), interpolation=cv2.INTER_LINEAR)
+    options = EffectOptions(effect=effect)
+    ours = i420_planes(PlanarCompositor(options).apply(i420, small, half=half), w, h)
+    expected = i420_planes(PlanarCompositor(options).apply(i420, full, half=half), w, h)
+    src = i420_planes(i420, w, h)
+    assert np.abs(ours[0].astype(int) - expected[0]).max() <= 2
+    for k in (1, 2):
+        diff = np.abs(ours[k].astype(int) - expected[k])
+        assert diff.max() <= 6 and diff.mean() < 0.1, (diff.max(), diff.mean())
+    inside = cv2.resize(small, (w // 2, h // 2), interpolation=cv2.INTER_LINEAR) == 255
+    assert inside.mean() > 0.1 and np.array_equal(ours[1][inside], src[1][inside])
+    assert np.array_equal(ours[0][full == 255], src[0][full == 255])
+
+
 def test_planar_path_only_where_it_fits() -> None:
     from livebokeh.effects.planar import PlanarCompositor
 

@@ -492,6 +492,44 @@ def _nb_blend_lowres_ax(img, ax, ay0s, ays, bgx, y0s, fys, out, a3):  # type: ig
 
 
 @_jit
+def _nb_blend_lowres_plane(img, ax, ay0s, ays, bgx, y0s, fys, out):  # type: ignore[no-untyped-def]
+    """One 4:2:0 plane: :func:`_nb_blend_lowres_ax` with one sample per pixel (``ax`` may be the alpha itself)."""
+    h, w = out.shape[0], out.shape[1]
+    for y in range(h):
+        fa = np.int32(ays[y])
+        p0 = ax[ay0s[y]]
+        p1 = ax[ay0s[y] + 1]
+        fr = img[y]
+        r0 = bgx[y0s[y]]
+        r1 = bgx[y0s[y] + 1]
+        o = out[y]
+        fy = np.int32(fys[y])
+        for x0 in range(0, w, BLEND_RUN):
+            m = min(w - x0, BLEND_RUN)
+            ux = np.uint64(x0)
+            lo = np.uint8(255)
+            hi = np.uint8(0)
+            for k in range(m):
+                j = ux + np.uint64(k)
+                a = min(p0[j], p1[j])
+                c = max(p0[j], p1[j])
+                lo = a if a < lo else lo
+                hi = c if c > hi else hi
+            if lo == 255:
+                for k in range(m):
+                    j = ux + np.uint64(k)
+                    o[j] = fr[j]
+            elif hi == 0:
+                for k in range(m):
+                    j = ux + np.uint64(k)
+                    o[j] = _lerp_rows(r0[j], r1[j], fy)
+            else:
+                for k in range(m):
+                    j = ux + np.uint64(k)
+                    o[j] = _mix(fr[j], _lerp_rows(r0[j], r1[j], fy), _lerp_rows(p0[j], p1[j], fa))
+
+
+@_jit
 def _nb_blend_rows(img, alpha, bg, out, a3):  # type: ignore[no-untyped-def]
     h, w = alpha.shape
     n = img.shape[1]  # w samples (a plane) or 3 w (BGR)
@@ -764,6 +802,42 @@ def blend_lowres(
         _np_blend(img, alpha, bg, out, scratch)
 
 
+def blend_lowres_plane(
+    img: np.ndarray,
+    alpha: np.ndarray,
+    bgx: np.ndarray,
+    y0s: np.ndarray,
+    fys: np.ndarray,
+    out: np.ndarray,
+    scratch: dict[str, np.ndarray],
+) -> None:
+    """:func:`blend_lowres` on one image plane (``H x W``): ``bgx`` is ``(sh + 1) x W'`` (``W' >= W``).
+
+    ``alpha`` is at the plane's size or smaller; a smaller one is upsampled in the pass as
+    :func:`blend_lowres` does it (``scratch`` holds its rows; one ``scratch`` per plane size).
+    """
+    h, w = img.shape
+    if alpha.shape != (h, w):
+        ax, ay0s, ays = _alpha_rows(alpha, (w, h), scratch)
+    else:  # the alpha's own rows: row y is row y (the last one as row h - 2 moved all the way to h - 1)
+        ax = alpha
+        if scratch.get("ay_key") is None or scratch["ay_key"].tolist() != [h]:
+            scratch["ay0s_id"] = np.minimum(np.arange(h, dtype=np.int64), max(0, h - 2))
+            scratch["ays_id"] = np.where(np.arange(h) > max(0, h - 2), 128, 0).astype(np.int32)
+            scratch["ay_key"] = np.array([h])
+        ay0s, ays = scratch["ay0s_id"], scratch["ays_id"]
+        if h < 2:  # one row: it is its own neighbour
+            ax = np.repeat(alpha, 2, axis=0)
+    if _numba():
+        _nb_blend_lowres_plane(img, ax, ay0s, ays, bgx, y0s, fys, out)
+        return
+    a0 = ax[ay0s].astype(np.int32)
+    full_alpha = (a0 + (((ax[ay0s + 1].astype(np.int32) - a0) * ays[:, None] + 64) >> 7)).astype(np.uint8)
+    b0 = bgx[y0s, :w].astype(np.int32)
+    bg = (b0 + (((bgx[y0s + 1, :w].astype(np.int32) - b0) * fys[:, None] + 64) >> 7)).astype(np.uint8)
+    _np_blend(img, full_alpha, bg, out, scratch)
+
+
 JOIN_COLUMNS = 64
 """Column runs closer than this are handled as one (a call per run costs about as much as this many
 columns of a strip)."""
@@ -956,6 +1030,10 @@ def _run_group(group: str) -> None:
         plane = np.zeros((4, 4), np.uint8)  # whole arrays, cropped views or one row
         blend(plane, alpha, plane, plane, scratch)
         blend(plane, alpha, np.zeros((5, 5), np.uint8)[:4, :4], plane, scratch)
+        bgx = np.zeros((3, 4), np.uint8)
+        rows = np.zeros(4, np.int64), np.zeros(4, np.int32)
+        blend_lowres_plane(plane, alpha, bgx, *rows, plane, {})
+        blend_lowres_plane(plane, alpha[:2], bgx, *rows, plane, {})
     if group in ("replace", "color"):  # a whole background, or one row of it for every row
         blend(img, alpha, img, out, scratch)
 

@@ -57,6 +57,8 @@ class PlanarCompositor(BaseCompositor):
 
     def __init__(self, options: EffectOptions | None = None, *, kernels: str | None = None) -> None:
         self._planes: dict[str, np.ndarray] = {}
+        self._rows: dict[int, tuple[tuple[int, ...], np.ndarray, np.ndarray]] = {}
+        self._scratches: dict[int, dict[str, np.ndarray]] = {}
         super().__init__(options, kernels=kernels)
 
     @classmethod
@@ -107,29 +109,35 @@ class PlanarCompositor(BaseCompositor):
 
         Returns ``out`` (I420 like ``image``) when given, else a new array; for ``none``
         without ``out`` the input itself.  ``timestamp_ns`` is as in
-        :meth:`Compositor.apply`; ``reduced`` is not used here (``half`` is).  ``half`` is
-        :func:`~livebokeh.yuv.i420_half_bgr` of ``image`` when the
-        caller has it already (the matte was computed on it): ``blur`` and ``bokeh`` need
-        it and otherwise make it.  ``H`` and ``W`` must be even, and divisible by 4 for
-        ``blur`` and ``bokeh``.
+        :meth:`Compositor.apply`.  ``half`` is :func:`~livebokeh.yuv.i420_half_bgr` of
+        ``image`` when the caller has it already (the matte was computed on it): ``blur``
+        and ``bokeh`` need it and otherwise make it; ``reduced`` (used only with ``half``)
+        gives that half frame's shared halvings, as :meth:`Compositor.apply` takes the
+        frame's.  ``alpha`` may also be smaller than the frame (the matte at its guide's
+        resolution): ``blur`` and ``bokeh`` then upsample it in the blend pass of each
+        plane, the other effects first.  ``H`` and ``W`` must be even, and divisible by 4
+        for ``blur`` and ``bokeh``.
         """
-        h, w = alpha.shape[:2]
-        alpha = check_alpha(alpha, (h, w))
-        if image.shape != (h * 3 // 2, w) or image.dtype != np.uint8 or h % 2 or w % 2:
+        h, w = image.shape[0] * 2 // 3, image.shape[1]
+        if image.dtype != np.uint8 or image.ndim != 2 or image.shape[0] != h * 3 // 2 or h % 2 or w % 2:
             raise FrameFormatError(
-                f"expected an I420 frame as uint8 array of shape {(h * 3 // 2, w)} for an alpha of {(h, w)} "
-                f"(even sides), got {image.dtype} {image.shape}"
+                f"expected an I420 frame as a uint8 array of shape (3H/2, W) with even H and W, "
+                f"got {image.dtype} {image.shape}"
             )
+        effect: EffectKind = self.options.effect
+        alpha = check_alpha(alpha, (h, w), smaller=True)
+        if alpha.shape != (h, w) and not isinstance(effect, (Blur, Bokeh)):
+            alpha = _kernels.upsample_alpha(alpha, (w, h), self._scratch)
         if not image.flags.c_contiguous:
             image = np.ascontiguousarray(image)
         dst = self._output(image, out)
         if dst is None:
             return image
         src_planes, dst_planes = i420_planes(image, w, h), i420_planes(dst, w, h)
-        effect: EffectKind = self.options.effect
         match effect:
             case Blur() | Bokeh():
-                self._apply_lowres(image, alpha, dst, src_planes, dst_planes, half)
+                levels = reduced if half is not None else None  # the half frame's, when the caller has it
+                self._apply_lowres(image, alpha, dst, src_planes, dst_planes, half, levels)
             case Replace():
                 bg = cv2.cvtColor(self._background((w, h), timestamp_ns), cv2.COLOR_BGR2YUV_I420)
                 alphas = (alpha, _half_alpha(alpha))
@@ -163,11 +171,12 @@ class PlanarCompositor(BaseCompositor):
         src: tuple[np.ndarray, ...],
         dst: tuple[np.ndarray, ...],
         half: np.ndarray | None,
+        reduced: Callable[[int], np.ndarray] | None,
     ) -> None:
         """The blurred background, made at reduced resolution from ``half``, blended onto each plane."""
         lowres = self._lowres
         assert lowres is not None
-        h, w = alpha.shape
+        h, w = src[0].shape
         if h % 4 or w % 4:
             raise FrameFormatError(f"blur and bokeh on I420 need sides divisible by 4, got {w}x{h}")
         if lowres.is_identity(h // 2):
@@ -175,23 +184,47 @@ class PlanarCompositor(BaseCompositor):
             return
         if half is None:
             half = i420_half_bgr(i420, w, h)
-        alpha_half = _half_alpha(alpha)
-        small = lowres.small(half, alpha_half)
+        full = alpha.shape == (h, w)
+        alpha_half = _half_alpha(alpha) if full else alpha  # the matte's smaller alpha serves every plane
+        small = lowres.small(half, alpha_half, reduced)
         f = lowres.step
         sh, sw = small.shape[:2]
         ycc = cv2.split(cv2.transform(small, _BGR_TO_YCBCR))  # uint8, saturated
         for k in range(3):
-            full = k == 0
-            scale = 2 * f if full else f
-            ph, pw = src[k].shape
-            bg = self._plane(f"bg{k}", (max(sh * scale, ph), max(sw * scale, pw)))
-            cv2.resize(
-                ycc[k], (sw * scale, sh * scale), dst=bg[: sh * scale, : sw * scale], interpolation=cv2.INTER_LINEAR
+            scale = 2 * f if k == 0 else f
+            bgx, y0s, fys = self._plane_rows(k, ycc[k], scale, src[k].shape)
+            _kernels.blend_lowres_plane(
+                src[k], alpha if k == 0 or not full else alpha_half, bgx, y0s, fys, dst[k], self._plane_scratch(k)
             )
-            if bg.shape != (sh * scale, sw * scale):  # halved copies a pixel short of the plane: repeat the edge
-                bg[sh * scale :, : sw * scale] = bg[sh * scale - 1 : sh * scale, : sw * scale]
-                bg[:, sw * scale :] = bg[:, sw * scale - 1 : sw * scale]
-            _kernels.blend(src[k], alpha if full else alpha_half, bg[:ph, :pw], dst[k], self._scratch)
+
+    def _plane_rows(
+        self, k: int, small: np.ndarray, scale: int, shape: tuple[int, int]
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """Plane ``k``'s background ``small`` scaled along x by ``scale`` (one row more), and the plane's row map.
+
+        Row ``y`` of the background at the plane's ``shape`` is interpolated between rows
+        ``y0s[y]`` and ``y0s[y] + 1`` with weight ``fys[y] / 128`` (pixel centres aligned, as
+        ``cv2.resize`` lays them; edges repeated where the halved copies fall a pixel short).
+        """
+        sh, sw = small.shape
+        ph, pw = shape
+        bgx = self._plane(f"bgx{k}", (sh + 1, max(sw * scale, pw)))
+        cv2.resize(small, (sw * scale, sh), dst=bgx[:sh, : sw * scale], interpolation=cv2.INTER_LINEAR)
+        if bgx.shape[1] > sw * scale:
+            bgx[:sh, sw * scale :] = bgx[:sh, sw * scale - 1 : sw * scale]
+        bgx[sh] = bgx[sh - 1]
+        key = (k, sh, ph, scale)
+        rows = self._rows.get(k)
+        if rows is None or rows[0] != key:
+            u = np.clip((np.arange(ph, dtype=np.float64) + 0.5) / scale - 0.5, 0.0, sh - 1)
+            y0s = np.minimum(np.floor(u).astype(np.int64), sh - 1)
+            rows = (key, y0s, np.round((u - y0s) * 128).astype(np.int32))
+            self._rows[k] = rows
+        return bgx, rows[1], rows[2]
+
+    def _plane_scratch(self, k: int) -> dict[str, np.ndarray]:
+        """Buffers of the blend of plane ``k`` (the luma and the chroma upsample the alpha to different sizes)."""
+        return self._scratches.setdefault(k, {})
 
 
 def _half_alpha(alpha: np.ndarray) -> np.ndarray:

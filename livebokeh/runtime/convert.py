@@ -41,6 +41,7 @@ from ..effects import Compositor, PlanarCompositor
 from ..errors import ConfigError, InputError, LivebokehError, OutputError, SinkError
 from ..frames import Frame, Mask
 from ..matte import VIDEO_WORKING_SIDE, Matte
+from ..matte.upsample import VIDEO_GUIDE_SIDE, guide_size
 from ..safe_write import check_target, ensure_folder
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.converted import ConvertedVideo
@@ -284,12 +285,16 @@ class _Composite:
         *,
         codec: str,
         color: dict[str, int],
+        full_alpha: bool = False,
     ) -> None:
         self._matte = matte
         self._compositor = compositor
         self._planar = planar
         self._codec = codec
         self._color = color
+        self._full_alpha = full_alpha
+        """Whether the alpha is needed at the frame's size (a mask file is written); on the 4:2:0 path it is
+        otherwise made at the matte's guide resolution and upsampled inside the blend."""
         self.planar_frames = 0
         """Frames composited on their 4:2:0 planes so far."""
 
@@ -304,8 +309,9 @@ class _Composite:
         if item.i420 is not None:
             assert self._planar is not None
             h, w = item.i420.shape[0] * 2 // 3, item.i420.shape[1]
-            item.alpha = self._matte.apply_to(item.mask, item.frame, size=(w, h))
-            planes = self._planar.apply(item.i420, item.alpha, half=item.frame.image)
+            size = (w, h) if self._full_alpha else guide_size((w, h), VIDEO_GUIDE_SIDE)
+            item.alpha = self._matte.apply_to(item.mask, item.frame, size=size)
+            planes = self._planar.apply(item.i420, item.alpha, half=item.frame.image, reduced=item.frame.reduced)
             item.vframe = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")
             item.i420 = None
             self.planar_frames += 1
@@ -447,7 +453,14 @@ class VideoConverter:
         decoded: FrameQueue[Any] = FrameQueue(self.queue_size)
         masked: FrameQueue[Any] = FrameQueue(self.queue_size)
         done: FrameQueue[Any] = FrameQueue(self.queue_size)
-        composite = _Composite(self._matte, Compositor(self.effect), planar, codec=codec, color=decoder.color)
+        composite = _Composite(
+            self._matte,
+            Compositor(self.effect),
+            planar,
+            codec=codec,
+            color=decoder.color,
+            full_alpha=mask_path is not None,
+        )
         workers = [
             producer(
                 "convert-decode",
