@@ -17,7 +17,7 @@ from livebokeh.sinks.file import FileSink
 from livebokeh.sinks.null import NullSink
 from livebokeh.sinks.virtualcam import VirtualCamSink
 from livebokeh.sources import Source, open_source
-from livebokeh.sources.camera import CameraSource
+from livebokeh.sources.camera import RING, CameraSource
 from livebokeh.sources.mjpeg import MjpegSource, encode_jpeg, jpeg_decoder
 
 
@@ -128,8 +128,11 @@ def test_mjpeg_sources_decode_one_stored_jpeg_per_read():
         assert isinstance(s, MjpegSource)
         assert s.name == "synthetic:320x180@30:mjpeg" and s.size == (320, 180) and s.fps == 30
         assert s.loop_length == len(frames)
-        decoded = [s.read() for _ in range(len(frames) + 2)]
+        # kept as copies: like a camera's, the pictures are decoded into a ring of reused buffers
+        decoded = [s.read().copy() for _ in range(len(frames) + 2)]  # type: ignore[union-attr]
         assert s.frames_decoded == len(frames) + 2  # one decode per read, every read
+        held = [s.read() for _ in range(RING)]  # as many as the pipeline may hold: all distinct
+        assert not any(np.shares_memory(a, b) for i, a in enumerate(held) for b in held[i + 1 :])
     for got, want in zip(decoded, frames + frames[:2], strict=True):
         error = np.abs(got.astype(np.int16) - want).mean()
         assert 0 < error < 4  # the frame itself, through a lossy JPEG
@@ -307,7 +310,7 @@ def test_virtualcam_is_fed_at_the_source_rate(fake_vcam):
     from livebokeh.runtime.live import LiveOptions, Pipeline
 
     sink = VirtualCamSink(backend="livebokeh-fake")
-    Pipeline("synthetic:160x96@30", [sink], segmenter=FakeSegmenter(), options=LiveOptions(duration=1.0)).run()
+    Pipeline("synthetic:160x96@30", [sink], segmenter=FakeSegmenter(), options=LiveOptions(duration=2.0)).run()
     cam = fake_vcam.instances[-1]
     assert len(cam.sent) > 15
     gaps = np.diff(cam.times)

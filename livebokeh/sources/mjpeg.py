@@ -25,6 +25,7 @@ import numpy as np
 
 from ..errors import ConfigError
 from .base import BaseSource
+from .camera import RING
 from .pacing import Pacer
 
 log = logging.getLogger(__name__)
@@ -64,10 +65,15 @@ class JpegDecoder:
             self._pixel_format = turbojpeg.TJPF_BGR
             self._flags = turbojpeg.TJFLAG_FASTDCT
 
-    def decode(self, data: np.ndarray) -> np.ndarray:
-        """The BGR picture of one JPEG (``data``: a ``uint8`` array of its bytes)."""
+    def decode(self, data: np.ndarray, dst: np.ndarray | None = None) -> np.ndarray:
+        """The BGR picture of one JPEG (``data``: a ``uint8`` array of its bytes).
+
+        libjpeg-turbo decodes into ``dst`` when given (a C-contiguous BGR array of the picture's
+        size), as OpenCV's ``VideoCapture.read`` does into the buffer it is passed; OpenCV's
+        ``imdecode`` makes a new array.
+        """
         if self._turbo is not None:
-            image: np.ndarray = self._turbo.decode(data, pixel_format=self._pixel_format, flags=self._flags)
+            image: np.ndarray = self._turbo.decode(data, pixel_format=self._pixel_format, flags=self._flags, dst=dst)
             return image
         decoded = cv2.imdecode(data, cv2.IMREAD_COLOR)
         if decoded is None:
@@ -124,6 +130,8 @@ class MjpegSource(BaseSource):
         size: tuple[int, int] | None = None
         for image in frames:
             size = size or (image.shape[1], image.shape[0])
+            if (image.shape[1], image.shape[0]) != size:
+                raise ConfigError(f"source {name}: frames of {size[0]}x{size[1]} and {image.shape[1]}x{image.shape[0]}")
             self._jpegs.append(encode_jpeg(image))
         if size is None:
             raise ConfigError(f"source {name} has no frames to encode")
@@ -136,6 +144,8 @@ class MjpegSource(BaseSource):
         self._pacer = Pacer(self._fps)
         self._i = 0
         self.frames_decoded = 0
+        # Decoded into reused buffers, as CameraSource reads the camera (the same ring size).
+        self._ring = [np.empty((size[1], size[0], 3), np.uint8) for _ in range(RING)]
         mean_kb = sum(j.size for j in self._jpegs) / len(self._jpegs) / 1024
         log.info(
             "%s: %d frames stored as JPEG (%.0f KiB each), decoded with %s",
@@ -164,10 +174,11 @@ class MjpegSource(BaseSource):
             return None
         if self.realtime:  # the frame arrives, then it is decoded - as in VideoCapture.read
             self._pacer.wait()
-        image = self.decoder.decode(self._jpegs[self._i % len(self._jpegs)])
+        image = self.decoder.decode(self._jpegs[self._i % len(self._jpegs)], self._ring[self._i % RING])
         self._i += 1
         self.frames_decoded += 1
         return image
 
     def _release(self) -> None:
         self._jpegs = []
+        self._ring = []
