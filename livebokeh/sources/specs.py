@@ -25,6 +25,11 @@ from .base import BaseSource, OwnSource, Source
 __all__ = ["open_source", "parse_size"]
 
 
+MAX_SYNTHETIC_FPS = 1000
+"""Fastest synthetic frame rate: above any camera's, so ``bench live`` can offer frames faster than
+the pipeline takes them and measure the pipeline, not the source."""
+
+
 def parse_size(text: str, *, what: str = "size") -> tuple[int, int]:
     """``"1280x720"`` -> ``(1280, 720)``; raise :class:`ConfigError` otherwise."""
     m = re.fullmatch(r"\s*(\d+)\s*[xX]\s*(\d+)\s*", text)
@@ -42,8 +47,8 @@ def _parse_synthetic(rest: str) -> tuple[tuple[int, int] | None, float | None]:
         )
     size = parse_size(m.group(1), what="synthetic size") if m.group(1) else None
     fps = float(m.group(2)) if m.group(2) else None
-    if fps is not None and not 0 < fps <= 240:
-        raise ConfigError(f"synthetic frame rate {fps:g} is out of range: use 1 to 240")
+    if fps is not None and not 0 < fps <= MAX_SYNTHETIC_FPS:
+        raise ConfigError(f"synthetic frame rate {fps:g} is out of range: use 1 to {MAX_SYNTHETIC_FPS}")
     return size, fps
 
 

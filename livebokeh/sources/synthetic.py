@@ -18,6 +18,7 @@ import numpy as np
 from ..errors import ConfigError
 from .base import BaseSource
 from .pacing import Pacer
+from .specs import MAX_SYNTHETIC_FPS
 
 log = logging.getLogger(__name__)
 
@@ -80,8 +81,8 @@ class SyntheticSource(BaseSource):
     ) -> None:
         if width < 16 or height < 16 or width > 8192 or height > 8192:
             raise ConfigError(f"synthetic size {width}x{height} is out of range: use 16x16 to 8192x8192")
-        if not 0 < fps <= 240:
-            raise ConfigError(f"synthetic frame rate {fps:g} is out of range: use 1 to 240")
+        if not 0 < fps <= MAX_SYNTHETIC_FPS:
+            raise ConfigError(f"synthetic frame rate {fps:g} is out of range: use 1 to {MAX_SYNTHETIC_FPS}")
         self.name = f"synthetic:{width}x{height}@{fps:g}"
         self._size = (width, height)
         self._fps = float(fps)
