@@ -9,6 +9,11 @@ import numpy as np
 __all__ = ["BaseSource", "OwnSource", "Source"]
 
 
+MAX_SYNTHETIC_FPS = 1000
+"""Fastest synthetic frame rate (``synthetic:WxH@FPS``): above any camera's, so ``bench live`` can offer
+frames faster than the pipeline takes them and measure the pipeline, not the source."""
+
+
 @runtime_checkable
 class Source(Protocol):
     """A stream of frames delivered in (real) time.

@@ -20,14 +20,9 @@ from pathlib import Path
 import numpy as np
 
 from ..errors import ConfigError, InputError
-from .base import BaseSource, OwnSource, Source
+from .base import MAX_SYNTHETIC_FPS, BaseSource, OwnSource, Source
 
 __all__ = ["open_source", "parse_size"]
-
-
-MAX_SYNTHETIC_FPS = 1000
-"""Fastest synthetic frame rate: above any camera's, so ``bench live`` can offer frames faster than
-the pipeline takes them and measure the pipeline, not the source."""
 
 
 def parse_size(text: str, *, what: str = "size") -> tuple[int, int]:

@@ -16,9 +16,8 @@ import cv2
 import numpy as np
 
 from ..errors import ConfigError
-from .base import BaseSource
+from .base import MAX_SYNTHETIC_FPS, BaseSource
 from .pacing import Pacer
-from .specs import MAX_SYNTHETIC_FPS
 
 log = logging.getLogger(__name__)
 
