@@ -400,51 +400,13 @@ def _lerp_rows(r0, r1, fy):  # type: ignore[no-untyped-def]
     return np.uint8(q + (((np.int32(r1) - q) * fy + np.int32(64)) >> np.int32(7)))
 
 
-# The two lowres blends go through each row in runs of BLEND_RUN pixels: a run that is all
+# The lowres blends go through each row in runs of BLEND_RUN pixels: a run that is all
 # person is the frame's, one that is all background the background's (interpolated between
 # two rows of bgx); only a run with an edge in it is mixed.  The run loops index with unsigned
 # integers: a signed index that numba cannot prove positive gets a negative-index check,
 # which keeps LLVM from vectorising the loop.  (Written out in each kernel: as inlined
-# helpers the runs compiled to slower code.)
-
-
-@_jit
-def _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, a3):  # type: ignore[no-untyped-def]
-    h, w = alpha.shape
-    for y in range(h):
-        fr = img[y].ravel()
-        ar = alpha[y]
-        r0 = bgx[y0s[y]].ravel()
-        r1 = bgx[y0s[y] + 1].ravel()
-        o = out[y].ravel()
-        fy = np.int32(fys[y])
-        for x0 in range(0, w, BLEND_RUN):
-            m = min(w - x0, BLEND_RUN)
-            ux = np.uint64(x0)
-            lo = np.uint8(255)
-            hi = np.uint8(0)
-            for k in range(m):
-                a = ar[ux + np.uint64(k)]
-                lo = a if a < lo else lo
-                hi = a if a > hi else hi
-            b = np.uint64(3 * x0)
-            if lo == 255:
-                for k in range(3 * m):
-                    i = b + np.uint64(k)
-                    o[i] = fr[i]
-            elif hi == 0:
-                for k in range(3 * m):
-                    i = b + np.uint64(k)
-                    o[i] = _lerp_rows(r0[i], r1[i], fy)
-            else:
-                for k in range(m):
-                    a = ar[ux + np.uint64(k)]
-                    a3[3 * k] = a
-                    a3[3 * k + 1] = a
-                    a3[3 * k + 2] = a
-                for k in range(3 * m):
-                    i = b + np.uint64(k)
-                    o[i] = _mix(fr[i], _lerp_rows(r0[i], r1[i], fy), a3[k])
+# helpers the runs compiled to slower code, and one kernel for 3 and 1 samples per pixel,
+# the count read from the array, ran 3-5 times slower than these two.)
 
 
 @_jit
@@ -493,7 +455,7 @@ def _nb_blend_lowres_ax(img, ax, ay0s, ays, bgx, y0s, fys, out, a3):  # type: ig
 
 @_jit
 def _nb_blend_lowres_plane(img, ax, ay0s, ays, bgx, y0s, fys, out):  # type: ignore[no-untyped-def]
-    """One 4:2:0 plane: :func:`_nb_blend_lowres_ax` with one sample per pixel (``ax`` may be the alpha itself)."""
+    """One 4:2:0 plane: :func:`_nb_blend_lowres_ax` with one sample per pixel."""
     h, w = out.shape[0], out.shape[1]
     for y in range(h):
         fa = np.int32(ays[y])
@@ -769,28 +731,39 @@ def blend_lowres(
     scratch: dict[str, np.ndarray],
     step: int | None = None,
 ) -> None:
-    """``out = bg + a * (img - bg)`` (BGR) where ``bg`` rows are interpolated between rows of ``bgx``.
+    """``out = bg + a * (img - bg)`` (BGR or one plane) where ``bg`` rows are interpolated between rows of ``bgx``.
 
-    ``bgx`` (``(sh + 1) x W' x 3`` uint8, ``W' >= W``) is the low-resolution background
-    already upsampled along x; row ``y`` of the full-resolution background is
+    ``bgx`` (``(sh + 1) x W' x 3`` uint8, ``W' >= W``; ``(sh + 1) x W'`` for a plane) is the
+    low-resolution background already upsampled along x; row ``y`` of the full-resolution background is
     ``bgx[y0s[y]] + fys[y] / 128 * (bgx[y0s[y] + 1] - bgx[y0s[y]])`` (``fys`` in 0-128).
     ``alpha`` is at the frame's size or smaller: then it is upsampled the same way in
     this pass - along x by ``cv2.resize`` on its own rows, along y per row here - so no
     full-resolution alpha is ever made (within one level of ``cv2.resize`` to full size).
+    ``scratch`` holds the alpha's rows: one ``scratch`` per frame or plane size.
     ``step``, when given, says the rows are ``bgx``'s scaled by it, pixel centres aligned (as
     :class:`~.lowres.LowresBackground` makes them): the numpy path then scales them with
     ``cv2.resize`` instead of remapping every pixel.
     """
     h, w = img.shape[:2]
-    if alpha.shape != (h, w):
-        if _numba():
-            ax, ay0s, ays = _alpha_rows(alpha, (w, h), scratch)
-            _nb_blend_lowres_ax(img, ax, ay0s, ays, bgx, y0s, fys, out, _scratch(scratch, "a3", w * 3, np.uint8))
-            return
-        alpha = upsample_alpha(alpha, (w, h), scratch)
     if _numba():
-        _nb_blend_lowres(img, alpha, bgx, y0s, fys, out, _scratch(scratch, "a3", w * 3, np.uint8))
-    elif step is not None and (bgx.shape[0] - 1) * step >= h:
+        ax, ay0s, ays = _rows_of(alpha, (w, h), scratch)
+        if img.ndim == 2:
+            _nb_blend_lowres_plane(img, ax, ay0s, ays, bgx, y0s, fys, out)
+        else:
+            a3 = _scratch(scratch, "run_a3", BLEND_RUN * 3, np.uint8)
+            _nb_blend_lowres_ax(img, ax, ay0s, ays, bgx, y0s, fys, out, a3)
+        return
+    if img.ndim == 2:  # a plane: its alpha and background rows made full size, then the plain blend
+        ax, ay0s, ays = _rows_of(alpha, (w, h), scratch)
+        a0 = ax[ay0s].astype(np.int32)
+        full_alpha = (a0 + (((ax[ay0s + 1].astype(np.int32) - a0) * ays[:, None] + 64) >> 7)).astype(np.uint8)
+        b0 = bgx[y0s, :w].astype(np.int32)
+        bg = (b0 + (((bgx[y0s + 1, :w].astype(np.int32) - b0) * fys[:, None] + 64) >> 7)).astype(np.uint8)
+        _np_blend(img, full_alpha, bg, out, scratch)
+        return
+    if alpha.shape != (h, w):
+        alpha = upsample_alpha(alpha, (w, h), scratch)
+    if step is not None and (bgx.shape[0] - 1) * step >= h:
         _np_blend_scaled_strips(img, alpha, bgx, step, out, scratch)
     else:
         if scratch.get("map_rows") is not y0s or scratch["map_y"].shape != alpha.shape:
@@ -800,42 +773,6 @@ def blend_lowres(
             scratch["map_rows"] = y0s
         bg = cv2.remap(bgx, scratch["map_x"], scratch["map_y"], cv2.INTER_LINEAR, borderMode=cv2.BORDER_REPLICATE)
         _np_blend(img, alpha, bg, out, scratch)
-
-
-def blend_lowres_plane(
-    img: np.ndarray,
-    alpha: np.ndarray,
-    bgx: np.ndarray,
-    y0s: np.ndarray,
-    fys: np.ndarray,
-    out: np.ndarray,
-    scratch: dict[str, np.ndarray],
-) -> None:
-    """:func:`blend_lowres` on one image plane (``H x W``): ``bgx`` is ``(sh + 1) x W'`` (``W' >= W``).
-
-    ``alpha`` is at the plane's size or smaller; a smaller one is upsampled in the pass as
-    :func:`blend_lowres` does it (``scratch`` holds its rows; one ``scratch`` per plane size).
-    """
-    h, w = img.shape
-    if alpha.shape != (h, w):
-        ax, ay0s, ays = _alpha_rows(alpha, (w, h), scratch)
-    else:  # the alpha's own rows: row y is row y (the last one as row h - 2 moved all the way to h - 1)
-        ax = alpha
-        if scratch.get("ay_key") is None or scratch["ay_key"].tolist() != [h]:
-            scratch["ay0s_id"] = np.minimum(np.arange(h, dtype=np.int64), max(0, h - 2))
-            scratch["ays_id"] = np.where(np.arange(h) > max(0, h - 2), 128, 0).astype(np.int32)
-            scratch["ay_key"] = np.array([h])
-        ay0s, ays = scratch["ay0s_id"], scratch["ays_id"]
-        if h < 2:  # one row: it is its own neighbour
-            ax = np.repeat(alpha, 2, axis=0)
-    if _numba():
-        _nb_blend_lowres_plane(img, ax, ay0s, ays, bgx, y0s, fys, out)
-        return
-    a0 = ax[ay0s].astype(np.int32)
-    full_alpha = (a0 + (((ax[ay0s + 1].astype(np.int32) - a0) * ays[:, None] + 64) >> 7)).astype(np.uint8)
-    b0 = bgx[y0s, :w].astype(np.int32)
-    bg = (b0 + (((bgx[y0s + 1, :w].astype(np.int32) - b0) * fys[:, None] + 64) >> 7)).astype(np.uint8)
-    _np_blend(img, full_alpha, bg, out, scratch)
 
 
 JOIN_COLUMNS = 64
@@ -973,6 +910,29 @@ def _alpha_rows(
     return ax, scratch["ay0s"], scratch["ays"]
 
 
+def _rows_of(
+    alpha: np.ndarray, size: tuple[int, int], scratch: dict[str, np.ndarray]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``alpha``'s rows and row map at ``size`` = ``(width, height)``: :func:`_alpha_rows` or :func:`_own_rows`."""
+    w, h = size
+    return _alpha_rows(alpha, size, scratch) if alpha.shape != (h, w) else _own_rows(alpha, scratch)
+
+
+def _own_rows(alpha: np.ndarray, scratch: dict[str, np.ndarray]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """A full-size ``alpha`` as :func:`_alpha_rows` gives a small one: row ``y`` is row ``y`` itself.
+
+    (The last row is row ``h - 2`` moved all the way to ``h - 1``; a one-row alpha is its own neighbour.)
+    """
+    h = alpha.shape[0]
+    if scratch.get("own_rows_key") is None or scratch["own_rows_key"].tolist() != [h]:
+        last = max(0, h - 2)
+        scratch["own_y0s"] = np.minimum(np.arange(h, dtype=np.int64), last)
+        scratch["own_ys"] = np.where(np.arange(h) > last, 128, 0).astype(np.int32)
+        scratch["own_rows_key"] = np.array([h])
+    ax = alpha if h >= 2 else np.repeat(alpha, 2, axis=0)
+    return ax, scratch["own_y0s"], scratch["own_ys"]
+
+
 def _buffer(scratch: dict[str, np.ndarray], name: str, shape: tuple[int, ...], dtype: type = np.uint8) -> np.ndarray:
     """A reused buffer of ``shape`` and ``dtype`` (its contents are whatever was left in it)."""
     buf = scratch.get(name)
@@ -1032,8 +992,8 @@ def _run_group(group: str) -> None:
         blend(plane, alpha, np.zeros((5, 5), np.uint8)[:4, :4], plane, scratch)
         bgx = np.zeros((3, 4), np.uint8)
         rows = np.zeros(4, np.int64), np.zeros(4, np.int32)
-        blend_lowres_plane(plane, alpha, bgx, *rows, plane, {})
-        blend_lowres_plane(plane, alpha[:2], bgx, *rows, plane, {})
+        blend_lowres(plane, alpha, bgx, *rows, plane, {})
+        blend_lowres(plane, alpha[:2], bgx, *rows, plane, {})
     if group in ("replace", "color"):  # a whole background, or one row of it for every row
         blend(img, alpha, img, out, scratch)
 

@@ -193,7 +193,7 @@ class PlanarCompositor(BaseCompositor):
         for k in range(3):
             scale = 2 * f if k == 0 else f
             bgx, y0s, fys = self._plane_rows(k, ycc[k], scale, src[k].shape)
-            _kernels.blend_lowres_plane(
+            _kernels.blend_lowres(
                 src[k], alpha if k == 0 or not full else alpha_half, bgx, y0s, fys, dst[k], self._plane_scratch(k)
             )
 
