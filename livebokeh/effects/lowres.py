@@ -91,9 +91,7 @@ class LowresBackground(ABC):
         self.bg_small = np.zeros((sh, sw, 3), np.uint8)
         self.bgx = np.zeros((sh + 1, max(sw * step, w), 3), np.uint8)
         self.fill = np.zeros(3, np.float32)
-        u = np.clip((np.arange(h, dtype=np.float64) + 0.5) / step - 0.5, 0.0, sh - 1)
-        self.y0s = np.minimum(np.floor(u).astype(np.int64), sh - 1)
-        self.fys = np.round((u - self.y0s) * 128).astype(np.int32)  # 7-bit fraction for the integer blend
+        self.y0s, self.fys = row_map(h, sh, step)
         self.scratch: dict[str, np.ndarray] = {}
         self._falloff_scratch: dict[str, np.ndarray] = {}
         self._key = key
@@ -105,16 +103,8 @@ class LowresBackground(ABC):
 
         ``alpha`` and ``reduced`` are as in :meth:`small`.
         """
-        h, w = image.shape[:2]
         self.small(image, alpha, reduced)
-        step = self.step
-        sh, sw = self.bg_small.shape[:2]
-        bgx = self.bgx
-        cv2.resize(self.bg_small, (sw * step, sh), dst=bgx[:sh, : sw * step], interpolation=cv2.INTER_LINEAR)
-        if bgx.shape[1] > sw * step:  # a frame a few pixels wider than its halved copies cover
-            bgx[:sh, sw * step :] = bgx[:sh, sw * step - 1 : sw * step]
-        bgx[sh] = bgx[sh - 1]
-        return bgx, self.y0s, self.fys
+        return scale_rows(self.bg_small, self.step, self.bgx), self.y0s, self.fys
 
     def small(
         self, image: np.ndarray, alpha: np.ndarray, reduced: Callable[[int], np.ndarray] | None = None
@@ -158,6 +148,33 @@ class LowresBackground(ABC):
         """Frame pixels per sample of :meth:`small`'s result (``f``, or the nearest multiple of the level's scale)."""
         assert self._key is not None, "small() or render() has not run yet"
         return self._key[2]
+
+
+def scale_rows(small: np.ndarray, step: int, out: np.ndarray) -> np.ndarray:
+    """``small`` (``sh x sw``, a plane or BGR) scaled by ``step`` along x only, into ``out``; returns ``out``.
+
+    ``out`` has one row more than ``small`` (a copy of its last, so row ``y0 + 1`` always
+    exists for :func:`row_map`'s ``y0``) and may be wider than ``sw * step``: a frame a few
+    pixels wider than its halved copies cover gets the last column repeated.
+    """
+    sh, sw = small.shape[:2]
+    cv2.resize(small, (sw * step, sh), dst=out[:sh, : sw * step], interpolation=cv2.INTER_LINEAR)
+    if out.shape[1] > sw * step:
+        out[:sh, sw * step :] = out[:sh, sw * step - 1 : sw * step]
+    out[sh] = out[sh - 1]
+    return out
+
+
+def row_map(height: int, rows: int, step: int) -> tuple[np.ndarray, np.ndarray]:
+    """For each of ``height`` rows, the two of ``rows`` rows (scaled by ``step``) it lies between: ``(y0s, fys)``.
+
+    Row ``y`` is row ``y0s[y]`` plus ``fys[y] / 128`` (a 7-bit fraction, for the integer
+    blends) of the way to row ``y0s[y] + 1``; pixel centres aligned as ``cv2.resize`` lays
+    them, clamped at the edges.
+    """
+    u = np.clip((np.arange(height, dtype=np.float64) + 0.5) / step - 0.5, 0.0, rows - 1)
+    y0s = np.minimum(np.floor(u).astype(np.int64), rows - 1)
+    return y0s, np.round((u - y0s) * 128).astype(np.int32)
 
 
 def _halved(

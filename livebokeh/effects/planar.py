@@ -35,6 +35,7 @@ from ..errors import FrameFormatError
 from ..yuv import i420_half_bgr, i420_planes
 from . import _kernels
 from .compositor import BaseCompositor, check_alpha, with_own_kernels
+from .lowres import row_map, scale_rows
 
 __all__ = ["PlanarCompositor"]
 
@@ -200,25 +201,15 @@ class PlanarCompositor(BaseCompositor):
     def _plane_rows(
         self, k: int, small: np.ndarray, scale: int, shape: tuple[int, int]
     ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """Plane ``k``'s background ``small`` scaled along x by ``scale`` (one row more), and the plane's row map.
-
-        Row ``y`` of the background at the plane's ``shape`` is interpolated between rows
-        ``y0s[y]`` and ``y0s[y] + 1`` with weight ``fys[y] / 128`` (pixel centres aligned, as
-        ``cv2.resize`` lays them; edges repeated where the halved copies fall a pixel short).
-        """
+        """Plane ``k``'s background ``small`` scaled along x by ``scale`` (:func:`~.lowres.scale_rows`), and the
+        :func:`~.lowres.row_map` of the plane's ``shape`` over it."""
         sh, sw = small.shape
         ph, pw = shape
-        bgx = self._plane(f"bgx{k}", (sh + 1, max(sw * scale, pw)))
-        cv2.resize(small, (sw * scale, sh), dst=bgx[:sh, : sw * scale], interpolation=cv2.INTER_LINEAR)
-        if bgx.shape[1] > sw * scale:
-            bgx[:sh, sw * scale :] = bgx[:sh, sw * scale - 1 : sw * scale]
-        bgx[sh] = bgx[sh - 1]
+        bgx = scale_rows(small, scale, self._plane(f"bgx{k}", (sh + 1, max(sw * scale, pw))))
         key = (k, sh, ph, scale)
         rows = self._rows.get(k)
         if rows is None or rows[0] != key:
-            u = np.clip((np.arange(ph, dtype=np.float64) + 0.5) / scale - 0.5, 0.0, sh - 1)
-            y0s = np.minimum(np.floor(u).astype(np.int64), sh - 1)
-            rows = (key, y0s, np.round((u - y0s) * 128).astype(np.int32))
+            rows = (key, *row_map(ph, sh, scale))
             self._rows[k] = rows
         return bgx, rows[1], rows[2]
 
