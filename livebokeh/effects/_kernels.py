@@ -753,13 +753,10 @@ def blend_lowres(
             a3 = _scratch(scratch, "run_a3", BLEND_RUN * 3, np.uint8)
             _nb_blend_lowres_ax(img, ax, ay0s, ays, bgx, y0s, fys, out, a3)
         return
-    if img.ndim == 2:  # a plane: its alpha and background rows made full size, then the plain blend
+    if img.ndim == 2:  # a plane: its alpha and background made full size (the kernels' row formula), then blended
         ax, ay0s, ays = _rows_of(alpha, (w, h), scratch)
-        a0 = ax[ay0s].astype(np.int32)
-        full_alpha = (a0 + (((ax[ay0s + 1].astype(np.int32) - a0) * ays[:, None] + 64) >> 7)).astype(np.uint8)
-        b0 = bgx[y0s, :w].astype(np.int32)
-        bg = (b0 + (((bgx[y0s + 1, :w].astype(np.int32) - b0) * fys[:, None] + 64) >> 7)).astype(np.uint8)
-        _np_blend(img, full_alpha, bg, out, scratch)
+        full_alpha = _lerp_rows(ax[ay0s], ax[ay0s + 1], ays[:, None])
+        _np_blend(img, full_alpha, _lerp_rows(bgx[y0s, :w], bgx[y0s + 1, :w], fys[:, None]), out, scratch)
         return
     if alpha.shape != (h, w):
         alpha = upsample_alpha(alpha, (w, h), scratch)
