@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import signal
 import sys
 from pathlib import Path
 from typing import Any
@@ -20,7 +19,7 @@ from .common import (
     write_stats_json,
 )
 from .convert_ray import RAY_FLAGS, add_cluster_args
-from .signals import Terminated, raise_caught, raise_if_dropped
+from .signals import Terminated, raise_if_dropped
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -92,7 +91,6 @@ def main(args: argparse.Namespace) -> int:
     encode = EncodeOptions(
         codec=args.codec, crf=args.crf, preset=args.preset, threads=args.encoder_threads, faststart=args.faststart
     )
-    previous = signal.signal(signal.SIGTERM, raise_caught)
     bar: Any = None
     results: list[ConvertResult] = []
 
@@ -156,8 +154,6 @@ def main(args: argparse.Namespace) -> int:
         print(f"livebokeh: {what}: the unfinished output was removed", file=sys.stderr)
         write_stats_json(args.stats_json, results)
         return 143 if isinstance(exc, Terminated) else 130
-    finally:
-        signal.signal(signal.SIGTERM, previous)
     write_stats_json(args.stats_json, report.results)
     failed = len(report.failed)
     if not args.quiet and len(report.results) > 1:
