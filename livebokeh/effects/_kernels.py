@@ -270,11 +270,8 @@ def _nb_downsample_hdr(img, alpha, f, acc, num_row, den_row, w3):  # type: ignor
                     top = v if v > top else top
                 if top < bright:
                     continue
-                ar_run = ar[x0:x1]
                 w3_run = w3[3 * x0 : 3 * x1]
-                for x in range(ar_run.size):
-                    b = max(np.float32(255 - np.int32(ar_run[x]) * EDGE_CUT), np.float32(0.0)) * inv255
-                    wt = b * b
+                for x in range(x1 - x0):
                     # one boost per pixel, from its linear luminance: near-white highlights
                     # bloom and keep their hue; saturated colours are not mistaken for lights
                     cb = np.float32(run[3 * x]) * inv255
@@ -282,7 +279,7 @@ def _nb_downsample_hdr(img, alpha, f, acc, num_row, den_row, w3):  # type: ignor
                     cr = np.float32(run[3 * x + 2]) * inv255
                     lum = LUMA_B * cb * cb + LUMA_G * cg * cg + LUMA_R * cr * cr
                     t = min(max((lum - knee) * slope, np.float32(0.0)), np.float32(1.0))
-                    wb = wt * (np.float32(1.0) + gain * t * t) * inv255 * inv255
+                    wb = w3_run[3 * x] * (np.float32(1.0) + gain * t * t)  # the pixel's weight, boosted
                     w3_run[3 * x] = wb
                     w3_run[3 * x + 1] = wb
                     w3_run[3 * x + 2] = wb
