@@ -20,7 +20,7 @@ import cv2
 import numpy as np
 
 from ..people.box import Box, scale_box
-from .subject import grown
+from .subject import components, grown
 
 CONFIDENT = 0.8
 """First-pass probability above which the model is "sure" a pixel is a person."""
@@ -59,7 +59,7 @@ def protect_confident(
     if not conf.any():
         return refined
     fh, fw = first.shape[:2]
-    count, labels, stats, _ = cv2.connectedComponentsWithStats(conf, connectivity=8)
+    count, labels, stats = components(conf)
     keep = stats[:, cv2.CC_STAT_AREA] >= MIN_AREA * fh * fw
     keep[0] = False
     region: tuple[slice, slice] | None = None

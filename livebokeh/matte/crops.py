@@ -18,6 +18,7 @@ import numpy as np
 from ..people.box import Box, Rect, ious
 from ..people.person import Person
 from ..people.pose import PersonMask
+from .subject import components
 
 log = logging.getLogger(__name__)
 
@@ -68,14 +69,11 @@ def blob_boxes(first_pass: np.ndarray, frame_hw: tuple[int, int]) -> list[Box]:
     """Boxes (frame pixels) of the parts of the first-pass mask that are not specks."""
     h, w = frame_hw
     mh, mw = first_pass.shape[:2]
-    count, _, stats, _ = cv2.connectedComponentsWithStats((first_pass >= 0.5).astype(np.uint8), connectivity=8)
-    sx, sy = w / mw, h / mh
-    out = []
-    for i in range(1, count):
-        x, y, bw, bh, area = (int(v) for v in stats[i])
-        if area >= MIN_BLOB * mh * mw:
-            out.append((x * sx, y * sy, (x + bw) * sx, (y + bh) * sy))
-    return out
+    _, _, stats = components((first_pass >= 0.5).astype(np.uint8))
+    big = stats[1:][stats[1:, cv2.CC_STAT_AREA] >= MIN_BLOB * mh * mw].astype(np.float64)
+    x, y, bw, bh = big[:, 0], big[:, 1], big[:, 2], big[:, 3]
+    boxes = np.stack([x * (w / mw), y * (h / mh), (x + bw) * (w / mw), (y + bh) * (h / mh)], axis=1)
+    return [(x0, y0, x1, y1) for x0, y0, x1, y1 in boxes.tolist()]
 
 
 def crop_regions(

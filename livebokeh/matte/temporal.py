@@ -75,9 +75,8 @@ class TemporalFilter:
         average = self._average
         average += rate * (prob - average)
         state = self._state
-        new = state.copy()
         move = (motion >= 0.5) | (np.abs(average - state) > st.deadband)
-        new[move] = average[move]
+        new = np.where(move, average, state)
         # hysteresis: only flip sides of 0.5 when the model is clearly on the other side
         was_fg = state >= 0.5
         hold_fg = was_fg & (new < 0.5) & (prob > 0.5 - st.hysteresis)
