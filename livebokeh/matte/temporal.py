@@ -164,8 +164,8 @@ class GuideSmoother:
         step = alpha - prev
         # a small step is the model's jitter unless the picture changed: it gets the lower floor
         small = np.abs(step) < np.float32(self.jitter)
-        lowered = rate[small] - np.float32(self.floor - self.jitter_floor)
-        rate[small] = np.maximum(lowered, np.float32(self.jitter_floor))
+        lowered = np.maximum(rate - np.float32(self.floor - self.jitter_floor), np.float32(self.jitter_floor))
+        rate = np.where(small, lowered, rate)
         out = prev + rate * step
         self._alpha = out
         return out
