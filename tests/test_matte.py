@@ -15,6 +15,7 @@ from matte_fakes import RedPose
 
 from livebokeh import models
 from livebokeh.config import MatteOptions
+from livebokeh.effects import _kernels
 from livebokeh.errors import ModelLoadError
 from livebokeh.evaluation import InstabilityMeter, binary_iou, make_moving_clip, still_pixels
 from livebokeh.frames import Frame, Mask
@@ -22,7 +23,7 @@ from livebokeh.matte import DETECT_EVERY, Matte, PhotoApplier, PhotoEstimator, V
 from livebokeh.matte.apply import colour_step_where
 from livebokeh.matte.crops import crop_regions, merge_crops, merge_person_masks
 from livebokeh.matte.subject import SubjectTracker, candidates, centrality_weight, drop_stray_blobs, keep_region
-from livebokeh.matte.temporal import TemporalFilter
+from livebokeh.matte.temporal import JITTER_FLOOR, STILL_FLOOR, GuideSmoother, TemporalFilter
 from livebokeh.matte.warp import MaskWarper, flow_grey
 from livebokeh.people import (
     Detection,
@@ -94,6 +95,65 @@ def test_guide_image_is_reduced() -> None:
     frame = np.zeros((1080, 1920, 3), np.uint8)
     g = upsample.guide_image(frame, 480)
     assert g.shape == (270, 480) and g.dtype == np.float32
+
+
+@pytest.mark.parametrize(
+    ("size", "guide"),
+    [
+        ((1920, 1080), (480, 270)),
+        ((3840, 2160), (480, 270)),
+        ((1280, 720), (320, 180)),
+        ((720, 1280), (180, 320)),
+        ((854, 480), (427, 240)),
+        ((640, 480), (320, 240)),
+        ((512, 512), (480, 480)),  # its halving (256) would be too coarse: scaled to the longest side instead
+        ((320, 240), (320, 240)),
+    ],
+)
+def test_video_guide_is_a_halving_of_the_frame(size: tuple[int, int], guide: tuple[int, int]) -> None:
+    assert upsample.video_guide_size(size) == guide
+    w, h = size
+    image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
+    frame = Frame(image=image, timestamp_ns=0, index=0)
+    g = upsample.frame_guide(frame, guide)
+    assert g.shape == (guide[1], guide[0]) and g.dtype == np.float32
+    level = frame.reduced(max(guide))
+    if (level.shape[1], level.shape[0]) == guide:  # the frame's own halving, not a resampled copy
+        assert np.array_equal(g, cv2.cvtColor(level, cv2.COLOR_BGR2GRAY).astype(np.float32) * np.float32(1 / 255))
+
+
+def _smoothed(backend: str, alphas: list[np.ndarray], guides: list[np.ndarray]) -> list[np.ndarray]:
+    with _kernels.backend(backend):
+        smoother = GuideSmoother()
+        return [smoother.update(a, g, i // 3) for i, (a, g) in enumerate(zip(alphas, guides, strict=True))]
+
+
+@pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
+def test_guide_smoother_kernel_matches_numpy() -> None:
+    rng = np.random.default_rng(3)
+    shape = (37, 53)
+    guides = [cv2.GaussianBlur(rng.random(shape, np.float32), (0, 0), 2) for _ in range(9)]
+    alphas = [cv2.GaussianBlur(rng.random(shape, np.float32), (0, 0), 3) for _ in range(9)]
+    for a, b in zip(_smoothed("numpy", alphas, guides), _smoothed("numba", alphas, guides), strict=True):
+        assert a.dtype == b.dtype == np.float32
+        assert np.abs(a - b).max() < 1e-6
+
+
+@pytest.mark.parametrize("backend", ["numpy", "numba"])
+def test_guide_smoother_follows_change_and_damps_jitter(backend: str) -> None:
+    if backend == "numba" and not _kernels.numba_available():
+        pytest.skip("numba is not installed")
+    still = np.full((20, 20), 0.5, np.float32)
+    moved = still.copy()
+    moved[:, 10:] = 1.0  # the right half of the picture changed a lot
+    prev = np.zeros((20, 20), np.float32)
+    new = np.full((20, 20), 0.6, np.float32)  # a real step on the top rows ...
+    new[10:] = 0.1  # ... and a jitter-sized one below
+    out = _smoothed(backend, [prev, new], [still, moved])[1]
+    assert np.allclose(out[:10, 14:], 0.6)  # the picture changed: the new value at once
+    assert np.allclose(out[:10, :6], 0.6 * STILL_FLOOR)  # still: only the floor's share
+    assert np.allclose(out[10:, :6], 0.1 * JITTER_FLOOR)  # still and small: the lower floor's
+    assert np.allclose(out[10:, 14:], 0.1 * (1 - STILL_FLOOR + JITTER_FLOOR))  # changed, small: lowered alike
 
 
 # --- temporal smoothing -----------------------------------------------------------------------

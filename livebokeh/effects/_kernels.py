@@ -97,6 +97,11 @@ def using_numba() -> bool:
     return _use_numba
 
 
+def numba_here() -> bool:
+    """True when the numba kernels are used on this thread (:func:`backend` may have chosen for it)."""
+    return _numba()
+
+
 def set_backend(name: str) -> None:
     """Choose ``"numba"`` or ``"numpy"`` kernels (for tests and benchmarks)."""
     global _use_numba
@@ -158,6 +163,10 @@ def _jit(fn: Callable[..., Any]) -> Callable[..., Any]:
     call.__name__ = fn.__name__
     call.__doc__ = fn.__doc__
     return call
+
+
+kernel = _jit
+""":func:`_jit` for kernels elsewhere in the package (they follow the same rules and share the cache)."""
 
 
 # --------------------------------------------------------------------------- numba

@@ -21,6 +21,8 @@ from dataclasses import dataclass
 import cv2
 import numpy as np
 
+from ..effects import _kernels
+
 
 @dataclass(frozen=True, slots=True)
 class TemporalSettings:
@@ -158,14 +160,39 @@ class GuideSmoother:
         if reference is not prev_guide and reference.shape == guide.shape:
             change = cv2.max(change, cv2.absdiff(guide, reference))
         rate = cv2.blur(change, (3, 3))
-        rate *= np.float32((1.0 - self.floor) / self.change)
-        rate += np.float32(self.floor)
-        np.minimum(rate, 1.0, out=rate)
-        step = alpha - prev
-        # a small step is the model's jitter unless the picture changed: it gets the lower floor
-        small = np.abs(step) < np.float32(self.jitter)
-        lowered = np.maximum(rate - np.float32(self.floor - self.jitter_floor), np.float32(self.jitter_floor))
-        rate = np.where(small, lowered, rate)
-        out = prev + rate * step
+        scale, floor = np.float32((1.0 - self.floor) / self.change), np.float32(self.floor)
+        jitter, jitter_floor = np.float32(self.jitter), np.float32(self.jitter_floor)
+        if _kernels.numba_here() and alpha.dtype == np.float32 and prev.dtype == np.float32:
+            out = np.empty_like(alpha)
+            _nb_smooth(rate, alpha, prev, scale, floor, jitter, np.float32(floor - jitter_floor), jitter_floor, out)
+        else:
+            rate *= scale
+            rate += floor
+            np.minimum(rate, 1.0, out=rate)
+            step = alpha - prev
+            # a small step is the model's jitter unless the picture changed: it gets the lower floor
+            small = np.abs(step) < jitter
+            lowered = np.maximum(rate - np.float32(floor - jitter_floor), jitter_floor)
+            rate = np.where(small, lowered, rate)
+            out = prev + rate * step
         self._alpha = out
         return out
+
+
+@_kernels.kernel
+def _nb_smooth(rate, alpha, prev, scale, floor, jitter, lower_by, jitter_floor, out):  # type: ignore[no-untyped-def]
+    """:meth:`GuideSmoother.update`'s per-pixel step in one pass (the numpy path makes eight maps for it).
+
+    ``rate`` is the 3 x 3 mean of the picture's change; ``out = prev + r * (alpha - prev)``
+    with ``r = min(rate * scale + floor, 1)``, lowered by ``lower_by`` (not below
+    ``jitter_floor``) where the step is smaller than ``jitter``.
+    """
+    h, w = alpha.shape
+    for y in range(h):
+        rr, a, p, o = rate[y], alpha[y], prev[y], out[y]
+        for x in range(w):
+            r = min(rr[x] * scale + floor, np.float32(1.0))
+            step = a[x] - p[x]
+            if abs(step) < jitter:
+                r = max(r - lower_by, jitter_floor)
+            o[x] = p[x] + r * step

@@ -19,7 +19,10 @@ import numpy as np
 from ..frames import Frame
 
 VIDEO_GUIDE_SIDE = 480
-"""Long side of the guide image for video: the filter's cost is fixed, not per full-res pixel."""
+"""Longest side of the guide image for video: the filter's cost is fixed, not per full-res pixel."""
+
+VIDEO_GUIDE_MIN_SIDE = 320
+"""A video guide that is one of the frame's halvings is used down to this long side (see :func:`video_guide_size`)."""
 
 PHOTO_GUIDE_SIDE = 1024
 """Long side of the guide image for photos (a 12 MP photo is refined at ~1 MP)."""
@@ -36,6 +39,25 @@ def guide_size(frame_size: tuple[int, int], max_side: int) -> tuple[int, int]:
     w, h = frame_size
     scale = min(1.0, max_side / max(w, h))
     return max(1, round(w * scale)), max(1, round(h * scale))
+
+
+def video_guide_size(frame_size: tuple[int, int]) -> tuple[int, int]:
+    """``(width, height)`` of the guide image for video frames of ``frame_size``.
+
+    The largest of the frame's exact halvings (:meth:`~livebokeh.frames.Frame.reduced`) whose
+    long side is at most ``VIDEO_GUIDE_SIDE``, as long as that side is at least
+    ``VIDEO_GUIDE_MIN_SIDE``: 1080p 480 x 270, 720p 320 x 180, 854 x 480 427 x 240.  Such a
+    level costs nothing more (the model input and the compositor's blur share it) and no
+    bilinear step; the filter's cost follows its pixel count (720p: 3.3 -> 2.1 ms a frame for
+    the whole matte step against 480 x 270).  Frames whose halving would be smaller than
+    that (512 x 512 -> 256) keep :func:`guide_size` at ``VIDEO_GUIDE_SIDE``.
+    """
+    w, h = frame_size
+    while max(w, h) > VIDEO_GUIDE_SIDE and min(w, h) >= 2:
+        w, h = w // 2, h // 2
+    if max(w, h) >= VIDEO_GUIDE_MIN_SIDE:
+        return w, h
+    return guide_size(frame_size, VIDEO_GUIDE_SIDE)
 
 
 def guide_source(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -62,16 +84,15 @@ def guide_image(image: np.ndarray, max_side: int) -> np.ndarray:
     return grey.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
-def frame_guide(frame: Frame, max_side: int) -> np.ndarray:
-    """:func:`guide_image` of a :class:`~livebokeh.frames.Frame`, made from its shared reduced copies.
+def frame_guide(frame: Frame, size: tuple[int, int]) -> np.ndarray:
+    """Grey ``float32`` ``[0, 1]`` guide of a :class:`~livebokeh.frames.Frame` at ``size`` (:func:`video_guide_size`).
 
-    The frame's own :meth:`~livebokeh.frames.Frame.resized` copy at the guide's size: its
-    nearest halving, finished with a bilinear step where the guide is not a halving
-    (720p: 640 x 360 -> 480 x 270), which costs a tenth of an area average by such a
-    fractional factor (0.15 vs 1.65 ms here).
+    Made from the frame's own :meth:`~livebokeh.frames.Frame.resized` copy: its nearest
+    halving, finished with a bilinear step where the guide is not a halving (512 x 512 ->
+    480 x 480), which costs a tenth of an area average by such a fractional factor.
     """
-    w, h = frame.size
-    return guide_image(frame.resized(guide_size((w, h), max_side)), max_side)
+    grey = cv2.cvtColor(frame.resized(size), cv2.COLOR_BGR2GRAY)
+    return grey.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
 def colour_guide(image: np.ndarray, max_side: int) -> np.ndarray:
