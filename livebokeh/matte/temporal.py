@@ -133,6 +133,7 @@ class GuideSmoother:
         self._guide: np.ndarray | None = None
         self._key: object = None
         self._key_guide: np.ndarray | None = None
+        self._rows: np.ndarray | None = None
 
     def reset(self) -> None:
         """Forget the previous frame."""
@@ -156,16 +157,22 @@ class GuideSmoother:
         if prev is None or prev_guide is None or reference is None or prev.shape != alpha.shape:
             self._alpha = alpha
             return alpha
-        change = cv2.absdiff(guide, prev_guide)
-        if reference is not prev_guide and reference.shape == guide.shape:
-            change = cv2.max(change, cv2.absdiff(guide, reference))
-        rate = cv2.blur(change, (3, 3))
+        use_reference = reference is not prev_guide and reference.shape == guide.shape
         scale, floor = np.float32((1.0 - self.floor) / self.change), np.float32(self.floor)
         jitter, jitter_floor = np.float32(self.jitter), np.float32(self.jitter_floor)
-        if _kernels.numba_here() and alpha.dtype == np.float32 and prev.dtype == np.float32:
+        h, w = alpha.shape
+        if _kernels.numba_here() and h >= 2 and w >= 2 and _all_float32(alpha, prev, guide, prev_guide, reference):
             out = np.empty_like(alpha)
-            _nb_smooth(rate, alpha, prev, scale, floor, jitter, np.float32(floor - jitter_floor), jitter_floor, out)
+            rows = self._rows if self._rows is not None and self._rows.shape == alpha.shape else np.empty_like(alpha)
+            self._rows = rows
+            lower_by = np.float32(floor - jitter_floor)
+            _nb_smooth(guide, prev_guide, reference, use_reference, alpha, prev, scale, floor, jitter, lower_by,
+                       jitter_floor, out, rows)  # fmt: skip
         else:
+            change = cv2.absdiff(guide, prev_guide)
+            if use_reference:
+                change = cv2.max(change, cv2.absdiff(guide, reference))
+            rate = cv2.blur(change, (3, 3))
             rate *= scale
             rate += floor
             np.minimum(rate, 1.0, out=rate)
@@ -179,19 +186,46 @@ class GuideSmoother:
         return out
 
 
-@_kernels.kernel
-def _nb_smooth(rate, alpha, prev, scale, floor, jitter, lower_by, jitter_floor, out):  # type: ignore[no-untyped-def]
-    """:meth:`GuideSmoother.update`'s per-pixel step in one pass (the numpy path makes eight maps for it).
+def _all_float32(*arrays: np.ndarray) -> bool:
+    return all(a.dtype == np.float32 for a in arrays)
 
-    ``rate`` is the 3 x 3 mean of the picture's change; ``out = prev + r * (alpha - prev)``
-    with ``r = min(rate * scale + floor, 1)``, lowered by ``lower_by`` (not below
-    ``jitter_floor``) where the step is smaller than ``jitter``.
+
+@_kernels.kernel
+def _nb_smooth(
+    guide, prev_guide, reference, use_reference, alpha, prev, scale, floor, jitter, lower_by, jitter_floor, out, rows
+):  # type: ignore[no-untyped-def]
+    """:meth:`GuideSmoother.update` after its bookkeeping, in two passes (the numpy path makes a dozen maps).
+
+    The picture's change ``|guide - prev_guide|`` (the larger of it and ``|guide - reference|``
+    with ``use_reference``) is summed along x into ``rows``; its 3 x 3 mean (edges mirrored
+    as ``cv2.blur`` does) gives the rate ``r = min(mean * scale + floor, 1)``, lowered by
+    ``lower_by`` (not below ``jitter_floor``) where the step is smaller than ``jitter``; then
+    ``out = prev + r * (alpha - prev)``.  At least 2 x 2 pixels.
     """
     h, w = alpha.shape
     for y in range(h):
-        rr, a, p, o = rate[y], alpha[y], prev[y], out[y]
+        g, pg, rf, rs = guide[y], prev_guide[y], reference[y], rows[y]
+        c_left = abs(g[1] - pg[1])
+        c_mid = abs(g[0] - pg[0])
+        if use_reference:
+            c_left = max(c_left, abs(g[1] - rf[1]))
+            c_mid = max(c_mid, abs(g[0] - rf[0]))
         for x in range(w):
-            r = min(rr[x] * scale + floor, np.float32(1.0))
+            xr = x + 1 if x + 1 < w else w - 2
+            c_right = abs(g[xr] - pg[xr])
+            if use_reference:
+                c_right = max(c_right, abs(g[xr] - rf[xr]))
+            rs[x] = c_left + c_mid + c_right
+            c_left, c_mid = c_mid, c_right
+    ninth = np.float32(1.0 / 9.0)
+    one = np.float32(1.0)
+    for y in range(h):
+        up = rows[y - 1 if y > 0 else 1]
+        mid = rows[y]
+        down = rows[y + 1 if y + 1 < h else h - 2]
+        a, p, o = alpha[y], prev[y], out[y]
+        for x in range(w):
+            r = min((up[x] + mid[x] + down[x]) * ninth * scale + floor, one)
             step = a[x] - p[x]
             if abs(step) < jitter:
                 r = max(r - lower_by, jitter_floor)
