@@ -122,6 +122,20 @@ def test_video_guide_is_a_halving_of_the_frame(size: tuple[int, int], guide: tup
         assert np.array_equal(g, cv2.cvtColor(level, cv2.COLOR_BGR2GRAY).astype(np.float32) * np.float32(1 / 255))
 
 
+@pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
+@pytest.mark.parametrize("shape", [(270, 480), (240, 427), (7, 5), (2, 9)])
+def test_fast_guided_filter_kernel_matches_numpy(shape: tuple[int, int]) -> None:
+    rng = np.random.default_rng(5)
+    guide = cv2.GaussianBlur(rng.random(shape, np.float32), (0, 0), 2)
+    src = cv2.GaussianBlur(rng.random(shape, np.float32), (0, 0), 4)
+    out = {}
+    for backend in ("numpy", "numba"):
+        with _kernels.backend(backend):
+            out[backend] = upsample.guided_filter(guide, src, 4, 1e-3, subsample=2)
+    assert out["numba"].shape == shape and out["numba"].dtype == np.float32
+    assert np.abs(out["numba"] - out["numpy"]).max() < 1e-6
+
+
 def _smoothed(backend: str, alphas: list[np.ndarray], guides: list[np.ndarray]) -> list[np.ndarray]:
     with _kernels.backend(backend):
         smoother = GuideSmoother()

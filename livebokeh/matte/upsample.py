@@ -11,11 +11,13 @@ which costs less than scaling the float mask.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable
 
 import cv2
 import numpy as np
 
+from ..effects import _kernels
 from ..frames import Frame
 
 VIDEO_GUIDE_SIDE = 480
@@ -169,9 +171,52 @@ def guided_filter(guide: np.ndarray, src: np.ndarray, radius: int, eps: float, s
     mean_a = cv2.boxFilter(a, -1, k, dst=mean_i)
     mean_b = cv2.boxFilter(b, -1, k, dst=tmp)
     if subsample > 1:
+        if _kernels.numba_here() and guide.dtype == np.float32 and mean_a.shape[0] >= 2:
+            # along x by OpenCV on the small maps' rows; along y, and applied, in one pass
+            ax = cv2.resize(mean_a, (w, mean_a.shape[0]), interpolation=cv2.INTER_LINEAR)
+            bx = cv2.resize(mean_b, (w, mean_b.shape[0]), interpolation=cv2.INTER_LINEAR)
+            out = np.empty_like(guide)
+            _nb_rows_linear(ax, bx, guide, *_linear_map(h, mean_a.shape[0]), out)
+            return out
         mean_a = cv2.resize(mean_a, (w, h), interpolation=cv2.INTER_LINEAR)
         mean_b = cv2.resize(mean_b, (w, h), interpolation=cv2.INTER_LINEAR)
     return np.asarray(cv2.add(cv2.multiply(mean_a, guide, dst=mean_a), mean_b, dst=mean_a))
+
+
+@functools.lru_cache(maxsize=16)
+def _linear_map(size: int, small: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """For each of ``size`` samples, the two of ``small`` samples it lies between and its weight on the second.
+
+    Pixel centres aligned and edges clamped, as ``cv2.resize`` lays them for ``INTER_LINEAR``.
+    """
+    u = (np.arange(size, dtype=np.float64) + 0.5) * (small / size) - 0.5
+    i0 = np.floor(u).astype(np.int64)
+    wt = (u - i0).astype(np.float32)
+    low, high = i0 < 0, i0 >= small - 1
+    wt[low | high] = 0.0
+    i0 = np.clip(i0, 0, small - 1)
+    i1 = np.minimum(i0 + 1, small - 1)
+    for a in (i0, i1, wt):
+        a.setflags(write=False)
+    return i0, i1, wt
+
+
+@_kernels.kernel
+def _nb_rows_linear(ax, bx, guide, y0s, y1s, wys, out):  # type: ignore[no-untyped-def]
+    """``out = A * guide + B``, ``A`` and ``B`` being ``ax`` and ``bx`` (already at ``guide``'s width) scaled along y.
+
+    ``y0s, y1s, wys`` are :func:`_linear_map`'s: the same samples as finishing the two
+    ``cv2.resize`` calls and a multiply-add, without the two full-size maps in between.
+    """
+    h, w = out.shape
+    one = np.float32(1.0)
+    for y in range(h):
+        wy = wys[y]
+        vy = one - wy
+        a0, a1, b0, b1 = ax[y0s[y]], ax[y1s[y]], bx[y0s[y]], bx[y1s[y]]
+        g, o = guide[y], out[y]
+        for x in range(w):
+            o[x] = (a0[x] * vy + a1[x] * wy) * g[x] + (b0[x] * vy + b1[x] * wy)
 
 
 def filter_radius(guide_shape: tuple[int, ...], mask_shape: tuple[int, ...]) -> int:
