@@ -213,7 +213,8 @@ def test_moving_input_is_followed_at_once() -> None:
 # --- stale-mask compensation ------------------------------------------------------------------
 
 
-def test_shifted_frame_shifts_compensated_mask() -> None:
+@pytest.mark.parametrize("preset", ["fast", "ultrafast"])
+def test_shifted_frame_shifts_compensated_mask(preset: str) -> None:
     h, w, shift = 144, 256, 9
     old_img = _textured(h, w, seed=3)
     new_img = np.roll(old_img, shift, axis=1)
@@ -221,7 +222,7 @@ def test_shifted_frame_shifts_compensated_mask() -> None:
     mask[30:110, 80:150] = 1.0
     old = flow_grey(Frame(image=old_img, timestamp_ns=0, index=0))
     new = flow_grey(Frame(image=new_img, timestamp_ns=0, index=1))
-    warped = MaskWarper().warp(mask, old, new)
+    warped = MaskWarper(preset).warp(mask, old, new)
     xs = np.nonzero(warped[70] >= 0.5)[0]
     assert abs(xs.min() - (80 + shift)) <= 1.5 and abs(xs.max() - (149 + shift)) <= 1.5
     expected = np.roll(mask, shift, axis=1)

@@ -72,7 +72,7 @@ class VideoApplier(MaskApplier):
         guide = upsample.frame_guide(frame, upsample.video_guide_size(frame.size)) if self.options.refine else None
         if mask.index != frame.index and mask.guide is not None and self.options.compensate:
             if self._warper is None:
-                self._warper = MaskWarper()
+                self._warper = MaskWarper("ultrafast")  # once per frame: the cheaper preset (see PRESETS)
             alpha = self._warper.warp(alpha, mask.guide, flow_grey(frame))
         if guide is None:
             return upsample.bilinear(alpha, (w, h), out=out)
