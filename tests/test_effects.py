@@ -88,6 +88,20 @@ def test_point_light_is_no_disc_in_blur(backend: str) -> None:
 
 
 @pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
+@pytest.mark.parametrize("factor", _kernels.WIDEN_FACTORS)
+def test_alpha_rows_widen_as_opencv_does_byte_for_byte(factor: int) -> None:
+    rng = np.random.default_rng(factor)
+    for h, w in [(270, 480), (1, 1), (3, 2), (17, 53)]:
+        small = rng.integers(0, 256, (h, w), dtype=np.uint8)
+        small[: h // 2, : w // 2] = 255  # flat runs and a hard edge next to the noise
+        expected = cv2.resize(small, (w * factor, h), interpolation=cv2.INTER_LINEAR)
+        with _kernels.backend("numba"):
+            ax, _, _ = _kernels._alpha_rows(small, (w * factor, 2 * h), {})
+        assert np.array_equal(ax[:h], expected), (h, w)
+        assert np.array_equal(ax[h], ax[h - 1])
+
+
+@pytest.mark.skipif(not _kernels.numba_available(), reason="numba is not installed")
 def test_lens_blur_sums_boost_every_highlight_wherever_it_lies() -> None:
     """The numba kernel boosts only the runs of pixels that hold a bright sample: lights at the edges of those
     runs, at the end of a row, in one channel only, and just below the threshold all sum as the plain formula

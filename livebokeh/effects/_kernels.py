@@ -406,6 +406,44 @@ def _lerp_rows(r0, r1, fy):  # type: ignore[no-untyped-def]
     return np.uint8(q + (((np.int32(r1) - q) * fy + np.int32(64)) >> np.int32(7)))
 
 
+WIDEN_FACTORS = (2, 4, 8)
+"""Whole factors by which :func:`_nb_widen_rows` scales alpha rows (480 -> 1920 for a 1080p frame's guide)."""
+
+
+@_jit
+def _nb_widen_rows(src, f, out):  # type: ignore[no-untyped-def]
+    """``src`` (``h x sw`` uint8) scaled along x by ``f`` (2, 4 or 8) into ``out`` (``h x f sw``).
+
+    Exactly ``cv2.resize(src, (f sw, h), interpolation=INTER_LINEAR)``: output pixel ``f j + k``
+    samples ``src`` at ``j + (k + 1/2) / f - 1/2``, between pixel ``j`` and its left neighbour for the
+    first half of the phases and its right one for the second (the edge pixel repeated), and for
+    these factors the weights are whole sixteenths, which OpenCV's 11-bit weights hold exactly and
+    round the same way.  OpenCV runs its generic two-pass resize on one channel: 0.25 ms at
+    270 x 480 -> 1920, this 0.045.
+    """
+    h, sw = src.shape
+    for y in range(h):
+        r = src[y]
+        o = out[y]
+        for j in range(sw):
+            q = np.int32(r[j])
+            p = np.int32(r[j - 1]) if j > 0 else q
+            n = np.int32(r[j + 1]) if j + 1 < sw else q
+            if f == 4:
+                o[4 * j] = np.uint8((3 * p + 5 * q + 4) >> 3)
+                o[4 * j + 1] = np.uint8((p + 7 * q + 4) >> 3)
+                o[4 * j + 2] = np.uint8((7 * q + n + 4) >> 3)
+                o[4 * j + 3] = np.uint8((5 * q + 3 * n + 4) >> 3)
+            elif f == 2:
+                o[2 * j] = np.uint8((p + 3 * q + 2) >> 2)
+                o[2 * j + 1] = np.uint8((3 * q + n + 2) >> 2)
+            else:
+                for k in range(4):
+                    wq = 9 + 2 * k  # the nearer pixel's sixteenths: 9, 11, 13, 15
+                    o[8 * j + k] = np.uint8((wq * q + (16 - wq) * p + 8) >> 4)
+                    o[8 * j + 7 - k] = np.uint8((wq * q + (16 - wq) * n + 8) >> 4)
+
+
 # The lowres blends go through each row in runs of BLEND_RUN pixels: a run that is all
 # person is the frame's, one that is all background the background's (interpolated between
 # two rows of bgx); only a run with an edge in it is mixed.  The run loops index with unsigned
@@ -908,7 +946,11 @@ def _alpha_rows(
         scratch["ay0s"] = y0s
         scratch["ays"] = np.round((u - y0s) * 128).astype(np.int32)
         scratch["ax_map_key"] = np.array([sh, h])
-    cv2.resize(alpha, (w, sh), dst=ax[:sh], interpolation=cv2.INTER_LINEAR)
+    factor = w // alpha.shape[1]
+    if _numba() and factor in WIDEN_FACTORS and factor * alpha.shape[1] == w:
+        _nb_widen_rows(alpha, factor, ax[:sh])  # cv2.resize's result, byte for byte, at a fifth of its cost
+    else:
+        cv2.resize(alpha, (w, sh), dst=ax[:sh], interpolation=cv2.INTER_LINEAR)
     ax[sh] = ax[sh - 1]
     return ax, scratch["ay0s"], scratch["ays"]
 
