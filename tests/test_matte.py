@@ -100,18 +100,17 @@ def test_guide_image_is_reduced() -> None:
 @pytest.mark.parametrize(
     ("size", "guide"),
     [
-        ((1920, 1080), (480, 270)),
+        ((1920, 1080), (480, 270)),  # the frame's own halvings
         ((3840, 2160), (480, 270)),
-        ((854, 480), (427, 240)),
-        # halvings that would be too coarse (320 x 180, 256): scaled to the longest side instead
-        ((1280, 720), (480, 270)),
+        ((1280, 720), (480, 270)),  # scaled from the nearest halving
         ((720, 1280), (270, 480)),
+        ((854, 480), (480, 270)),
         ((640, 480), (480, 360)),
         ((512, 512), (480, 480)),
-        ((320, 240), (320, 240)),
+        ((320, 240), (320, 240)),  # never enlarged
     ],
 )
-def test_video_guide_is_a_halving_unless_too_coarse(size: tuple[int, int], guide: tuple[int, int]) -> None:
+def test_video_guide_is_the_frame_at_480_pixels_from_its_levels(size: tuple[int, int], guide: tuple[int, int]) -> None:
     assert upsample.video_guide_size(size) == guide
     w, h = size
     image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)

@@ -23,13 +23,6 @@ from ..frames import Frame
 VIDEO_GUIDE_SIDE = 480
 """Longest side of the guide image for video: the filter's cost is fixed, not per full-res pixel."""
 
-VIDEO_GUIDE_MIN_SIDE = 400
-"""A video guide that is one of the frame's halvings is used down to this long side (see :func:`video_guide_size`).
-
-Below it the guide loses edge detail that shows: a 720p frame's 320 x 180 halving raised the talking-head
-clip liveportrait-s18's temporal instability from 0.294 to 0.306 of the raw model's (``eval --videos``), for
-2 points of a core saved in 720p MJPEG live (17.6-18.2 against 19.1-20.3 %, same run)."""
-
 PHOTO_GUIDE_SIDE = 1024
 """Long side of the guide image for photos (a 12 MP photo is refined at ~1 MP)."""
 
@@ -48,20 +41,14 @@ def guide_size(frame_size: tuple[int, int], max_side: int) -> tuple[int, int]:
 
 
 def video_guide_size(frame_size: tuple[int, int]) -> tuple[int, int]:
-    """``(width, height)`` of the guide image for video frames of ``frame_size``.
+    """The guide size for video frames of ``frame_size``: :func:`guide_size` at ``VIDEO_GUIDE_SIDE``.
 
-    The largest of the frame's exact halvings (:meth:`~livebokeh.frames.Frame.reduced`) whose
-    long side is at most ``VIDEO_GUIDE_SIDE``, as long as that side is at least
-    ``VIDEO_GUIDE_MIN_SIDE``: 1080p 480 x 270, 854 x 480 427 x 240.  Such a level costs
-    nothing more (the model input and the compositor's blur share it) and no bilinear step.
-    Frames whose halving would be smaller than that (720p -> 320 x 180, 512 x 512 -> 256)
-    keep :func:`guide_size` at ``VIDEO_GUIDE_SIDE`` (720p: 480 x 270).
+    For 1080p and 4K that is one of the frame's exact halvings (480 x 270), which the model input
+    and the compositor's blur share.  Smaller halvings were tried as guides and cost matte quality
+    (``eval --videos``, same run): 720p's 320 x 180 raised liveportrait-s18's temporal instability
+    from 0.294 to 0.306 of the raw model's, and 854 x 480's 427 x 240 cost davis16-breakdance 0.001
+    of IoU, for 1-2 points of a core at 720p (17.6-18.2 against 19.1-20.3 % in 720p MJPEG live).
     """
-    w, h = frame_size
-    while max(w, h) > VIDEO_GUIDE_SIDE and min(w, h) >= 2:
-        w, h = w // 2, h // 2
-    if max(w, h) >= VIDEO_GUIDE_MIN_SIDE:
-        return w, h
     return guide_size(frame_size, VIDEO_GUIDE_SIDE)
 
 
