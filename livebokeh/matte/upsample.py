@@ -79,12 +79,11 @@ def guide_image(image: np.ndarray, max_side: int) -> np.ndarray:
 def frame_guide(frame: Frame, size: tuple[int, int]) -> np.ndarray:
     """Grey ``float32`` ``[0, 1]`` guide of a :class:`~livebokeh.frames.Frame` at ``size`` (:func:`video_guide_size`).
 
-    Made from the frame's own :meth:`~livebokeh.frames.Frame.resized` copy: its nearest
-    halving, finished with a bilinear step where the guide is not a halving (512 x 512 ->
-    480 x 480), which costs a tenth of an area average by such a fractional factor.
+    :func:`guide_image` of the frame's own :meth:`~livebokeh.frames.Frame.resized` copy: its
+    nearest halving, finished with a bilinear step where the guide is not a halving (720p:
+    640 x 360 -> 480 x 270), which costs a tenth of an area average by such a fractional factor.
     """
-    grey = cv2.cvtColor(frame.resized(size), cv2.COLOR_BGR2GRAY)
-    return grey.astype(np.float32) * np.float32(1.0 / 255.0)
+    return guide_image(frame.resized(size), max(size))
 
 
 def colour_guide(image: np.ndarray, max_side: int) -> np.ndarray:
