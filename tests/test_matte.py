@@ -111,11 +111,11 @@ def test_guide_image_is_reduced() -> None:
     ],
 )
 def test_video_guide_is_the_frame_at_480_pixels_from_its_levels(size: tuple[int, int], guide: tuple[int, int]) -> None:
-    assert upsample.video_guide_size(size) == guide
+    assert upsample.guide_size(size, upsample.VIDEO_GUIDE_SIDE) == guide
     w, h = size
     image = np.random.default_rng(0).integers(0, 256, (h, w, 3), dtype=np.uint8)
     frame = Frame(image=image, timestamp_ns=0, index=0)
-    g = upsample.frame_guide(frame, guide)
+    g = upsample.frame_guide(frame, upsample.VIDEO_GUIDE_SIDE)
     assert g.shape == (guide[1], guide[0]) and g.dtype == np.float32
     level = frame.reduced(max(guide))
     if (level.shape[1], level.shape[0]) == guide:  # the frame's own halving, not a resampled copy

@@ -88,12 +88,12 @@ def bench_size(
         upsample.bilinear(masks[i % 2], size, out=out)
 
     def refine(i: int) -> None:
-        guide = upsample.frame_guide(frame(i), upsample.video_guide_size(frame(i).size))
+        guide = upsample.frame_guide(frame(i), upsample.VIDEO_GUIDE_SIDE)
         upsample.guided(masks[i % 2], guide, size, out=out, subsample=2)
 
     def refine_smooth(i: int) -> None:
         # compositor side: guide + guided filter + guide-resolution smoothing + scale
-        guide = upsample.frame_guide(frame(i), upsample.video_guide_size(frame(i).size))
+        guide = upsample.frame_guide(frame(i), upsample.VIDEO_GUIDE_SIDE)
         upsample.guided(masks[i % 2], guide, size, out=out, smoother=smoother.update, subsample=2)
 
     def inference_side(i: int) -> None:

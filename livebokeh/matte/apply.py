@@ -69,7 +69,7 @@ class VideoApplier(MaskApplier):
     ) -> np.ndarray:
         w, h = size if size is not None else (frame.image.shape[1], frame.image.shape[0])
         alpha = mask.alpha
-        guide = upsample.frame_guide(frame, upsample.video_guide_size(frame.size)) if self.options.refine else None
+        guide = upsample.frame_guide(frame, upsample.VIDEO_GUIDE_SIDE) if self.options.refine else None
         if mask.index != frame.index and mask.guide is not None and self.options.compensate:
             if self._warper is None:
                 self._warper = MaskWarper("ultrafast")  # once per frame: the cheaper preset (see PRESETS)

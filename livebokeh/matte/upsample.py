@@ -21,7 +21,13 @@ from ..effects import _kernels
 from ..frames import Frame
 
 VIDEO_GUIDE_SIDE = 480
-"""Longest side of the guide image for video: the filter's cost is fixed, not per full-res pixel."""
+"""Long side of the guide image for video: the filter's cost is fixed, not per full-res pixel.
+
+For 1080p and 4K that is one of the frame's exact halvings (480 x 270), which the model input and the
+compositor's blur share.  Smaller halvings were tried as guides and cost matte quality (``eval --videos``,
+same run): 720p's 320 x 180 raised liveportrait-s18's temporal instability from 0.294 to 0.306 of the raw
+model's, and 854 x 480's 427 x 240 cost davis16-breakdance 0.001 of IoU, for 1-2 points of a core at
+720p (17.6-18.2 against 19.1-20.3 % in 720p MJPEG live)."""
 
 PHOTO_GUIDE_SIDE = 1024
 """Long side of the guide image for photos (a 12 MP photo is refined at ~1 MP)."""
@@ -38,18 +44,6 @@ def guide_size(frame_size: tuple[int, int], max_side: int) -> tuple[int, int]:
     w, h = frame_size
     scale = min(1.0, max_side / max(w, h))
     return max(1, round(w * scale)), max(1, round(h * scale))
-
-
-def video_guide_size(frame_size: tuple[int, int]) -> tuple[int, int]:
-    """The guide size for video frames of ``frame_size``: :func:`guide_size` at ``VIDEO_GUIDE_SIDE``.
-
-    For 1080p and 4K that is one of the frame's exact halvings (480 x 270), which the model input
-    and the compositor's blur share.  Smaller halvings were tried as guides and cost matte quality
-    (``eval --videos``, same run): 720p's 320 x 180 raised liveportrait-s18's temporal instability
-    from 0.294 to 0.306 of the raw model's, and 854 x 480's 427 x 240 cost davis16-breakdance 0.001
-    of IoU, for 1-2 points of a core at 720p (17.6-18.2 against 19.1-20.3 % in 720p MJPEG live).
-    """
-    return guide_size(frame_size, VIDEO_GUIDE_SIDE)
 
 
 def guide_source(image: np.ndarray, max_side: int) -> np.ndarray:
@@ -76,14 +70,16 @@ def guide_image(image: np.ndarray, max_side: int) -> np.ndarray:
     return grey.astype(np.float32) * np.float32(1.0 / 255.0)
 
 
-def frame_guide(frame: Frame, size: tuple[int, int]) -> np.ndarray:
-    """Grey ``float32`` ``[0, 1]`` guide of a :class:`~livebokeh.frames.Frame` at ``size`` (:func:`video_guide_size`).
+def frame_guide(frame: Frame, max_side: int) -> np.ndarray:
+    """:func:`guide_image` of a :class:`~livebokeh.frames.Frame`, made from its shared reduced copies.
 
-    :func:`guide_image` of the frame's own :meth:`~livebokeh.frames.Frame.resized` copy: its
-    nearest halving, finished with a bilinear step where the guide is not a halving (720p:
-    640 x 360 -> 480 x 270), which costs a tenth of an area average by such a fractional factor.
+    The frame's own :meth:`~livebokeh.frames.Frame.resized` copy at the guide's size: its
+    nearest halving, finished with a bilinear step where the guide is not a halving
+    (720p: 640 x 360 -> 480 x 270), which costs a tenth of an area average by such a
+    fractional factor (0.15 vs 1.65 ms here).
     """
-    return guide_image(frame.resized(size), max(size))
+    w, h = frame.size
+    return guide_image(frame.resized(guide_size((w, h), max_side)), max_side)
 
 
 def colour_guide(image: np.ndarray, max_side: int) -> np.ndarray:

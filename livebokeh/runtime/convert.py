@@ -41,7 +41,7 @@ from ..effects import Compositor, PlanarCompositor
 from ..errors import ConfigError, InputError, LivebokehError, OutputError, SinkError
 from ..frames import Frame, Mask
 from ..matte import VIDEO_WORKING_SIDE, Matte
-from ..matte.upsample import video_guide_size
+from ..matte.upsample import VIDEO_GUIDE_SIDE, guide_size
 from ..safe_write import check_target, ensure_folder
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks.converted import ConvertedVideo
@@ -309,7 +309,7 @@ class _Composite:
         if item.i420 is not None:
             assert self._planar is not None
             h, w = item.i420.shape[0] * 2 // 3, item.i420.shape[1]
-            size = (w, h) if self._full_alpha else video_guide_size((w, h))
+            size = (w, h) if self._full_alpha else guide_size((w, h), VIDEO_GUIDE_SIDE)
             item.alpha = self._matte.apply_to(item.mask, item.frame, size=size)
             planes = self._planar.apply(item.i420, item.alpha, half=item.frame.image, reduced=item.frame.reduced)
             item.vframe = av.VideoFrame.from_numpy_buffer(planes, format="yuv420p")

@@ -45,7 +45,7 @@ from ..effects import Compositor
 from ..errors import ConfigError, LivebokehError, SinkError
 from ..frames import Frame, Mask
 from ..matte import Matte, VideoEstimator
-from ..matte.upsample import video_guide_size
+from ..matte.upsample import VIDEO_GUIDE_SIDE, guide_size
 from ..matte.warp import MaskWarper, predicted_change
 from ..segmentation import SegmenterProtocol, create_segmenter
 from ..sinks import Sink, SinkClosed, open_sink
@@ -369,7 +369,7 @@ class Pipeline:
                 self._shrink_interp = shrink_interpolation(size, self._shrink_size)
         w, h = size
         self._out_bufs = [np.empty((h, w, 3), np.uint8) for _ in range(3)]
-        aw, ah = self._alpha_size = video_guide_size((w, h))
+        aw, ah = self._alpha_size = guide_size((w, h), VIDEO_GUIDE_SIDE)
         self._alpha_buf = np.empty((ah, aw), np.uint8)
         # every stage once before the sinks open: a window appears when frames are ready
         shrink = (self._shrink_size, self._shrink_interp) if self._shrink_size is not None else None
