@@ -59,6 +59,13 @@ CANCEL_GRACE = 10.0
 """Seconds cancelled tasks get to remove their temp files before their workers are killed."""
 _POLL = 0.5  # seconds between progress updates while waiting for tasks
 
+SETTLE = 0.2
+"""Seconds the tasks get to finish on their own before the rest are cancelled.  Ray 2.60's driver can
+abort on a cancel that meets its task's completion ("Check failed: it != submissible_tasks_.end()" in
+``TaskManager::CompletePendingTask``, ray-project/ray PR 54798 fixed an earlier form): a run stopped by one
+task's failure often has the others failing at the same moment, so those are let finish, and only tasks
+still running are cancelled."""
+
 
 @dataclass(slots=True)
 class FileReport:
@@ -378,12 +385,13 @@ class _Driver:
 
     def _cancel_all(self) -> None:
         """Cancel every task; those still running after :data:`CANCEL_GRACE` seconds are killed."""
-        refs = list(self.refs)
-        for ref in refs:
+        pending = list(self.refs)
+        with contextlib.suppress(Exception):  # see SETTLE
+            _, pending = self.ray.wait(pending, num_returns=len(pending), timeout=SETTLE)
+        for ref in pending:
             with contextlib.suppress(Exception):
                 self.ray.cancel(ref, force=False)
         deadline = time.monotonic() + CANCEL_GRACE
-        pending = refs
         while pending and time.monotonic() < deadline:
             with contextlib.suppress(Exception):
                 _, pending = self.ray.wait(pending, num_returns=len(pending), timeout=0.5)
