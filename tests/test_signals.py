@@ -138,13 +138,27 @@ def test_live_stops_cleanly(tmp_path, sig, delay, twice):
 
 class DroppedSignal:
     """Sends ``sig`` to this process from inside a ctypes callback when called; ``dropped`` lists the
-    exceptions Python printed and dropped there (the case the tests are about happened)."""
+    exceptions Python dropped there (the case the tests are about happened), as they reach the
+    ``sys.unraisablehook`` the command installs."""
 
     def __init__(self, sig: int, monkeypatch: pytest.MonkeyPatch) -> None:
         import ctypes
 
+        from livebokeh._cli import signals
+
         self.dropped: list[type] = []
-        monkeypatch.setattr(sys, "unraisablehook", lambda u: self.dropped.append(u.exc_type))
+        quiet = signals.quiet_dropped
+
+        def recording(previous):
+            hook = quiet(previous)
+
+            def record(unraisable):
+                self.dropped.append(unraisable.exc_type)
+                hook(unraisable)
+
+            return record
+
+        monkeypatch.setattr(signals, "quiet_dropped", recording)
 
         @ctypes.CFUNCTYPE(None)
         def callback() -> None:
@@ -313,3 +327,43 @@ def test_photo_interrupted_leaves_only_complete_outputs(tmp_path, sig, delay):
     for p in out_dir.iterdir():
         img = cv2.imread(str(p))
         assert img is not None and img.shape == (480, 640, 3), f"{p.name} is incomplete"
+
+
+def test_a_signal_dropped_in_a_weakref_callback_is_not_printed(capsys):
+    """Python prints an exception raised in a weakref callback ("Exception ignored in ...") and carries on; while
+    a command runs, one from a caught signal stays off stderr (raise_if_dropped raises it again), others do not."""
+    import weakref
+
+    from livebokeh._cli import signals
+
+    class Thing:
+        pass
+
+    seen = []
+    hook = signals.quiet_dropped(lambda unraisable: seen.append(unraisable.exc_type))
+    previous = sys.unraisablehook
+    sys.unraisablehook = hook
+    try:
+        signals.forget()
+
+        def drop_with(exc):
+            def callback(_ref):
+                raise exc
+
+            thing = Thing()
+            ref = weakref.ref(thing, callback)
+            del thing  # the callback runs here, and its exception goes to sys.unraisablehook
+            return ref
+
+        drop_with(ValueError("a bug"))
+        drop_with(signals.Terminated())  # no signal noted: still reported
+        exc = signals.caught(signal.SIGTERM)
+        drop_with(exc)
+        drop_with(KeyboardInterrupt())
+        assert seen == [ValueError, signals.Terminated]
+        with pytest.raises(signals.Terminated):
+            signals.raise_if_dropped()
+    finally:
+        sys.unraisablehook = previous
+        signals.forget()
+    assert "Traceback" not in capsys.readouterr().err

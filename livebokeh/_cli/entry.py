@@ -81,6 +81,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     _tolerant_streams()
     signals.forget()
     previous: dict[int, object] = {}
+    unraisable = sys.unraisablehook
+    sys.unraisablehook = signals.quiet_dropped(unraisable)
     try:
         previous[signal.SIGTERM] = signal.signal(signal.SIGTERM, signals.raise_caught)
         if signal.getsignal(signal.SIGINT) is signal.default_int_handler:  # not where Ctrl-C is ignored
@@ -101,6 +103,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         native_stderr.restore()
         return report_internal_error(exc, argv, debug=_wants_debug(argv))
     finally:
+        sys.unraisablehook = unraisable
         for sig, handler in previous.items():
             signal.signal(sig, handler)  # type: ignore[arg-type]
 

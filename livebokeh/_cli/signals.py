@@ -11,9 +11,11 @@ exception ends the command, so a signal noted while the command still works was 
 from __future__ import annotations
 
 import signal
+from collections.abc import Callable
 from types import FrameType
+from typing import Any
 
-__all__ = ["Terminated", "caught", "forget", "raise_caught", "raise_if_dropped"]
+__all__ = ["Terminated", "caught", "forget", "quiet_dropped", "raise_caught", "raise_if_dropped"]
 
 
 class Terminated(BaseException):
@@ -42,6 +44,23 @@ def raise_if_dropped() -> None:
     """Raise again the exception of a signal that came and did not end the command (Python dropped it)."""
     if _caught:
         raise _ending(_caught[-1])
+
+
+def quiet_dropped(previous: Callable[[Any], object]) -> Callable[[Any], None]:
+    """A ``sys.unraisablehook`` that keeps a dropped signal's exception off stderr, else calls ``previous``.
+
+    Raised inside a weakref or finaliser callback, the handler's exception cannot propagate:
+    Python would print it with a traceback ("Exception ignored in ...") and carry on.  It was
+    noted (:func:`caught`) and :func:`raise_if_dropped` raises it again, so it is not printed.
+    """
+
+    def hook(unraisable: Any) -> None:
+        exc_type = unraisable.exc_type
+        if _caught and exc_type is not None and issubclass(exc_type, (KeyboardInterrupt, Terminated)):
+            return
+        previous(unraisable)
+
+    return hook
 
 
 def forget() -> None:
