@@ -21,8 +21,6 @@ import numpy as np
 
 from .errors import FrameFormatError
 
-_LEVELS_LOCK = threading.Lock()
-
 
 @dataclass(slots=True)
 class Frame:
@@ -33,6 +31,7 @@ class Frame:
     index: int
     _levels: list[np.ndarray] = field(default_factory=list, init=False, repr=False, compare=False)
     _sized: dict[tuple[int, int], np.ndarray] = field(default_factory=dict, init=False, repr=False, compare=False)
+    _lock: threading.Lock = field(default_factory=threading.Lock, init=False, repr=False, compare=False)
 
     @property
     def size(self) -> tuple[int, int]:
@@ -48,24 +47,22 @@ class Frame:
         change after the first call.
         """
         levels = self._levels
-        if not levels:
-            with _LEVELS_LOCK:
-                if not levels:
-                    levels.append(self.image)
-        level = levels[0]
-        k = 0
-        while max(level.shape[0], level.shape[1]) // 2 >= min_side and min(level.shape[0], level.shape[1]) >= 2:
-            k += 1
-            if k < len(levels):
-                level = levels[k]
-                continue
-            h, w = level.shape[:2]
-            level = cv2.resize(level, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
-            with _LEVELS_LOCK:  # two threads may shrink the same frame: keep the first copy
-                if len(levels) == k:
-                    levels.append(level)
-                else:
+        # Made under the frame's lock: the compositor and the inference thread start on a frame at the same
+        # moment and want the same first halving; the second waits for the first's copy instead of making its
+        # own (in a live run they had made it twice on nearly every frame).
+        with self._lock:
+            if not levels:
+                levels.append(self.image)
+            level = levels[0]
+            k = 0
+            while max(level.shape[0], level.shape[1]) // 2 >= min_side and min(level.shape[0], level.shape[1]) >= 2:
+                k += 1
+                if k < len(levels):
                     level = levels[k]
+                    continue
+                h, w = level.shape[:2]
+                level = cv2.resize(level, (w // 2, h // 2), interpolation=cv2.INTER_AREA)
+                levels.append(level)
         return level
 
     def resized(self, size: tuple[int, int]) -> np.ndarray:
@@ -79,11 +76,12 @@ class Frame:
         small = self._sized.get(size)
         if small is None:
             level = self.reduced(max(size))
-            if (level.shape[1], level.shape[0]) == size:
-                small = level
-            else:
-                small = cv2.resize(level, size, interpolation=cv2.INTER_LINEAR)
-            self._sized[size] = small
+            with self._lock:
+                small = self._sized.get(size)
+                if small is None:
+                    same = (level.shape[1], level.shape[0]) == size
+                    small = level if same else cv2.resize(level, size, interpolation=cv2.INTER_LINEAR)
+                    self._sized[size] = small
         return small
 
 

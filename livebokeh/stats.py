@@ -27,10 +27,12 @@ __all__ = ["CpuMeter", "LiveStats", "peak_rss_mb", "format_summary"]
 SAMPLES = 36_000
 """Timing samples kept per stage (20 minutes at 30 fps); older ones are dropped."""
 
-STAGES = ("capture", "inference", "upsample", "composite", "sinks", "frame")
-"""``capture``: waiting for and reading a frame; ``inference``: :meth:`Matte.compute`;
-``upsample``: :meth:`Matte.apply_to` (the matte thread); ``composite``: the effect; ``sinks``:
-every sink's ``write``; ``frame``: the whole work for one frame (upsample, composite and sinks).
+STAGES = ("capture", "inference", "wait", "upsample", "composite", "sinks", "frame")
+"""``capture``: waiting for and reading a frame; ``inference``: :meth:`Matte.compute`; ``wait``: the
+matte thread waiting for a frame's own mask (latency, not work: see ``OWN_MASK_WAIT`` in
+:mod:`livebokeh.runtime.live`); ``upsample``: :meth:`Matte.apply_to` (the matte thread); ``composite``:
+the effect; ``sinks``: every sink's ``write``; ``frame``: the whole work for one frame (upsample,
+composite and sinks).
 
 The mask age of a composited frame is the time between the capture of the frame the
 mask was computed from and the capture of the frame it is applied to (absolute: when

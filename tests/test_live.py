@@ -21,7 +21,8 @@ from livebokeh._cli import main as cli_main
 from livebokeh.config import MatteOptions
 from livebokeh.effect_kinds import Blur, Bokeh
 from livebokeh.errors import CameraOpenError, ConfigError, SinkError, SourceError
-from livebokeh.runtime.live import LiveOptions, Pipeline
+from livebokeh.frames import Frame, Mask
+from livebokeh.runtime.live import LiveOptions, MaskCache, Pipeline
 from livebokeh.runtime.mailbox import FrameQueue, Mailbox
 from livebokeh.sources import camera as camera_module
 from livebokeh.sources.camera import CameraSource
@@ -432,3 +433,81 @@ def test_only_large_frames_are_shrunk_before_inference():
     assert preshrink_size((1080, 1920), (256, 256)) == (540, 960)
     assert preshrink_size((3840, 2160), (144, 256)) == (960, 540)
     assert preshrink_size((1280, 720), (144, 256)) is None
+
+
+# -- a frame's own mask (MaskCache) ----------------------------------------------------------
+
+
+def _mask_for(index: int) -> Mask:
+    return Mask(alpha=np.zeros((4, 4), np.float32), timestamp_ns=index * 33_000_000, index=index)
+
+
+def _frame(index: int) -> Frame:
+    return Frame(image=np.zeros((4, 4, 3), np.uint8), timestamp_ns=index * 33_000_000, index=index)
+
+
+def _publish_later(cache: MaskCache, mask: Mask, delay: float) -> threading.Thread:
+    thread = threading.Thread(target=lambda: (time.sleep(delay), cache.publish(mask)))
+    thread.start()
+    return thread
+
+
+def test_the_matte_thread_gets_the_mask_of_its_own_frame_when_it_is_being_computed():
+    cache = MaskCache()
+    cache.publish(_mask_for(3))
+    cache.begin(4)
+    publisher = _publish_later(cache, _mask_for(4), 0.02)
+    assert cache.for_frame(_frame(4), wait_s=2.0).index == 4  # waited for it
+    publisher.join()
+    cache.begin(6)  # busy with a later frame: frame 5 takes the newest there is, at once
+    t0 = time.monotonic()
+    assert cache.for_frame(_frame(5), wait_s=2.0).index == 4
+    assert time.monotonic() - t0 < 1.0
+
+
+def test_an_idle_inference_thread_s_next_frame_waits_for_its_mask_and_earlier_frames_do_not():
+    cache = MaskCache()
+    cache.publish(_mask_for(2))
+    cache.expect(_frame(4).timestamp_ns)  # the next mask is for the first frame from frame 4 on
+    t0 = time.monotonic()
+    assert cache.for_frame(_frame(3), wait_s=2.0).index == 2  # not due: the newest, no wait
+    assert time.monotonic() - t0 < 1.0
+    threading.Thread(target=lambda: (time.sleep(0.01), cache.begin(4))).start()
+    publisher = _publish_later(cache, _mask_for(4), 0.03)
+    assert cache.for_frame(_frame(4), wait_s=2.0).index == 4
+    publisher.join()
+
+
+def test_waiting_for_a_frame_s_own_mask_is_bounded_and_skipped_for_a_slow_model():
+    cache = MaskCache()
+    cache.publish(_mask_for(1))
+    cache.begin(2)  # never finishes
+    t0 = time.monotonic()
+    assert cache.for_frame(_frame(2), wait_s=0.05).index == 1
+    assert 0.04 <= time.monotonic() - t0 < 1.0
+    slow = MaskCache()
+    slow.begin(1)
+    time.sleep(0.06)
+    slow.publish(_mask_for(1))  # masks take 60 ms ...
+    slow.begin(2)
+    t0 = time.monotonic()
+    assert slow.for_frame(_frame(2), wait_s=0.05).index == 1  # ... so a 50 ms wait is not even tried
+    assert time.monotonic() - t0 < 0.04
+    slow.expect(None)  # a failed mask: nothing is coming
+    assert slow.for_frame(_frame(3), wait_s=5.0).index == 1
+
+
+def test_governed_frames_get_their_own_mask_or_the_previous_frame_s():
+    # a mask every other frame at least (the floor), applied to its own frame: no mask is more than a frame old
+    source = SyntheticSource(width=160, height=96, frames=8, person=False, realtime=True)
+    pipeline = Pipeline(
+        source,
+        ["null"],
+        segmenter=FakeSegmenter(),
+        matte=MatteOptions(refine=False, temporal=False, compensate=False, crops=False),
+        options=LiveOptions(duration=2.0, cpu_budget=6400),
+    )
+    lags = [frame.index - mask.index for frame, mask in pipeline if mask is not None]
+    assert len(lags) > 20
+    assert sum(lag == 0 for lag in lags) >= 0.25 * len(lags)  # about half the frames: the floor is 15 of 30 a second
+    assert sum(lag <= 1 for lag in lags) >= 0.9 * len(lags)

@@ -46,8 +46,12 @@ and 35-40 % for a 1080p MJPEG one (where the 10 Hz floor then wins over the budg
 buys masks while the person moves (15 against 10 masks a second is worth 0.02-0.04 IoU on the
 moving-person clips, ``eval --videos --infer-every 2`` against ``3``)."""
 
-FLOOR_HZ = 10.0
-"""Fewest masks per second under any budget (``eval --videos --infer-every 3`` at 30 fps measures its cost)."""
+FLOOR_HZ = 15.0
+"""Fewest masks per second under any budget: at 30 fps a mask every other frame at least, which the matte thread
+applies to its own frame (:data:`~livebokeh.runtime.live.OWN_MASK_WAIT`) - so no frame gets a mask more than one
+frame old (mask age p95 33 ms), where a 10 Hz floor left every third frame's two frames old (100 ms at p95 with
+the previous mask applied, 67 ms with the own one).  ``eval --videos --infer-every 2`` at 30 fps measures its
+cost."""
 
 STILL_CHANGE = 0.01
 """``1 - IoU`` of the flowed previous mask vs the new one below which the scene counts as still.
