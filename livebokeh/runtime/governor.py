@@ -40,11 +40,10 @@ __all__ = [
 ]
 
 DEFAULT_CPU_BUDGET = 40.0
-"""Default ``--cpu-budget`` in percent of one core.  On the 2-core dev machine the fixed work of a 30 fps
-stream (capture, matte, compositor) takes 20-25 % of a core for raw 1080p frames or a 720p MJPEG camera
-and 35-40 % for a 1080p MJPEG one (where the 10 Hz floor then wins over the budget); what is left of 40 %
-buys masks while the person moves (15 against 10 masks a second is worth 0.02-0.04 IoU on the
-moving-person clips, ``eval --videos --infer-every 2`` against ``3``)."""
+"""Default ``--cpu-budget`` in percent of one core.  On the 2-core dev machine a still person at the 15 Hz
+floor takes 17-18 % of a core for raw 1080p frames, 19 % from a 720p MJPEG camera and 26-28 % from a 1080p
+MJPEG one (capture, matte and compositor included); what is left of 40 % buys masks while the person
+moves, up to one on every frame (31-33 % at 1080p MJPEG)."""
 
 FLOOR_HZ = 15.0
 """Fewest masks per second under any budget: at 30 fps a mask every other frame at least, which the matte thread
