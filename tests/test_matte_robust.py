@@ -124,6 +124,24 @@ def test_protect_confident_keeps_cores_not_edges_specks_or_other_people() -> Non
     assert (mine[_core(inside, 6)] >= CONFIDENT).all()
 
 
+def test_a_per_person_outline_may_trim_a_confident_region_but_not_erase_it() -> None:
+    first = np.full((64, 64), 0.05, np.float32)
+    first[10:50, 10:54] = 0.95  # the model is sure of one blob over two people and the gap between them
+    inside = np.zeros((128, 128), bool)
+    inside[20:100, 20:108] = True
+    refined = np.where(inside, np.float32(1.0), np.float32(0.0))
+    refined[20:100, 60:68] = 0.0  # a per-person pass cut the gap out
+    outlined = np.zeros((128, 128), np.uint8)
+    outlined[10:110, 50:78] = 1  # ... where it drew a person's outline
+    assert np.array_equal(protect_confident(refined, first, outlined=outlined), refined)  # the cut stands
+    assert (protect_confident(refined, first)[30:90, 60:68] >= CONFIDENT).all()  # without that evidence: put back
+    elsewhere = np.zeros((128, 128), np.uint8)
+    elsewhere[:, 110:] = 1  # an outline that does not cover the cut is no evidence for it
+    assert (protect_confident(refined, first, outlined=elsewhere)[30:90, 60:68] >= CONFIDENT).all()
+    erased = np.zeros((128, 128), np.float32)  # a step that erased the region, outline or not: it comes back whole
+    assert (protect_confident(erased, first, outlined=np.ones((128, 128), np.uint8))[inside] >= 0.5).all()
+
+
 def test_matting_moves_edges_but_cannot_add_or_remove_a_region() -> None:
     prob = np.zeros((64, 64), np.float32)
     prob[16:48, 16:48] = 1.0

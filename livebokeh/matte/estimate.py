@@ -180,7 +180,9 @@ class MaskEstimator(ABC):
             prob = keep_region(prob, chosen.box, (w, h))
         prob = drop_stray_blobs(prob, people, (w, h))
         if chosen is None or not masks:  # a per-person mask of the subject is positive evidence of its extent
-            prob = protect_confident(prob, first, subject=chosen.box if chosen else None, frame_size=(w, h))
+            outlined = refined_regions(prob.shape[:2], (h, w), [], masks)
+            subject = chosen.box if chosen else None
+            prob = protect_confident(prob, first, subject=subject, frame_size=(w, h), outlined=outlined)
         if matting is not None:
             finer = refined_regions(prob.shape[:2], (h, w), rects, masks)
             prob, self.last.matting = fuse_matting(prob, matting(), finer=finer)
