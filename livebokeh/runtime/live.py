@@ -333,7 +333,8 @@ class Pipeline:
         self._queue: FrameQueue[Frame] = FrameQueue(self.options.queue_frames)
         self._matted: FrameQueue[_Matted] = FrameQueue(MATTED_FRAMES)
         self._cache = MaskCache()
-        self._own_mask_wait_s = OWN_MASK_WAIT / FALLBACK_FPS
+        self._frame_s = 1.0 / FALLBACK_FPS
+        """The source's frame interval (``FALLBACK_FPS``'s where it reports no rate); set when the run starts."""
         self.guard = InferenceGuard()
         """Counts failed or rejected masks and decides when to pass frames through."""
         self.governor: InferenceGovernor | None = None
@@ -407,9 +408,9 @@ class Pipeline:
             newest_mask=self._cache.newest,
         )
         size, fps = self.source.size, self.source.fps
-        self._own_mask_wait_s = OWN_MASK_WAIT / (fps if fps and fps > 0 else FALLBACK_FPS)
+        rate = fps if fps and fps > 0 else FALLBACK_FPS  # a source that does not know its rate
+        self._frame_s = 1.0 / rate
         if opts.cpu_budget is not None:
-            rate = fps if fps and fps > 0 else FALLBACK_FPS  # a source that does not know its rate
             ceiling = min(rate, opts.inference_fps) if opts.inference_fps else rate
             self.governor = InferenceGovernor(
                 budget_percent=opts.cpu_budget, floor_hz=min(opts.inference_floor, ceiling), ceiling_hz=ceiling
@@ -573,8 +574,7 @@ class Pipeline:
         # the gap (less half a frame) after the last one's.  Waiting a gap of wall time from the last start
         # instead let the schedule drift against the camera's clock: at a mask every frame it skipped one
         # now and then, in bursts, and the mask applied to the next frame was two frames old.
-        fps = self.source.fps if self.source is not None and self.source.fps and self.source.fps > 0 else FALLBACK_FPS
-        slack_ns = int(0.5e9 / fps)
+        slack_ns = int(0.5e9 * self._frame_s)
         last_ts: int | None = None
         previous: Mask | None = None
         shrink = self._shrink_size
@@ -698,7 +698,7 @@ class Pipeline:
         """``frame`` with the newest mask and its alpha (none while passing frames through)."""
         assert self.matte is not None and self.controls is not None
         t0 = time.monotonic_ns()
-        mask = None if self._show_as_is(frame) else self._cache.for_frame(frame, self._own_mask_wait_s)
+        mask = None if self._show_as_is(frame) else self._cache.for_frame(frame, OWN_MASK_WAIT * self._frame_s)
         t1 = time.monotonic_ns()
         self.stats.stage("wait", t1 - t0)
         if mask is None or self.controls.bypass:
