@@ -512,6 +512,39 @@ def test_colour_line_puts_soft_band_on_the_colour_edge() -> None:
     assert row[30] == pytest.approx(1.0) and row[70] == pytest.approx(0.0)  # confident pixels untouched
 
 
+def test_colour_line_trusts_a_colour_the_two_sides_do_not_explain_less() -> None:
+    h, w = 40, 100
+    person, background = np.float32((0.1, 0.2, 0.8)), np.float32((0.8, 0.5, 0.1))
+    d = person - background
+    across = np.float32((0.0, 1.0, 0.0)) - (d[1] / (d @ d)) * d  # green, made perpendicular to the line
+    across *= 0.6 * np.linalg.norm(d) / np.linalg.norm(across)
+    colour = np.empty((h, w, 3), np.float32)
+    colour[:, :45], colour[:, 45:] = person, background
+    colour[:, 52] = background + 0.9 * d  # on the line, 90 % of the way to the person's colour
+    colour[:, 53] = background + 0.9 * d + across  # as far along the line, but well off it
+    assert colour.min() >= 0.0 and colour.max() <= 1.0
+    src = np.repeat(np.clip((60.0 - np.arange(w, dtype=np.float32)) / 20.0, 0.0, 1.0)[None, :], h, axis=0)
+    row = upsample.colour_line(src, colour, 20)[h // 2]
+    assert row[52] == pytest.approx(0.9, abs=0.01)  # the line explains it: its position on the line
+    assert src[0, 53] < row[53] < src[0, 53] + 0.5 * (0.9 - src[0, 53])  # mostly the mask's own value
+    unweighted = upsample.colour_line(src, colour, 20, fit=1e9)[h // 2]
+    assert unweighted[53] == pytest.approx(0.9, abs=0.01)
+
+
+def test_colour_refine_moves_only_the_soft_band_onto_the_colour_edge() -> None:
+    h, w, edge = 40, 100, 45
+    colour = np.zeros((h, w, 3), np.float32)
+    colour[:, :edge] = (0.1, 0.2, 0.9)
+    colour[:, edge:] = (0.8, 0.6, 0.1)
+    grey = cv2.cvtColor(colour, cv2.COLOR_BGR2GRAY)
+    src = np.repeat(np.clip((60.0 - np.arange(w, dtype=np.float32)) / 20.0, 0.0, 1.0)[None, :], h, axis=0)
+    out = upsample.colour_refine(src, colour, grey, 7, upsample.EPS)
+    row = out[h // 2]
+    assert row[edge - 1] > 0.9 and row[edge] < 0.1  # the mask's half-way point was 5 px to the right
+    assert np.all(out[:, :20] == 1.0) and np.all(out[:, 80:] == 0.0)  # far from the edge: unchanged
+    assert out.dtype == np.float32 and out.shape == src.shape
+
+
 # --- per-person segmentation (pose-landmark on an upright ROI) -----------------------------------
 
 

@@ -27,7 +27,7 @@ from .temporal import GuideSmoother
 from .warp import MaskWarper, flow_grey
 
 COLOUR_MIN_UPSCALE = 2.0
-"""Photos: the colour-line step (:func:`upsample.colour_line`) runs only where the guide image has at least
+"""Photos: the colour-line step (:func:`upsample.colour_refine`) runs only where the guide image has at least
 this many pixels per model pixel across, i.e. where the mask came from a model that saw that part of the
 photo at half the guide's resolution or less.  There it restores the edge detail that the model's coarse
 grid could not hold; where a model saw the region about as finely as the guide (a small photo, a crop,
@@ -118,7 +118,8 @@ class PhotoApplier(MaskApplier):
         # only the coarsely segmented parts: the colour-line step by hand, then the filter
         r = upsample.filter_radius(guide.shape, alpha.shape)
         src = cv2.resize(alpha, (guide.shape[1], guide.shape[0]), interpolation=cv2.INTER_LINEAR)
-        src = np.where(where, upsample.colour_line(src, colour, 3 * r), src).astype(np.float32)
+        refined = upsample.colour_refine(src, colour, guide, r, upsample.EPS)
+        src = np.where(where, refined, src).astype(np.float32)
         return upsample.guided(src, guide, (w, h), out=out, radius=r)
 
     def reset(self) -> None:
