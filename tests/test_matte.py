@@ -889,6 +889,42 @@ def test_rotation_search_finds_a_lying_person_at_the_right_angle() -> None:
     assert early is not None and sure.calls < SEARCH_ANGLES and early.roi == found.roi
 
 
+class _TiltedPose(_RedPose):
+    """A stand-in pose-landmark model for a body tilted off every fixed search rotation.
+
+    It is sure of the person only in a ROI turned within 0.1 rad of ``rotation``; its
+    landmarks are good enough within 0.8 rad of it to refine a ROI onto that rotation.
+    """
+
+    def __init__(self, rotation: float) -> None:
+        super().__init__()
+        self.rotation = rotation
+        self._track: PersonRoi | None = None
+
+    @property
+    def last_track(self) -> PersonRoi | None:
+        return self._track
+
+    def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+        self.calls += 1
+        off = abs(math.remainder(roi.rotation - self.rotation, 2 * math.pi))
+        self._track = PersonRoi(roi.centre, roi.side, self.rotation if off < 0.8 else roi.rotation)
+        person = (crop_roi(image, roi, self.size)[:, :, 2] > 128).astype(np.float32)
+        return person, 0.95 if off < 0.1 else 0.1
+
+
+def test_rotation_search_tries_the_roi_refined_from_every_rotation() -> None:
+    image, _ = _lying_person()
+    tilted = 2 * math.pi * 5 / SEARCH_ANGLES + 0.3  # between two fixed rotations, sure at neither
+    pose = _TiltedPose(tilted)
+    found = search_person(image, pose)  # type: ignore[arg-type]
+    assert found is not None and found.presence == 0.95
+    assert abs(math.remainder(found.roi.rotation - tilted, 2 * math.pi)) < 1e-6
+    assert pose.calls <= 2 * SEARCH_ANGLES + 1
+    # the model unsure at every rotation and every ROI refined from one: nobody
+    assert search_person(image, _TiltedPose(math.nan)) is None  # type: ignore[arg-type]
+
+
 def test_photo_matte_keeps_a_person_only_the_rotation_search_found() -> None:
     image, truth = _lying_person()
     frame = Frame(image=image, timestamp_ns=0, index=0)
