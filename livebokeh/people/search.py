@@ -108,11 +108,13 @@ def search_person(
         roi = PersonRoi(centre_s, side_s, 2.0 * math.pi * k / angles)
         prob, presence = segmenter.segment_roi(small, roi)
         track = segmenter.last_track
+        refine = presence < SEARCH_STOP and track is not None and MIN_ROI_SIDE * f <= track.side <= MAX_ROI_SIDE * sh
         if best is None or presence > best[0]:
-            best = (presence, roi, prob, track)
+            best = (presence, roi, prob, None if refine else track)  # None: its refined ROI is tried right here
         if presence >= SEARCH_STOP:
             break  # as sure as the model gets: the refinement below fixes the angle
-        if track is not None and MIN_ROI_SIDE * f <= track.side <= MAX_ROI_SIDE * sh:  # the ROI refined from it
+        if refine:
+            assert track is not None
             prob2, presence2 = segmenter.segment_roi(small, track)
             if presence2 > best[0]:
                 best = (presence2, track, prob2, segmenter.last_track)
