@@ -22,6 +22,7 @@ from livebokeh.frames import Frame, Mask
 from livebokeh.matte import DETECT_EVERY, Matte, PhotoApplier, PhotoEstimator, VideoEstimator, upsample
 from livebokeh.matte.apply import colour_step_where
 from livebokeh.matte.crops import crop_regions, merge_crops, merge_person_masks
+from livebokeh.matte.estimate_video import DECISIVE_BAND, decisive
 from livebokeh.matte.subject import SubjectTracker, candidates, centrality_weight, drop_stray_blobs, keep_region
 from livebokeh.matte.temporal import JITTER_FLOOR, STILL_FLOOR, GuideSmoother, TemporalFilter
 from livebokeh.matte.warp import MaskWarper, flow_grey
@@ -798,6 +799,47 @@ def _detected_frames(indices: list[int]) -> list[int]:
         if detector.runs > runs:
             out.append(i)
     return out
+
+
+class _UnsureSegmenter(_ColourSegmenter):
+    """A first pass unsure of two bands (0.45 and 0.55), sure of a third (0.95), with a ramp between sure and not."""
+
+    def segment(self, image: np.ndarray) -> np.ndarray:
+        prob = np.zeros((64, 64), np.float32)
+        prob[:, 0:16] = 0.45
+        prob[:, 16:32] = 0.55
+        prob[:, 40:64] = 0.95
+        prob[:, 32:40] = np.linspace(0.0, 0.95, 8, dtype=np.float32)
+        return prob
+
+
+def test_video_mask_is_pushed_out_of_the_unsure_band() -> None:
+    image = _textured(144, 256, seed=3)
+    est = VideoEstimator(_UnsureSegmenter(), MatteOptions(crops=False))
+    for i in range(3):
+        mask = est.compute(Frame(image=image, timestamp_ns=i * 33_000_000, index=i))
+    alpha = cv2.resize(mask.alpha, (64, 64), interpolation=cv2.INTER_AREA)
+    assert alpha[8:56, 2:14].max() < 0.2  # unsure, below half: blurred, not a ghost of the picture
+    assert alpha[8:56, 18:30].min() > 0.8  # unsure, above half: kept
+    assert alpha[8:56, 42:62].min() > 0.99  # sure: kept whole
+    # the ramp still crosses one half where the model's ramp did
+    ramp = np.linspace(0.0, 0.95, 8, dtype=np.float32)
+    assert np.array_equal(decisive(ramp, *DECISIVE_BAND) >= 0.5, ramp >= 0.5)
+    # a photo keeps the model's own doubt (its edge steps want it)
+    photo = PhotoEstimator(_UnsureSegmenter(), MatteOptions(crops=False), search=False)
+    kept = photo.compute(Frame(image=image, timestamp_ns=0, index=0)).alpha
+    kept = cv2.resize(kept, (64, 64), interpolation=cv2.INTER_AREA)
+    assert 0.4 < float(np.median(kept[8:56, 2:14])) < 0.5
+
+
+def test_decisive_is_monotonic_and_leaves_the_middle_of_the_band() -> None:
+    p = np.linspace(0.0, 1.0, 101, dtype=np.float32)
+    out = decisive(p, 0.4, 0.6)
+    assert out.dtype == np.float32
+    assert np.all(np.diff(out) >= 0)
+    assert np.all(out[p <= 0.4] == 0.0) and np.all(out[p >= 0.6] == 1.0)
+    assert abs(float(decisive(np.float32([0.5]), 0.4, 0.6)[0]) - 0.5) < 1e-6
+    assert 0.0 < float(decisive(np.float32([0.45]), 0.4, 0.6)[0]) < 0.45
 
 
 def test_video_detectors_run_on_the_frame_clock_whatever_frames_the_schedule_skips() -> None:
