@@ -832,6 +832,24 @@ def test_video_mask_is_pushed_out_of_the_unsure_band() -> None:
     assert 0.4 < float(np.median(kept[8:56, 2:14])) < 0.5
 
 
+def test_video_alpha_has_no_faint_ghosts_but_best_quality_keeps_its_soft_edge() -> None:
+    from livebokeh.matte import VideoApplier
+
+    h, w = 270, 480
+    image = _textured(h, w, seed=4)  # a busy picture: the guided filter would draw its texture into the alpha
+    prob = np.zeros((54, 96), np.float32)
+    prob[:, 10:40] = 0.3  # a crowd the model is unsure of
+    prob[:, 50:90] = 0.7
+    mask = Mask(alpha=prob, timestamp_ns=0, index=0)
+    frame = Frame(image=image, timestamp_ns=0, index=0)
+    fast = VideoApplier(MatteOptions(quality="fast")).apply(mask, frame)
+    best = VideoApplier(MatteOptions(quality="best")).apply(mask, frame)
+    inner_low, inner_high = (slice(20, 250), slice(80, 180)), (slice(20, 250), slice(280, 420))
+    assert fast[inner_low].max() == 0 and fast[inner_high].min() == 255  # kept or blurred, no ghost
+    assert 40 < float(np.median(best[inner_low])) < 120  # MODNet's video alpha keeps the doubt it has
+    assert 140 < float(np.median(best[inner_high])) < 220
+
+
 def test_decisive_is_monotonic_and_leaves_the_middle_of_the_band() -> None:
     p = np.linspace(0.0, 1.0, 101, dtype=np.float32)
     out = decisive(p, 0.4, 0.6)

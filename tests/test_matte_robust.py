@@ -409,6 +409,18 @@ class _CropCounter(_RedSegmenter):
         return super().segment(image)
 
 
+class _SmearingCropCounter(_CropCounter):
+    """As :class:`_CropCounter`, but the first pass is in doubt (0.6) over the whole-body people (taller than a
+    third of the frame), as the selfie model is over a full body: those need the pose pass."""
+
+    def segment_for_video(self, image: np.ndarray, timestamp_ns: int) -> np.ndarray:
+        prob = super().segment_for_video(image, timestamp_ns)
+        rows = prob >= 0.5
+        tall = rows.sum(axis=0) > prob.shape[0] / 3  # columns crossed by a tall person
+        prob[:, tall] = np.where(rows[:, tall], np.float32(0.6), prob[:, tall])
+        return prob
+
+
 def test_group_scene_per_person_passes_run_at_a_lower_rate() -> None:
     from livebokeh.matte import VideoEstimator
     from livebokeh.matte.estimate_video import CROPS_PER_MASK, VIDEO_POSE_PEOPLE
@@ -424,7 +436,7 @@ def test_group_scene_per_person_passes_run_at_a_lower_rate() -> None:
         img[150:350, x : x + 60] = (40, 40, 250)
         roi = PersonRoi(centre=(x + 30.0, 250.0), side=260.0, rotation=0.0)
         people.append(Person(body=(x - 10.0, 140.0, x + 70.0, 355.0), score=0.9, roi=roi, sources=["pose-detection"]))
-    seg, pose = _CropCounter(), RedPose(score=0.95)
+    seg, pose = _SmearingCropCounter(), RedPose(score=0.95)
     est = VideoEstimator(seg, MatteOptions(temporal=False), detector=_Detector(people), pose=pose)
     frames = 30
     merged = []
@@ -487,7 +499,9 @@ def test_still_people_reuse_their_pose_result_and_movers_do_not() -> None:
             runs["still" if roi.centre[0] < w / 2 else "waving"] += 1
             return super().segment_roi(image, roi)
 
-    est = VideoEstimator(_CropCounter(), MatteOptions(temporal=False), detector=_Detector(people), pose=Counting(0.95))
+    est = VideoEstimator(
+        _SmearingCropCounter(), MatteOptions(temporal=False), detector=_Detector(people), pose=Counting(0.95)
+    )
     frames = 24
     for i in range(frames):
         img = np.full((h, w, 3), 60, np.uint8)
@@ -503,3 +517,44 @@ def test_still_people_reuse_their_pose_result_and_movers_do_not() -> None:
         assert alpha[(y + 140) % 200 + 160, 500:530].max() < 0.5  # ... not where it was
     assert runs["waving"] == frames  # segmented afresh every mask
     assert runs["still"] <= -(-frames // POSE_REUSE) + 1  # about once per POSE_REUSE masks
+
+
+def test_video_pose_pass_is_skipped_for_someone_the_first_pass_segments_cleanly() -> None:
+    from livebokeh.matte.estimate_video import segmented_cleanly
+
+    h, w = 360, 640
+    people = []
+    for x in (120, 420):  # two whole-body people; the first pass is sure of the left one, in doubt over the right
+        roi = PersonRoi(centre=(x + 30.0, 250.0), side=260.0, rotation=0.0)
+        people.append(Person(body=(x - 10.0, 140.0, x + 70.0, 355.0), score=0.9, roi=roi, sources=["pose-detection"]))
+    segmented: list[float] = []
+
+    class Counting(RedPose):
+        def segment_roi(self, image: np.ndarray, roi: PersonRoi) -> tuple[np.ndarray, float]:
+            segmented.append(roi.centre[0])
+            return super().segment_roi(image, roi)
+
+    class HalfSure(_RedSegmenter):
+        def segment(self, image: np.ndarray) -> np.ndarray:
+            prob = super().segment(image)
+            prob[:, 32:] = np.where(prob[:, 32:] > 0.5, np.float32(0.6), prob[:, 32:])  # the right half: in doubt
+            return prob
+
+    img = np.full((h, w, 3), 60, np.uint8)
+    img[150:350, 120:180] = (40, 40, 250)
+    img[150:350, 420:480] = (40, 40, 250)
+    first = HalfSure().segment(img)
+    assert segmented_cleanly(first, people[0].body, (h, w))
+    assert not segmented_cleanly(first, people[1].body, (h, w))
+    for subject, expected in (("all", {450.0}), ("main", None)):
+        segmented.clear()
+        opts = MatteOptions(temporal=False, subject=subject)
+        est = VideoEstimator(HalfSure(), opts, detector=_Detector(people), pose=Counting(0.95))
+        for i in range(3):
+            mask = est.compute(Frame(image=img, timestamp_ns=i * 33_333_333, index=i))
+        if expected is not None:
+            assert set(segmented) == expected  # only the one the first pass smears
+            alpha = cv2.resize(mask.alpha, (w, h))
+            assert alpha[200:300, 130:170].min() > 0.9 and alpha[200:300, 430:470].min() > 0.9  # both kept
+        else:
+            assert segmented  # --subject main: the subject's pose pass is its positive evidence, never skipped
