@@ -328,6 +328,24 @@ def test_quality_auto_mats_photos_where_onnxruntime_is_installed_not_video(monke
     assert without.last.matting is None and not without.matting_on  # auto falls back to the selfie models
 
 
+def test_video_mask_keeps_its_doubt_only_with_the_matting_model() -> None:
+    class Unsure(_RedSegmenter):
+        def segment(self, image: np.ndarray) -> np.ndarray:
+            prob = super().segment(image)
+            prob[:, :24] = 0.45  # the left part: a crowd the model is unsure of
+            return prob
+
+    img, _, _ = _scene()
+    frame = Frame(image=img, timestamp_ns=0, index=0)
+    left = (slice(8, 56), slice(2, 20))
+    fast = VideoEstimator(Unsure(), MatteOptions(crops=False, quality="fast")).compute(frame).alpha
+    best = VideoEstimator(Unsure(), MatteOptions(crops=False, quality="best"), matting=_RedMatting()).compute(frame)
+    fast = cv2.resize(fast, (64, 64), interpolation=cv2.INTER_AREA)
+    kept = cv2.resize(best.alpha, (64, 64), interpolation=cv2.INTER_AREA)
+    assert fast[left].max() < 0.2  # pushed out of the band of doubt
+    assert abs(float(np.median(kept[left])) - 0.45) < 0.02  # convert --quality best: left as the models say
+
+
 # --- crowd selfies (real portraits pasted in front of real crowds) ------------------------------------
 
 CROWDS = {
