@@ -22,9 +22,8 @@ from livebokeh.frames import Frame, Mask
 from livebokeh.matte import DETECT_EVERY, Matte, PhotoApplier, PhotoEstimator, VideoEstimator, upsample
 from livebokeh.matte.apply import colour_step_where
 from livebokeh.matte.crops import crop_regions, merge_crops, merge_person_masks
-from livebokeh.matte.estimate_video import DECISIVE_BAND, decisive
 from livebokeh.matte.subject import SubjectTracker, candidates, centrality_weight, drop_stray_blobs, keep_region
-from livebokeh.matte.temporal import JITTER_FLOOR, STILL_FLOOR, GuideSmoother, TemporalFilter
+from livebokeh.matte.temporal import DECISIVE_BAND, JITTER_FLOOR, STILL_FLOOR, GuideSmoother, TemporalFilter, decisive
 from livebokeh.matte.warp import MaskWarper, flow_grey
 from livebokeh.people import (
     Detection,

@@ -7,7 +7,7 @@ edge-aware upsampling guided by that frame (:mod:`.upsample`).  It needs no segm
 * :class:`VideoApplier`: a mask made from an earlier frame is first moved along the optical
   flow to this one (:mod:`.warp`); the refined alpha is smoothed where the picture did not
   change (:class:`~.temporal.GuideSmoother`) and, like the mask, pushed out of the band of
-  doubt (:func:`~.estimate_video.decisive`).  One instance per stream, in the compositor thread.
+  doubt (:func:`~.temporal.decisive`).  One instance per stream, in the compositor thread.
 * :class:`PhotoApplier`: a larger guide, and the colour-line step where the model saw the
   photo coarsely (:func:`colour_step_where`).  :class:`~livebokeh.Effect` uses it too, so
   ``Effect.apply`` and ``livebokeh photo`` give the same picture for the same mask.
@@ -23,8 +23,7 @@ import numpy as np
 from ..config import MatteOptions
 from ..frames import Frame, Mask
 from . import upsample
-from .estimate_video import DECISIVE_BAND, decisive
-from .temporal import GuideSmoother
+from .temporal import DECISIVE_BAND, GuideSmoother, decisive
 from .warp import MaskWarper, flow_grey
 
 COLOUR_MIN_UPSCALE = 2.0
@@ -59,7 +58,7 @@ class VideoApplier(MaskApplier):
     ``options.refine``: edge-aware upsampling (else bilinear); ``options.compensate``: move a
     mask from an earlier frame to this one; ``options.temporal``: smooth the refined alpha.
 
-    The refined alpha is pushed out of ``DECISIVE_BAND`` as the mask did (not with ``quality="best"``,
+    The refined alpha is pushed out of ``DECISIVE_BAND`` as the mask was (not with ``quality="best"``,
     whose matting model's soft edge is the point).  The guided filter draws faint copies of the picture's
     texture where the mask has many edges (a crowd), and the smoother lands small steps slowly, which
     leaves faint trails behind a moving head; both show as ghosts over the blur and cost the encoder.

@@ -17,7 +17,7 @@ import numpy as np
 
 from ..config import MatteOptions
 from ..frames import Frame, Mask
-from ..people.box import Box, Rect, iou
+from ..people.box import Box, Rect, iou, scale_box
 from ..people.detect import DetectorProtocol
 from ..people.person import Person
 from ..people.pose import PersonMask, PoseSegmenterProtocol
@@ -27,7 +27,7 @@ from .confident import CONFIDENT
 from .crops import blob_boxes
 from .estimate import MaskEstimator
 from .subject import Candidate
-from .temporal import TemporalFilter
+from .temporal import DECISIVE_BAND, TemporalFilter, decisive
 from .warp import MaskWarper, flow_grey, shift_box
 
 VIDEO_WORK_SIDE = 384
@@ -96,20 +96,6 @@ along the flow, smoothed by ``STILL_SIGMA``) differs from the one their pose res
 than this mean level.  On the DAVIS dance clips a dancer differs by 3-6 one mask later (10th
 percentile - median), 8-21 five masks later; on a 1080p group clip (a photo under a slow hand-held
 drift) the still people by 0.4 (median) one mask later, 1.2 five masks later."""
-
-DECISIVE_BAND = (0.4, 0.6)
-"""A video mask leaves the temporal filter pushed out of this band of probabilities (:func:`decisive`).
-
-In a crowd the selfie model is unsure of large areas (0.3-0.7) and its answer there moves from frame to
-frame; a mask that says "half a person" over them shows a ghost of the sharp picture over the blur whose
-outline crawls with every step, and that is what makes such a file expensive to encode.  Pushed out of the
-band, each place is either kept or blurred, while an edge keeps its sub-pixel position (a model ramp of two
-or three pixels still has a pixel inside the band).  Not with ``quality="best"``: the matting model's soft
-edge is what it is run for.  The applier does the same to the refined alpha (:class:`~.apply.VideoApplier`).
-On the 1080p seven-person clip (``bench convert``):
-0.59 -> 0.65 of a plain transcode's speed.  Through the video path, portraits-large (every 2nd image, 720p):
-IoU 0.9650 -> 0.9651, boundary F1 0.5846 -> 0.5919; moving-person clips IoU equal or up (one -0.002);
-talking-head instability against raw 0.34/0.27/0.29/0.32 -> 0.35/0.27/0.31/0.34."""
 
 CLEAN_SURE = 0.3
 """In video, a person (``subject="all"``) whose body box the first pass is sure of (probability at least
@@ -445,27 +431,10 @@ def segmented_cleanly(first: np.ndarray, body: Box, frame_hw: tuple[int, int]) -
     """Whether the first pass ``first`` (any size) is sure of the person in ``body`` (pixels of a ``frame_hw``
     picture): sure over at least ``CLEAN_SURE`` of the box and in doubt over at most ``CLEAN_DOUBT``."""
     fh, fw = first.shape[:2]
-    sy, sx = fh / frame_hw[0], fw / frame_hw[1]
-    x0, y0, x1, y1 = body
-    box = first[max(0, int(y0 * sy)) : int(np.ceil(y1 * sy)), max(0, int(x0 * sx)) : int(np.ceil(x1 * sx))]
+    x0, y0, x1, y1 = scale_box(body, fw / frame_hw[1], fh / frame_hw[0])
+    box = first[max(0, int(y0)) : int(np.ceil(y1)), max(0, int(x0)) : int(np.ceil(x1))]
     if box.size == 0:
         return False
     sure = float(np.count_nonzero(box >= CONFIDENT)) / box.size
     doubt = float(np.count_nonzero((box > 1.0 - CONFIDENT) & (box < CONFIDENT))) / box.size
     return sure >= CLEAN_SURE and doubt <= CLEAN_DOUBT
-
-
-def decisive(prob: np.ndarray, low: float, high: float) -> np.ndarray:
-    """``prob`` pushed out of ``[low, high]``: 0 below, 1 above, a smoothstep between (a new ``float32`` array).
-
-    Monotonic, and a probability halfway between ``low`` and ``high`` stays where it is, so a
-    contour drawn at that level does not move.
-    """
-    t = np.subtract(prob, np.float32(low), dtype=np.float32)
-    t *= np.float32(1.0 / (high - low))
-    np.clip(t, 0.0, 1.0, out=t)
-    out = np.multiply(t, t)
-    t *= np.float32(-2.0)
-    t += np.float32(3.0)
-    out *= t
-    return out
