@@ -211,7 +211,7 @@ class MaskEstimator(ABC):
             boxes = [chosen.box] if chosen is not None else []
         else:
             boxes = self._crop_boxes(people, prob, (h, w))
-        masks = self._person_masks(image, people, chosen)
+        masks = self._person_masks(image, people, chosen, prob)
         rects = crop_regions(boxes, (h, w), self.crop_segmenter.input_size_for, max_height=self.crop_max_height)
         if masks:  # a person the pose model segmented needs no selfie crop: its result would be replaced
             done = [crop_rect(m.person.body, (h, w)) for m in masks]
@@ -250,8 +250,10 @@ class MaskEstimator(ABC):
             log.debug("pose-landmark pass on %d person(s)", len(masks))
         return masks
 
-    def _person_masks(self, image: np.ndarray, people: list[Person], chosen: Candidate | None) -> list[PersonMask]:
-        """Per-person masks of the whole-body people, at work size."""
+    def _person_masks(
+        self, image: np.ndarray, people: list[Person], chosen: Candidate | None, first: np.ndarray
+    ) -> list[PersonMask]:
+        """Per-person masks of the whole-body people, at work size (``first``: the first pass, any size)."""
         return self._run_pose(image, self._pose_selection(people, chosen, (image.shape[0], image.shape[1])))
 
     def _steady(self, rects: list[Rect]) -> list[Rect]:

@@ -165,7 +165,6 @@ class VideoEstimator(MaskEstimator):
         self._crops: dict[Rect, tuple[np.ndarray, int, np.ndarray | None]] = {}  # steady crop -> (its result,
         # mask number made, the grey picture inside it then)
         self._computed = 0
-        self._first_pass: np.ndarray | None = None  # the first pass of the mask being made, during its crop pass
         self._reset_clock()
 
     def reset(self) -> None:
@@ -277,19 +276,12 @@ class VideoEstimator(MaskEstimator):
             out.append(Person(body=body, score=0.5, sources=["pose-track"], roi=roi))
         return out
 
-    def _crop_pass(
-        self, frame: Frame, image: np.ndarray, prob: np.ndarray, people: list[Person], chosen: Candidate | None
-    ) -> tuple[np.ndarray, list[Rect], list[PersonMask]]:
-        self._first_pass = prob  # who the first pass segments cleanly needs no pose pass (_person_masks)
-        try:
-            return super()._crop_pass(frame, image, prob, people, chosen)
-        finally:
-            self._first_pass = None
-
     def _crop_boxes(self, people: list[Person], prob: np.ndarray, frame_hw: tuple[int, int]) -> list[Box]:
         return [p.body for p in people] + blob_boxes(prob, frame_hw)
 
-    def _person_masks(self, image: np.ndarray, people: list[Person], chosen: Candidate | None) -> list[PersonMask]:
+    def _person_masks(
+        self, image: np.ndarray, people: list[Person], chosen: Candidate | None, first: np.ndarray
+    ) -> list[PersonMask]:
         """As for photos, but a detection the pose model found empty is retried only at the next detector run.
 
         A detection the pose model judged empty (a false positive: a poster, a coat) is not
@@ -298,8 +290,8 @@ class VideoEstimator(MaskEstimator):
         """
         self._tracks = []
         hw = (image.shape[0], image.shape[1])
-        if self.options.subject == "all" and self._first_pass is not None:
-            people = [p for p in people if not segmented_cleanly(self._first_pass, p.body, hw)]
+        if self.options.subject == "all":  # who the first pass segments cleanly needs no pose pass
+            people = [p for p in people if not segmented_cleanly(first, p.body, hw)]
         selected = self._pose_selection(people, chosen, hw)
         rejected: list[Person] = []
         if not self._fresh and self._rejected:
