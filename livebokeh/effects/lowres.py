@@ -89,6 +89,7 @@ class LowresBackground(ABC):
         self.blurred_near = np.zeros_like(self.acc)
         self.t = np.zeros((sh, sw), np.float32)
         self.bg_small = np.zeros((sh, sw, 3), np.uint8)
+        self.bg_fine = np.zeros((sh, sw, 3), np.uint16)
         self.bgx = np.zeros((sh + 1, max(sw * step, w), 3), np.uint8)
         self.fill = np.zeros(3, np.float32)
         self.y0s, self.fys = row_map(h, sh, step)
@@ -107,9 +108,17 @@ class LowresBackground(ABC):
         return scale_rows(self.bg_small, self.step, self.bgx), self.y0s, self.fys
 
     def small(
-        self, image: np.ndarray, alpha: np.ndarray, reduced: Callable[[int], np.ndarray] | None = None
+        self,
+        image: np.ndarray,
+        alpha: np.ndarray,
+        reduced: Callable[[int], np.ndarray] | None = None,
+        *,
+        fine: bool = False,
     ) -> np.ndarray:
         """The background at ``1/step`` resolution (``ceil(H/step) x ceil(W/step) x 3`` ``uint8``, reused buffer).
+
+        ``fine``: ``uint16`` with :data:`~._kernels.FINE_BITS` bits of fraction instead, for a blend that
+        rounds once, at the end (:func:`~._kernels.blend_lowres` on 4:2:0 planes).
 
         Sample ``(i, j)`` stands for the centre of the ``step x step`` block it sums, so
         scaling it by :attr:`step` (pixel centres aligned, as ``cv2.resize`` does) lays it
@@ -135,13 +144,14 @@ class LowresBackground(ABC):
             self.fill[:] = 0.2 if self.hdr else 128.0
         size = self.size(h)
         self.blur(self.acc, step, size, self.blurred)
+        out = self.bg_fine if fine else self.bg_small
         if self.falloff:
             self.blur(self.acc, step, size * FALLOFF_NEAR, self.blurred_near)
             falloff_map(self.acc[:, :, 3], step, h, self.t, self._falloff_scratch)
-            _kernels.normalize(self.blurred_near, self.blurred, self.t, self.hdr, self.fill, FILL_EPS, self.bg_small)
+            _kernels.normalize(self.blurred_near, self.blurred, self.t, self.hdr, self.fill, FILL_EPS, out)
         else:
-            _kernels.normalize(self.blurred, None, None, self.hdr, self.fill, FILL_EPS, self.bg_small)
-        return self.bg_small
+            _kernels.normalize(self.blurred, None, None, self.hdr, self.fill, FILL_EPS, out)
+        return out
 
     @property
     def step(self) -> int:

@@ -11,7 +11,9 @@ the planes, with the same API, options and blend kernel as the BGR one:
   is relative to the frame height, so the look is the same; the small background is
   turned into Y, U and V with BT.601 limited-range weights (the same as OpenCV's
   ``COLOR_BGR2YUV_I420``, which the BGR path's encoder frames use), each scaled to its
-  plane;
+  plane.  It keeps a fraction of a level (:data:`~._kernels.FINE_BITS`) until the blend
+  rounds each sample once, so a blurred pan moves with the picture instead of carrying
+  rounding patches on the sample grid that the encoder has to code anew every frame;
 * ``replace`` and ``color``: the picture (converted with ``COLOR_BGR2YUV_I420``) or the
   colour's Y, U and V;
 * every background is blended per plane: luma with the full-resolution alpha, chroma with
@@ -39,12 +41,13 @@ from .lowres import row_map, scale_rows
 
 __all__ = ["PlanarCompositor"]
 
-# BGR -> (Y, Cb, Cr), BT.601 limited range, with offsets: what OpenCV's BGR2YUV_I420 computes.
-_BGR_TO_YCBCR = np.array(
+# BGR -> (Y, Cb, Cr), BT.601 limited range, with offsets: what OpenCV's BGR2YUV_I420 computes,
+# for a background with FINE_BITS of fraction (the offsets scaled with it).
+_BGR_TO_YCBCR_FINE = np.array(
     [
-        [0.098, 0.504, 0.257, 16.0],
-        [0.439, -0.291, -0.148, 128.0],
-        [-0.071, -0.368, 0.439, 128.0],
+        [0.098, 0.504, 0.257, 16.0 * (1 << _kernels.FINE_BITS)],
+        [0.439, -0.291, -0.148, 128.0 * (1 << _kernels.FINE_BITS)],
+        [-0.071, -0.368, 0.439, 128.0 * (1 << _kernels.FINE_BITS)],
     ],
     np.float32,
 )
@@ -157,10 +160,10 @@ class PlanarCompositor(BaseCompositor):
                     np.copyto(dst, image)
         return dst
 
-    def _plane(self, name: str, shape: tuple[int, int]) -> np.ndarray:
+    def _plane(self, name: str, shape: tuple[int, int], dtype: type = np.uint8) -> np.ndarray:
         buf = self._planes.get(name)
-        if buf is None or buf.shape != shape:
-            buf = np.empty(shape, np.uint8)
+        if buf is None or buf.shape != shape or buf.dtype != dtype:
+            buf = np.empty(shape, dtype)
             self._planes[name] = buf
         return buf
 
@@ -187,10 +190,10 @@ class PlanarCompositor(BaseCompositor):
             half = i420_half_bgr(i420, w, h)
         full = alpha.shape == (h, w)
         alpha_half = _half_alpha(alpha) if full else alpha  # the matte's smaller alpha serves every plane
-        small = lowres.small(half, alpha_half, reduced)
+        small = lowres.small(half, alpha_half, reduced, fine=True)
         f = lowres.step
         sh, sw = small.shape[:2]
-        ycc = cv2.split(cv2.transform(small, _BGR_TO_YCBCR))  # uint8, saturated
+        ycc = cv2.split(cv2.transform(small, _BGR_TO_YCBCR_FINE))  # uint16 with a fraction, saturated
         for k in range(3):
             scale = 2 * f if k == 0 else f
             bgx, y0s, fys = self._plane_rows(k, ycc[k], scale, src[k].shape)
@@ -205,7 +208,7 @@ class PlanarCompositor(BaseCompositor):
         :func:`~.lowres.row_map` of the plane's ``shape`` over it."""
         sh, sw = small.shape
         ph, pw = shape
-        bgx = scale_rows(small, scale, self._plane(f"bgx{k}", (sh + 1, max(sw * scale, pw))))
+        bgx = scale_rows(small, scale, self._plane(f"bgx{k}", (sh + 1, max(sw * scale, pw)), small.dtype.type))
         key = (k, sh, ph, scale)
         rows = self._rows.get(k)
         if rows is None or rows[0] != key:
