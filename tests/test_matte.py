@@ -675,6 +675,21 @@ def test_photo_crop_pass_skips_close_ups() -> None:
     assert counts == {"close-up": 1, "face close-up": 1, "plain box": 2}
 
 
+def test_a_blob_nobody_detected_gets_a_crop_in_a_photo_but_not_in_video() -> None:
+    """A small bright-red figure the detectors do not report: a photo segments its first-pass blob again on
+    a crop; a video mask leaves it to the first pass (its one fresh crop a mask goes to detected people)."""
+    image = _scene(0, 288, 512)
+    image[:, :, 2] = image[:, :, 2] // 4  # no person in the scene ...
+    image[100:160, 300:330, 2] = 255  # ... but a small one, 60 px tall in a 288 px frame
+    crops = {}
+    for video in (False, True):
+        seg = _ColourSegmenter()
+        matte = Matte(seg, MatteOptions(temporal=False), video=video, detector=_FixedDetector([]), pose=_RedPose())
+        matte.compute(Frame(image=image, timestamp_ns=0, index=0))
+        crops[video] = matte.last.crops
+    assert crops == {False: 1, True: 0}
+
+
 def test_photo_colour_step_only_where_the_model_saw_the_photo_coarsely() -> None:
     seg = _ColourSegmenter()  # 64 x 64 model pixels
     for h, w, coarse in ((300, 400, True), (124, 110, False)):
