@@ -8,8 +8,9 @@ Only two passes touch every full-resolution pixel:
 * one blend (:func:`blend_lowres`, :func:`blend` or :func:`blend_color`) reads the
   frame and the alpha once more and writes ``out = bg + a * (fg - bg)``; for the
   blurred effects it upsamples the low-resolution background in the same pass.  Every
-  blend loop computes its samples with the one pixel kernel :func:`_mix`, on BGR frames
-  and on 4:2:0 planes alike.
+  blend loop computes its samples with the one pixel kernel :func:`_mix_fine` (as
+  :func:`_mix` where the background is in whole levels), on BGR frames and on 4:2:0
+  planes alike.
 
 With numba (``cache=True``, single-threaded, compiled lazily on first use) the loops
 are written so that LLVM vectorises the inner ones.  Without numba, or with
@@ -399,18 +400,15 @@ def _mix(f, b, a):  # type: ignore[no-untyped-def]
     Fixed point 8.8: alpha 0-255 becomes a weight 0-256 as ``a + (a >> 7)``, so 255
     gives ``f`` and 0 gives ``b`` exactly; the result is rounded.
     """
-    w = np.int32(a)
-    w = w + (w >> np.int32(7))
-    q = np.int32(b)
-    return np.uint8(((q << np.int32(8)) + (np.int32(f) - q) * w + np.int32(128)) >> np.int32(8))
+    return _mix_fine(f, np.int32(b), a, np.int32(0))
 
 
 @_inline
 def _mix_fine(f, b, a, bits):  # type: ignore[no-untyped-def]
     """:func:`_mix` with a background ``b`` (``int32``) that carries ``bits`` bits of fraction.
 
-    ``((b << 8) + ((f << bits) - b) * w) / 2**(8 + bits)``, rounded once; with ``bits`` 0 it is
-    :func:`_mix` exactly, and alpha 255 still gives ``f`` and 0 the background rounded.
+    ``((b << 8) + ((f << bits) - b) * w) / 2**(8 + bits)``, rounded once: alpha 255 still gives
+    ``f``, and 0 the background rounded.
     """
     w = np.int32(a)
     w = w + (w >> np.int32(7))
@@ -845,12 +843,7 @@ def blend_lowres(
         ax, ay0s, ays = _rows_of(alpha, (w, h), scratch)
         full_alpha = _lerp_rows(ax[ay0s], ax[ay0s + 1], ays[:, None])
         bg = _lerp_wide(bgx[y0s, :w], bgx[y0s + 1, :w], fys[:, None])
-        if bits:
-            bg = bg.astype(np.float32) * np.float32(1.0 / (1 << bits))  # blended before it is rounded
-            front = full_alpha.astype(np.float32) * np.float32(1.0 / 255.0)
-            np.copyto(out, (bg + front * (img.astype(np.float32) - bg)) + np.float32(0.5), casting="unsafe")
-        else:
-            _np_blend(img, full_alpha, bg.astype(np.uint8), out, scratch)
+        out[...] = _mix_fine(img, bg, full_alpha, np.int32(bits))  # the kernels' pixel formula, on whole arrays
         return
     if alpha.shape != (h, w):
         alpha = upsample_alpha(alpha, (w, h), scratch)
