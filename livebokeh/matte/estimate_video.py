@@ -4,8 +4,9 @@ A stream has a budget per frame, so :class:`VideoEstimator` segments a small cop
 runs the person detectors on every ``DETECT_EVERY``-th mask only (their boxes follow
 the optical flow in between), gives the pose-landmark pass to at most two whole-body
 people - afresh for whoever moves, every ``POSE_REUSE``-th mask for whoever stands
-still - follows those people with the ROIs their landmarks predict, and smooths the
-mask over time (:mod:`.temporal`).
+still - follows those people with the ROIs their landmarks predict, gives selfie crops to the
+small people the detectors found (one afresh per mask), and smooths the mask over time
+(:mod:`.temporal`).
 """
 
 from __future__ import annotations
